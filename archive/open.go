@@ -1,0 +1,92 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Open reads the archive file at path and parses it; path is the archive's
+// name in messages.
+//
+// For a thin archive, Open reads each member from its own file, resolving
+// relative paths against the archive's directory as GNU ld does. The paths
+// come from the archive, so they may point anywhere: Open insists that
+// they name regular files (never devices or FIFOs, which could block or
+// never end), and reads each file once however many members, or spellings
+// of its path, refer to it. Like ld, it does not check member files
+// against the sizes recorded in the archive. An error reading a member file
+// names the archive and member and wraps the underlying error, so
+// errors.Is(err, fs.ErrNotExist) works.
+func Open(path string) (*Archive, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	l := &thinLoader{
+		dir:    filepath.Dir(path),
+		byPath: map[string][]byte{},
+		byID:   map[fileID][]byte{},
+	}
+	return parse(path, data, l.load)
+}
+
+// thinLoader reads the member files of one thin archive.
+type thinLoader struct {
+	dir    string
+	byPath map[string][]byte
+	byID   map[fileID][]byte
+}
+
+func (l *thinLoader) load(member string) ([]byte, error) {
+	path := filepath.FromSlash(member)
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, path)
+	}
+	if b, ok := l.byPath[path]; ok {
+		return b, nil
+	}
+	// Stat before opening: opening a FIFO blocks until it has a writer.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Check again: the file may have been replaced in between.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, fi); err != nil {
+		return nil, err
+	}
+	id, hasID := fileIdentity(fi)
+	if b, ok := l.byID[id]; hasID && ok {
+		l.byPath[path] = b
+		return b, nil
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	l.byPath[path] = b
+	if hasID {
+		l.byID[id] = b
+	}
+	return b, nil
+}
+
+func checkRegular(path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+// Package native is gorc's only cgo: it calls linked code by address, and
+// resolves symbols of this process and of shared libraries with dlopen/dlsym.
+package native
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern char **environ;
+
+static int gorc_call_main(uintptr_t fn, int argc, char **argv) {
+	return ((int (*)(int, char **, char **))fn)(argc, argv, environ);
+}
+
+static void gorc_call_void(uintptr_t fn) { ((void (*)(void))fn)(); }
+
+static uint64_t gorc_call6(uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
+                           uint64_t d, uint64_t e, uint64_t f) {
+	return ((uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t))fn)(a, b, c, d, e, f);
+}
+
+static uintptr_t gorc_dlsym(void *h, const char *name) { return (uintptr_t)dlsym(h, name); }
+static void *gorc_rtld_default(void) { return RTLD_DEFAULT; }
+static void gorc_fflush_all(void) { fflush(NULL); }
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// CallMain calls fn as int main(int argc, char **argv, char **envp) with the
+// given arguments (argv[0] included) and the process environment.
+func CallMain(fn uint64, args []string) int {
+	argv := C.malloc(C.size_t(len(args)+1) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	defer C.free(argv)
+	ptrs := unsafe.Slice((**C.char)(argv), len(args)+1)
+	for i, a := range args {
+		ptrs[i] = C.CString(a)
+	}
+	ptrs[len(args)] = nil
+	defer func() {
+		for _, p := range ptrs[:len(args)] {
+			C.free(unsafe.Pointer(p))
+		}
+	}()
+	return int(C.gorc_call_main(C.uintptr_t(fn), C.int(len(args)), (**C.char)(argv)))
+}
+
+// CallVoid calls fn as void fn(void).
+func CallVoid(fn uint64) { C.gorc_call_void(C.uintptr_t(fn)) }
+
+// CallInt calls fn with up to six integer (or pointer) arguments and returns
+// its integer result (rax).
+func CallInt(fn uint64, args ...uint64) (uint64, error) {
+	if len(args) > 6 {
+		return 0, fmt.Errorf("native: %d arguments, at most 6 are supported", len(args))
+	}
+	var a [6]uint64
+	copy(a[:], args)
+	r := C.gorc_call6(C.uintptr_t(fn), C.uint64_t(a[0]), C.uint64_t(a[1]), C.uint64_t(a[2]),
+		C.uint64_t(a[3]), C.uint64_t(a[4]), C.uint64_t(a[5]))
+	return uint64(r), nil
+}
+
+// Library is a handle from dlopen.
+type Library struct {
+	h    unsafe.Pointer
+	path string
+}
+
+// Dlopen flags.
+const (
+	RTLDLazy   = C.RTLD_LAZY
+	RTLDNow    = C.RTLD_NOW
+	RTLDGlobal = C.RTLD_GLOBAL
+	RTLDLocal  = C.RTLD_LOCAL
+)
+
+// Open loads a shared library (dlopen). An empty path opens this process.
+func Open(path string, flags int) (*Library, error) {
+	var cpath *C.char
+	if path != "" {
+		cpath = C.CString(path)
+		defer C.free(unsafe.Pointer(cpath))
+	}
+	h := C.dlopen(cpath, C.int(flags))
+	if h == nil {
+		return nil, errors.New(C.GoString(C.dlerror()))
+	}
+	return &Library{h: h, path: path}, nil
+}
+
+// Path returns the path the library was opened with.
+func (l *Library) Path() string { return l.path }
+
+// Lookup returns the address of a symbol in the library, or false.
+func (l *Library) Lookup(name string) (uint64, bool) { return dlsym(l.h, name) }
+
+// Close releases the library (dlclose).
+func (l *Library) Close() error {
+	if C.dlclose(l.h) != 0 {
+		return errors.New(C.GoString(C.dlerror()))
+	}
+	return nil
+}
+
+// LookupDefault looks a symbol up in the process's global scope (dlsym with
+// RTLD_DEFAULT): the executable and every library loaded globally.
+func LookupDefault(name string) (uint64, bool) { return dlsym(C.gorc_rtld_default(), name) }
+
+func dlsym(h unsafe.Pointer, name string) (uint64, bool) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	a := uint64(C.gorc_dlsym(h, cname))
+	return a, a != 0
+}
+
+// FlushStdio flushes every C stdio stream (fflush(NULL)).
+func FlushStdio() { C.gorc_fflush_all() }
+
+// Exit ends the process through C exit: atexit handlers run and stdio is
+// flushed.
+func Exit(code int) { C.exit(C.int(code)) }

@@ -1,0 +1,130 @@
+// Package testutil holds helpers for gorc's end-to-end tests: finding tools,
+// compiling C at test time, and running native reference programs.
+package testutil
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// InCI reports whether tests run under CI, where a missing tool is a failure
+// rather than a reason to skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// NeedTool returns the path of a tool, or skips the test when it is missing
+// (fails under CI).
+func NeedTool(t testing.TB, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if InCI() {
+		t.Fatalf("required tool %s not found (CI=true: tests must not skip)", strings.Join(names, " or "))
+	}
+	t.Skipf("%s not found", strings.Join(names, " or "))
+	return ""
+}
+
+// NeedFile returns path, or skips when it does not exist (fails under CI).
+func NeedFile(t testing.TB, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if InCI() {
+			t.Fatalf("required file %s missing (CI=true: tests must not skip): %v", path, err)
+		}
+		t.Skipf("%s missing", path)
+	}
+	return path
+}
+
+// Compile compiles one C (or C++, by extension) source given as text into an
+// object in dir and returns its path.
+func Compile(t testing.TB, dir, name, src string, flags ...string) string {
+	t.Helper()
+	compiler := "gcc"
+	if strings.HasSuffix(name, ".cc") || strings.HasSuffix(name, ".cpp") {
+		compiler = "g++"
+	}
+	return CompileWith(t, compiler, dir, name, src, flags...)
+}
+
+// CompileWith is Compile with an explicit compiler command.
+func CompileWith(t testing.TB, compiler, dir, name, src string, flags ...string) string {
+	t.Helper()
+	cc := NeedTool(t, compiler)
+	srcPath := filepath.Join(dir, name)
+	if err := os.WriteFile(srcPath, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := strings.TrimSuffix(srcPath, filepath.Ext(srcPath)) + ".o"
+	args := append([]string{"-c", "-o", obj, srcPath}, flags...)
+	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", compiler, strings.Join(args, " "), err, out)
+	}
+	return obj
+}
+
+// Assemble assembles a GNU assembler source into an object.
+func Assemble(t testing.TB, dir, name, src string) string {
+	t.Helper()
+	as := NeedTool(t, "as")
+	srcPath := filepath.Join(dir, name)
+	if err := os.WriteFile(srcPath, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := strings.TrimSuffix(srcPath, filepath.Ext(srcPath)) + ".o"
+	if out, err := exec.Command(as, "-o", obj, srcPath).CombinedOutput(); err != nil {
+		t.Fatalf("as %s: %v\n%s", srcPath, err, out)
+	}
+	return obj
+}
+
+// Outcome is what a program printed and how it exited.
+type Outcome struct {
+	Stdout   string
+	Stderr   string
+	ExitCode int
+}
+
+// Run runs a command and returns its outcome; failure to start fails the
+// test, a non-zero exit does not.
+func Run(t testing.TB, cmd *exec.Cmd) Outcome {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("running %s: %v", cmd.Path, err)
+		}
+		code = ee.ExitCode()
+	}
+	return Outcome{Stdout: out.String(), Stderr: errb.String(), ExitCode: code}
+}
+
+// Native links objs with the system compiler driver (plus ldflags) and runs
+// the program with args: the reference every JIT'd run is compared with.
+func Native(t testing.TB, dir string, objs []string, ldflags []string, args ...string) Outcome {
+	t.Helper()
+	driver := "gcc"
+	for _, f := range ldflags {
+		if f == "-lstdc++" {
+			driver = "g++"
+		}
+	}
+	exe := filepath.Join(dir, "native.exe")
+	cmdArgs := append(append([]string{"-o", exe}, objs...), ldflags...)
+	if out, err := exec.Command(NeedTool(t, driver), cmdArgs...).CombinedOutput(); err != nil {
+		t.Fatalf("native link %s: %v\n%s", strings.Join(cmdArgs, " "), err, out)
+	}
+	return Run(t, exec.Command(exe, args...))
+}

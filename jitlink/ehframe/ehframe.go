@@ -1,0 +1,239 @@
+// Package ehframe prepares DWARF call-frame sections (.eh_frame) for linking:
+// it splits a section into one block per CIE and FDE record and adds the
+// edges that keep each FDE alive exactly as long as the code it describes.
+// It is format- and architecture-neutral; callers pass the edge kinds to use.
+package ehframe
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/gorc-jit/gorc/jitlink"
+)
+
+// Kinds are the architecture's edge kinds the pass creates.
+type Kinds struct {
+	// NegDelta32 computes P - S + A into 32 bits: an FDE's CIE pointer is
+	// the distance from the pointer field back to its CIE.
+	NegDelta32 jitlink.EdgeKind
+}
+
+// SplitAndFix returns a pre-prune pass that splits the named section into
+// records and, for every FDE, adds an edge to its CIE (so the CIE pointer
+// stays right whatever is dead-stripped) and a keep-alive edge from the
+// function's block to the FDE.
+//
+// The pass relies on the object's relocations for the FDE's PC-begin field
+// (ELF objects always have one).
+func SplitAndFix(section string, k Kinds) jitlink.Pass {
+	return func(g *jitlink.LinkGraph) error {
+		sec := g.FindSection(section)
+		if sec == nil {
+			return nil
+		}
+		blocks := slices.Clone(sec.Blocks())
+		for _, b := range blocks {
+			recs, err := split(g, sec, b)
+			if err != nil {
+				return err
+			}
+			if err := fix(g, sec, recs, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+type record struct {
+	b      *jitlink.Block
+	sym    *jitlink.Symbol // anonymous symbol at the record's start, if made
+	hdr    uint64          // size of the length field(s): 4, or 12 for 64-bit DWARF
+	isCIE  bool
+	isTerm bool
+}
+
+func malformed(g *jitlink.LinkGraph, sec *jitlink.Section, off uint64, format string, args ...any) error {
+	return &jitlink.MalformedError{File: g.Name(), Section: sec.Name(), Offset: int64(off), Msg: fmt.Sprintf(format, args...)}
+}
+
+// recordHeader reads the length of the record at off and returns the sizes
+// of its length field and of the whole record.
+func recordHeader(g *jitlink.LinkGraph, sec *jitlink.Section, c []byte, off uint64) (hdr, size uint64, err error) {
+	order := g.Endianness()
+	rest := uint64(len(c)) - off
+	if rest < 4 {
+		return 0, 0, malformed(g, sec, off, "truncated record length")
+	}
+	length, hdr := uint64(order.Uint32(c[off:])), uint64(4)
+	if length == 0xffffffff {
+		if rest < 12 {
+			return 0, 0, malformed(g, sec, off, "truncated 64-bit record length")
+		}
+		length, hdr = order.Uint64(c[off+4:]), 12
+	}
+	if length > rest-hdr {
+		return 0, 0, malformed(g, sec, off, "record length %#x runs past the end of the section", length)
+	}
+	if length != 0 && length < 4 {
+		return 0, 0, malformed(g, sec, off, "record length %#x is too small for its CIE id", length)
+	}
+	return hdr, hdr + length, nil
+}
+
+// split replaces b by one block per record.
+func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]record, error) {
+	c := b.Content()
+	if c == nil {
+		return nil, malformed(g, sec, 0, "call-frame section has no contents")
+	}
+	n := 0
+	for off := uint64(0); off < uint64(len(c)); n++ {
+		_, size, err := recordHeader(g, sec, c, off)
+		if err != nil {
+			return nil, err
+		}
+		off += size
+	}
+	// A block and an anonymous symbol per record.
+	g.Reserve(n, n+1, 0)
+	sec.GrowSymbols(n)
+	order := g.Endianness()
+	edges := b.Edges()
+	slices.SortFunc(edges, func(x, y jitlink.Edge) int { return cmp.Compare(x.Offset, y.Offset) })
+	var syms []*jitlink.Symbol
+	for _, s := range sec.Symbols() {
+		if s.Block() == b {
+			syms = append(syms, s)
+		}
+	}
+	recs := make([]record, 0, n)
+	ei := 0
+	for off := uint64(0); off < uint64(len(c)); {
+		hdr, size, _ := recordHeader(g, sec, c, off)
+		rb := g.CreateContentBlock(sec, c[off:off+size:off+size], b.Address()+off, 4, 0)
+		start := ei
+		for ei < len(edges) && uint64(edges[ei].Offset) < off+size {
+			edges[ei].Offset -= uint32(off)
+			ei++
+		}
+		rb.SetEdges(edges[start:ei:ei])
+		rec := record{b: rb, hdr: hdr, isTerm: size == hdr}
+		if !rec.isTerm {
+			rec.isCIE = order.Uint32(c[off+hdr:]) == 0
+		}
+		for _, s := range syms {
+			if s.Offset() >= off && (s.Offset() < off+size || off+size == uint64(len(c))) {
+				g.TransferSymbol(s, rb, s.Offset()-off)
+				if s.Offset() == 0 {
+					rec.sym = s
+				}
+			}
+		}
+		recs = append(recs, rec)
+		off += size
+	}
+	if len(c) == 0 {
+		// An empty section: nothing to describe, but symbols may point here.
+		rb := g.CreateContentBlock(sec, c, b.Address(), 4, 0)
+		for _, s := range syms {
+			g.TransferSymbol(s, rb, 0)
+		}
+	}
+	g.RemoveBlock(b)
+	return recs, nil
+}
+
+func (r *record) symbol(g *jitlink.LinkGraph) *jitlink.Symbol {
+	if r.sym == nil {
+		r.sym = g.AddAnonymousSymbol(r.b, 0, r.b.Size(), false, false)
+	}
+	return r.sym
+}
+
+func fix(g *jitlink.LinkGraph, sec *jitlink.Section, recs []record, k Kinds) error {
+	order := g.Endianness()
+	var cies []int
+	for i := range recs {
+		if recs[i].isCIE {
+			cies = append(cies, i)
+		}
+	}
+	// Keep-alive edges are added to the functions' blocks in one batch per
+	// block: a block can have hundreds of FDEs.
+	type keep struct {
+		fn  *jitlink.Block
+		fde *jitlink.Symbol
+	}
+	var keeps []keep
+	for i := range recs {
+		r := &recs[i]
+		if r.isCIE || r.isTerm {
+			continue
+		}
+		b := r.b
+		ptrField := r.hdr
+		cieAddr := b.Address() + ptrField - uint64(order.Uint32(b.Content()[ptrField:]))
+		var cie *record
+		for _, ci := range cies {
+			if recs[ci].b.Address() == cieAddr {
+				cie = &recs[ci]
+				break
+			}
+		}
+		if cie == nil {
+			return malformed(g, sec, b.Address()-recs[0].b.Address(), "FDE's CIE pointer does not point at a CIE")
+		}
+		var pcBegin *jitlink.Symbol
+		edges := b.Edges()
+		for i := 0; i < len(edges); i++ {
+			switch uint64(edges[i].Offset) {
+			case ptrField:
+				// A relocation on the CIE pointer would be redundant with ours.
+				b.RemoveEdge(i)
+				edges = b.Edges()
+				i--
+			case ptrField + 4:
+				pcBegin = edges[i].Target
+			}
+		}
+		b.AddEdge(k.NegDelta32, uint32(ptrField), cie.symbol(g), 0)
+		if pcBegin != nil {
+			if fb := pcBegin.Block(); fb != nil {
+				keeps = append(keeps, keep{fb, r.symbol(g)})
+			}
+		}
+	}
+	slices.SortStableFunc(keeps, func(x, y keep) int { return cmp.Compare(x.fn.Address(), y.fn.Address()) })
+	for i := 0; i < len(keeps); {
+		j := i
+		for j < len(keeps) && keeps[j].fn == keeps[i].fn {
+			j++
+		}
+		fn := keeps[i].fn
+		edges := slices.Grow(fn.Edges(), j-i)
+		for _, kp := range keeps[i:j] {
+			edges = append(edges, jitlink.Edge{Target: kp.fde, Kind: jitlink.KeepAlive})
+		}
+		fn.SetEdges(edges)
+		i = j
+	}
+	return nil
+}
+
+// AddNullTerminator returns a pass that appends a zero-length record to the
+// named section, so that unwinders that walk the section from its start (such
+// as libgcc's __register_frame) stop at its end.
+func AddNullTerminator(section string) jitlink.Pass {
+	return func(g *jitlink.LinkGraph) error {
+		sec := g.FindSection(section)
+		if sec == nil || len(sec.Blocks()) == 0 {
+			return nil
+		}
+		_, end := sec.Range()
+		b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
+		g.AddAnonymousSymbol(b, 0, 4, false, true)
+		return nil
+	}
+}

@@ -1,0 +1,467 @@
+// Package elf builds LinkGraphs from ELF relocatable objects. The builder is
+// format-generic; each architecture supplies its relocation mapping and link
+// backend (elf_x86_64.go).
+package elf
+
+import (
+	"debug/elf"
+	"fmt"
+	"strings"
+
+	"github.com/gorc-jit/gorc/jitlink"
+)
+
+// NewLinkGraph parses an ELF relocatable object and builds its LinkGraph.
+// name identifies the object in diagnostics (e.g. "libfoo.a(bar.o)"). The
+// graph refers to data without copying it: data must not change while the
+// graph is in use.
+func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
+	f, err := parseFile(name, data)
+	if err != nil {
+		return nil, err
+	}
+	var a *arch
+	switch f.machine {
+	case elf.EM_X86_64:
+		a = archX86_64
+	default:
+		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF machine " + f.machine.String()}
+	}
+	b := &builder{f: f, arch: a}
+	return b.build()
+}
+
+// arch is what the generic builder needs from an architecture.
+type arch struct {
+	triple string
+	// newBackend returns the link backend for one graph.
+	newBackend func() backend
+	// edge maps a relocation type to an edge kind and the size of the field
+	// it patches. skip is true for relocations that patch nothing.
+	edge func(b *builder, rtype uint32, sec string, off uint64) (kind jitlink.EdgeKind, size int, skip bool, err error)
+}
+
+// backend is a jitlink.Backend that can also adjust edges at build time.
+type backend interface {
+	jitlink.Backend
+	// fixTarget lets the backend replace an edge's target (e.g. relocations
+	// that implicitly refer to the GOT base).
+	fixTarget(b *builder, kind jitlink.EdgeKind, rtype uint32, target *jitlink.Symbol) *jitlink.Symbol
+}
+
+type builder struct {
+	f    *file
+	g    *jitlink.LinkGraph
+	arch *arch
+	be   backend
+
+	blocks  []*jitlink.Block  // per ELF section: its block, nil if not loaded
+	secSyms []*jitlink.Symbol // per ELF section: anonymous symbol at offset 0
+	inGroup []bool            // per ELF section: member of a COMDAT group
+	discard []bool            // per ELF section: member of a duplicate COMDAT group
+	syms    []*jitlink.Symbol // per ELF symbol
+	// extraEdges[i] is room to leave in section i's edge list: the keep-alive
+	// edges the eh-frame pass will add (one per FDE describing its code).
+	extraEdges []int
+	absZero    *jitlink.Symbol
+	byName     map[string]*jitlink.Section
+	common     map[string]*jitlink.Section
+}
+
+func (b *builder) malformed(sec string, off int64, format string, args ...any) error {
+	return b.f.malformed(sec, off, format, args...)
+}
+
+func (b *builder) unsupported(sec string, off int64, format string, args ...any) error {
+	return &jitlink.UnsupportedError{File: b.f.name, Section: sec, Offset: off, What: fmt.Sprintf(format, args...)}
+}
+
+func (b *builder) build() (*jitlink.LinkGraph, error) {
+	f := b.f
+	b.be = b.arch.newBackend()
+	b.g = jitlink.NewLinkGraph(f.name, b.arch.triple, 8, le, b.be)
+	n := len(f.sections)
+	b.blocks = make([]*jitlink.Block, n)
+	b.secSyms = make([]*jitlink.Symbol, n)
+	b.inGroup = make([]bool, n)
+	b.discard = make([]bool, n)
+	b.syms = make([]*jitlink.Symbol, f.nsyms)
+	if err := b.readGroups(); err != nil {
+		return nil, err
+	}
+	if err := b.createBlocks(); err != nil {
+		return nil, err
+	}
+	b.presize()
+	if err := b.createSymbols(); err != nil {
+		return nil, err
+	}
+	if err := b.addRelocations(); err != nil {
+		return nil, err
+	}
+	return b.g, nil
+}
+
+// readGroups records COMDAT group membership. The first group of a signature
+// in an object wins; sections of later duplicates are not loaded. Across
+// objects, group members' global symbols are given weak linkage, so the first
+// group a JITDylib sees wins and later copies are dead-stripped.
+func (b *builder) readGroups() error {
+	f := b.f
+	var seen map[string]bool
+	for i := range f.sections {
+		s := &f.sections[i]
+		if s.typ != elf.SHT_GROUP {
+			continue
+		}
+		c := f.contents(i)
+		if len(c) < 4 || len(c)%4 != 0 {
+			return b.malformed(s.name, -1, "group section size %d is not a positive multiple of 4", len(c))
+		}
+		if le.Uint32(c)&grpComdat == 0 {
+			continue
+		}
+		if int(s.link) != f.symtab || f.symtab < 0 || int(s.info) >= f.nsyms {
+			return b.malformed(s.name, -1, "group signature symbol %d is invalid", s.info)
+		}
+		sig, err := f.sym(int(s.info))
+		if err != nil {
+			return err
+		}
+		dup := seen[sig.name]
+		if seen == nil {
+			seen = make(map[string]bool)
+		}
+		seen[sig.name] = true
+		for j := 4; j < len(c); j += 4 {
+			m := le.Uint32(c[j:])
+			if m == 0 || int(m) >= len(f.sections) {
+				return b.malformed(s.name, int64(j), "group member section index %d out of range", m)
+			}
+			b.inGroup[m] = true
+			if dup {
+				b.discard[m] = true
+			}
+		}
+	}
+	return nil
+}
+
+// isInitSection reports whether a section holds initializers or finalizers
+// that the platform runs, and so must survive dead-stripping.
+func isInitSection(name string) bool {
+	for _, p := range [...]string{".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors"} {
+		if name == p || strings.HasPrefix(name, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) createBlocks() error {
+	f := b.f
+	b.byName = make(map[string]*jitlink.Section)
+	var addr uint64
+	for i := range f.sections {
+		s := &f.sections[i]
+		if s.flags&elf.SHF_ALLOC == 0 || s.flags&shfExclude != 0 || b.discard[i] {
+			continue
+		}
+		switch s.typ {
+		case elf.SHT_PROGBITS, elf.SHT_NOBITS, elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY,
+			elf.SHT_PREINIT_ARRAY, elf.SHT_NOTE, shtX86_64Unwind:
+		default:
+			return b.unsupported(s.name, -1, "allocatable section of type %v", s.typ)
+		}
+		if s.size > 1<<32-1 {
+			return b.unsupported(s.name, -1, "section size %#x (4 GiB or more)", s.size)
+		}
+		sec := b.byName[s.name]
+		if sec == nil {
+			prot := jitlink.ProtRead
+			if s.flags&elf.SHF_WRITE != 0 {
+				prot |= jitlink.ProtWrite
+			}
+			if s.flags&elf.SHF_EXECINSTR != 0 {
+				prot |= jitlink.ProtExec
+			}
+			sec = b.g.CreateSection(s.name, prot)
+			b.byName[s.name] = sec
+		}
+		align := max(s.addralign, 1)
+		// Give each section a distinct original address, so blocks keep their
+		// input order and graph dumps read well.
+		addr = (addr + align - 1) &^ (align - 1)
+		var blk *jitlink.Block
+		if s.typ == elf.SHT_NOBITS {
+			blk = b.g.CreateZeroFillBlock(sec, s.size, addr, align, 0)
+		} else {
+			blk = b.g.CreateContentBlock(sec, f.contents(i), addr, align, 0)
+		}
+		addr += s.size
+		b.blocks[i] = blk
+		if isInitSection(s.name) || s.flags&shfGNURetain != 0 {
+			b.g.AddAnonymousSymbol(blk, 0, 0, false, true)
+		}
+	}
+	return nil
+}
+
+// presize counts what the graph is about to hold, so that symbols, external
+// addresses and per-section lists are allocated once at their final size.
+func (b *builder) presize() {
+	f := b.f
+	b.extraEdges = make([]int, len(f.sections))
+	if f.symtab < 0 {
+		b.g.Reserve(0, len(f.sections), 0)
+		return
+	}
+	perSection := make([]int, len(f.sections))
+	external := 0
+	for i := 1; i < f.nsyms; i++ {
+		shndx, info := f.symSection(i)
+		switch {
+		case elf.ST_TYPE(info) == elf.STT_SECTION || elf.ST_TYPE(info) == elf.STT_FILE:
+		case shndx == uint32(elf.SHN_UNDEF) || shndx == uint32(elf.SHN_ABS):
+			external++
+		case int(shndx) < len(perSection):
+			perSection[shndx]++
+		}
+	}
+	for i, n := range perSection {
+		if n > 0 && b.blocks[i] != nil {
+			b.blocks[i].Section().GrowSymbols(n)
+		}
+	}
+	b.g.Reserve(f.nsyms+8, len(f.sections), external+1)
+	for i := range f.sections {
+		rs := &f.sections[i]
+		if rs.typ != elf.SHT_RELA || int(rs.info) >= len(f.sections) || f.sections[rs.info].name != ".eh_frame" ||
+			rs.entsize != relaSize || b.blocks[rs.info] == nil {
+			continue
+		}
+		c := f.contents(i)
+		for j := 0; j+relaSize <= len(c); j += relaSize {
+			if idx := int(le.Uint64(c[j+8:]) >> 32); idx > 0 && idx < f.nsyms {
+				if shndx, _ := f.symSection(idx); int(shndx) < len(b.extraEdges) {
+					b.extraEdges[shndx]++
+				}
+			}
+		}
+	}
+}
+
+func (b *builder) commonSection(name string) *jitlink.Section {
+	if sec := b.common[name]; sec != nil {
+		return sec
+	}
+	if b.common == nil {
+		b.common = make(map[string]*jitlink.Section)
+	}
+	sec := b.g.CreateSection(name, jitlink.ProtRead|jitlink.ProtWrite)
+	b.common[name] = sec
+	return sec
+}
+
+func (b *builder) createSymbols() error {
+	f := b.f
+	if f.symtab < 0 {
+		return nil
+	}
+	symtabName := f.sections[f.symtab].name
+	for i := 1; i < f.nsyms; i++ {
+		s, err := f.sym(i)
+		if err != nil {
+			return err
+		}
+		off := int64(i) * symSize
+		typ := s.typ()
+		if typ == elf.STT_FILE || typ == elf.STT_SECTION {
+			continue
+		}
+		linkage, scope := jitlink.Strong, jitlink.ScopeDefault
+		switch s.bind() {
+		case elf.STB_LOCAL:
+			scope = jitlink.ScopeLocal
+		case elf.STB_GLOBAL:
+		case elf.STB_WEAK, stbGNUUnique:
+			linkage = jitlink.Weak
+		default:
+			return b.unsupported(symtabName, off, "symbol %q has binding %v", s.name, s.bind())
+		}
+		if scope != jitlink.ScopeLocal {
+			switch s.vis() {
+			case elf.STV_HIDDEN, elf.STV_INTERNAL:
+				scope = jitlink.ScopeHidden
+			}
+		}
+		switch {
+		case s.isUndefined():
+			if s.name == "" {
+				return b.malformed(symtabName, off, "undefined symbol %d has no name", i)
+			}
+			if scope == jitlink.ScopeLocal {
+				return b.malformed(symtabName, off, "undefined symbol %q is local", s.name)
+			}
+			b.syms[i] = b.g.AddExternalSymbol(s.name, 0, linkage == jitlink.Weak)
+		case s.reserved == uint16(elf.SHN_ABS):
+			b.syms[i] = b.g.AddAbsoluteSymbol(s.name, s.value, s.size, linkage, scope, false)
+		case s.reserved == uint16(elf.SHN_COMMON) || s.reserved == shnX86_64LCommon:
+			align := max(s.value, 1)
+			if align&(align-1) != 0 {
+				return b.malformed(symtabName, off, "common symbol %q has alignment %d, not a power of two", s.name, align)
+			}
+			secName := ".common"
+			if s.reserved == shnX86_64LCommon {
+				secName = ".lcommon"
+			}
+			b.syms[i] = b.g.AddCommonSymbol(s.name, scope, b.commonSection(secName), 0, s.size, align, false)
+		case s.reserved != 0:
+			return b.unsupported(symtabName, off, "symbol %q has reserved section index %#x", s.name, s.reserved)
+		default:
+			if int(s.shndx) >= len(f.sections) {
+				return b.malformed(symtabName, off, "symbol %q has section index %d out of range", s.name, s.shndx)
+			}
+			blk := b.blocks[s.shndx]
+			if blk == nil {
+				continue // in a section that is not loaded (debug info, a discarded group)
+			}
+			if typ == elf.STT_GNU_IFUNC {
+				return b.unsupported(symtabName, off, "indirect function symbol %q (STT_GNU_IFUNC)", s.name)
+			}
+			if s.value > blk.Size() {
+				return b.malformed(symtabName, off, "symbol %q at offset %#x is past the end of section %s (size %#x)",
+					s.name, s.value, f.sections[s.shndx].name, blk.Size())
+			}
+			if b.inGroup[s.shndx] && scope != jitlink.ScopeLocal {
+				linkage = jitlink.Weak
+			}
+			b.syms[i] = b.g.AddDefinedSymbol(blk, s.value, s.name, s.size, linkage, scope, typ == elf.STT_FUNC, false)
+		}
+	}
+	return nil
+}
+
+// target returns the graph symbol a relocation refers to.
+func (b *builder) target(idx uint32, sec string, off uint64) (*jitlink.Symbol, error) {
+	f := b.f
+	if idx == 0 {
+		if b.absZero == nil {
+			b.absZero = b.g.AddAbsoluteSymbol("", 0, 0, jitlink.Strong, jitlink.ScopeLocal, false)
+		}
+		return b.absZero, nil
+	}
+	if int(idx) >= f.nsyms {
+		return nil, b.malformed(sec, int64(off), "relocation refers to symbol %d of %d", idx, f.nsyms)
+	}
+	if s := b.syms[idx]; s != nil {
+		return s, nil
+	}
+	s, err := f.sym(int(idx))
+	if err != nil {
+		return nil, err
+	}
+	if s.typ() == elf.STT_SECTION && s.reserved == 0 && int(s.shndx) < len(f.sections) {
+		if blk := b.blocks[s.shndx]; blk != nil {
+			if b.secSyms[s.shndx] == nil {
+				b.secSyms[s.shndx] = b.g.AddAnonymousSymbol(blk, 0, 0, false, false)
+			}
+			return b.secSyms[s.shndx], nil
+		}
+	}
+	name := s.name
+	if s.typ() == elf.STT_SECTION && int(s.shndx) < len(f.sections) {
+		name = "section " + f.sections[s.shndx].name
+	}
+	return nil, b.malformed(sec, int64(off), "relocation refers to %q, which is in a section that is not loaded", name)
+}
+
+func (b *builder) addRelocations() error {
+	f := b.f
+	for i := range f.sections {
+		rs := &f.sections[i]
+		if rs.typ != elf.SHT_RELA && rs.typ != elf.SHT_REL {
+			continue
+		}
+		if int(rs.info) >= len(f.sections) {
+			return b.malformed(rs.name, -1, "relocations apply to section %d of %d", rs.info, len(f.sections))
+		}
+		blk := b.blocks[rs.info]
+		if blk == nil {
+			continue // relocations for a section that is not loaded
+		}
+		if int(rs.link) != f.symtab {
+			return b.malformed(rs.name, -1, "relocation section's symbol table %d is not the symbol table", rs.link)
+		}
+		entSize := uint64(relaSize)
+		if rs.typ == elf.SHT_REL {
+			entSize = relSize
+		}
+		if rs.entsize != entSize || rs.size%entSize != 0 {
+			return b.malformed(rs.name, -1, "relocation entry size %d or section size %#x is wrong", rs.entsize, rs.size)
+		}
+		target := f.sections[rs.info].name
+		if blk.IsZeroFill() {
+			return b.malformed(rs.name, -1, "relocations apply to %s, which has no contents", target)
+		}
+		c := f.contents(i)
+		count := len(c) / int(entSize)
+		edges := blk.Edges()
+		if edges == nil {
+			edges = make([]jitlink.Edge, 0, count+b.extraEdges[rs.info])
+		}
+		content := blk.Content()
+		for j := 0; j < count; j++ {
+			r := c[j*int(entSize):]
+			off := le.Uint64(r)
+			info := le.Uint64(r[8:])
+			rtype, symIdx := uint32(info), uint32(info>>32)
+			kind, size, skip, err := b.arch.edge(b, rtype, target, off)
+			if err != nil {
+				return err
+			}
+			if skip {
+				continue
+			}
+			if off > uint64(len(content)) || uint64(len(content))-off < uint64(size) {
+				return b.malformed(target, int64(off), "relocation %s patches %d bytes past the end of the section (size %#x)",
+					relocName(f.machine, rtype), size, len(content))
+			}
+			var addend int64
+			if rs.typ == elf.SHT_RELA {
+				addend = int64(le.Uint64(r[16:]))
+			} else {
+				addend = implicitAddend(content[off:], size)
+			}
+			sym, err := b.target(symIdx, target, off)
+			if err != nil {
+				return err
+			}
+			sym = b.be.fixTarget(b, kind, rtype, sym)
+			edges = append(edges, jitlink.Edge{Target: sym, Addend: addend, Offset: uint32(off), Kind: kind})
+		}
+		blk.SetEdges(edges)
+	}
+	return nil
+}
+
+func implicitAddend(p []byte, size int) int64 {
+	switch size {
+	case 1:
+		return int64(int8(p[0]))
+	case 2:
+		return int64(int16(le.Uint16(p)))
+	case 4:
+		return int64(int32(le.Uint32(p)))
+	case 8:
+		return int64(le.Uint64(p))
+	}
+	return 0
+}
+
+func relocName(m elf.Machine, t uint32) string {
+	if m == elf.EM_X86_64 {
+		return elf.R_X86_64(t).String()
+	}
+	return fmt.Sprintf("type %d", t)
+}

@@ -1,0 +1,78 @@
+package elf_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/jitlinktest"
+)
+
+// FuzzNewLinkGraph builds graphs from arbitrary bytes and links whatever
+// builds: malformed input must give a typed error, never a panic.
+// Crashers found are kept under testdata/fuzz/FuzzNewLinkGraph.
+func FuzzNewLinkGraph(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*.o")
+	for _, p := range seeds {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := elf.NewLinkGraph("fuzz.o", data)
+		if err != nil {
+			var me *jitlink.MalformedError
+			var ue *jitlink.UnsupportedError
+			if !errors.As(err, &me) && !errors.As(err, &ue) {
+				t.Fatalf("untyped error %T: %v", err, err)
+			}
+			return
+		}
+		// Zero-fill sections may legitimately be huge; don't allocate them
+		// in Go memory here.
+		var total uint64
+		for b := range g.Blocks() {
+			total += b.Size() + b.Alignment()
+		}
+		if total > 64<<20 {
+			return
+		}
+		ext := map[string]uint64{}
+		for i, s := range g.ExternalSymbols() {
+			ext[s.Name()] = 0x20000 + uint64(i)*16
+		}
+		_ = jitlinktest.Link(g, jitlinktest.Options{Externals: ext})
+	})
+}
+
+// The committed fixtures build, and link with their externals defined.
+func TestFixtures(t *testing.T) {
+	seeds, _ := filepath.Glob("testdata/*.o")
+	if len(seeds) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, p := range seeds {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := elf.NewLinkGraph(p, data)
+			if filepath.Base(p) == "tls.o" {
+				if err == nil {
+					t.Fatal("TLS object built without TLS support")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			link(t, g, nil)
+		})
+	}
+}

@@ -1,0 +1,3 @@
+__thread int tv = 1;
+static __thread int ltv;
+int get(void) { return tv + ltv++; }

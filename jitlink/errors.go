@@ -1,0 +1,115 @@
+package jitlink
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MalformedError reports an input object that does not follow its format.
+type MalformedError struct {
+	File    string // object name (e.g. "libfoo.a(bar.o)")
+	Section string // section involved, if any
+	Offset  int64  // file or section offset, -1 if unknown
+	Msg     string
+}
+
+func (e *MalformedError) Error() string {
+	return located(e.File, e.Section, e.Offset, "malformed object: "+e.Msg)
+}
+
+// UnsupportedError reports a valid input feature gorc does not handle (an
+// unknown relocation type, an unsupported section kind, ...).
+type UnsupportedError struct {
+	File    string
+	Section string
+	Offset  int64
+	What    string
+}
+
+func (e *UnsupportedError) Error() string {
+	return located(e.File, e.Section, e.Offset, "unsupported: "+e.What)
+}
+
+// located formats "file: section S at offset 0xN: msg", leaving out what is
+// unknown.
+func located(file, section string, offset int64, msg string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if section != "" {
+		fmt.Fprintf(&b, ": section %s", section)
+	}
+	if offset >= 0 {
+		fmt.Fprintf(&b, " at offset %#x", offset)
+	}
+	b.WriteString(": ")
+	b.WriteString(msg)
+	return b.String()
+}
+
+// FixupError reports an edge that cannot be applied: its value is out of
+// range for the field, or the edge is malformed.
+type FixupError struct {
+	Graph   string
+	Section string
+	Offset  uint64 // offset of the fixup from the start of its section
+	Kind    string // edge kind name
+	Target  string // target symbol
+	Value   int64  // computed value, when out of range
+	Msg     string
+}
+
+func (e *FixupError) Error() string {
+	return fmt.Sprintf("%s: section %s at offset %#x: %s fixup to %s: %s",
+		e.Graph, e.Section, e.Offset, e.Kind, e.Target, e.Msg)
+}
+
+// NewFixupError builds a FixupError for edge e in block b.
+func NewFixupError(g *LinkGraph, b *Block, e *Edge, value int64, msg string) *FixupError {
+	sec := b.section
+	start, _ := sec.Range()
+	return &FixupError{
+		Graph:   g.name,
+		Section: sec.name,
+		Offset:  b.addr + uint64(e.Offset) - start,
+		Kind:    g.EdgeKindName(e.Kind),
+		Target:  symbolDescription(e.Target),
+		Value:   value,
+		Msg:     msg,
+	}
+}
+
+// OutOfRange builds the error for a fixup value that does not fit its field.
+func OutOfRange(g *LinkGraph, b *Block, e *Edge, value int64) *FixupError {
+	return NewFixupError(g, b, e, value, fmt.Sprintf("value %#x out of range", value))
+}
+
+func symbolDescription(s *Symbol) string {
+	if s == nil {
+		return "<nil>"
+	}
+	if s.name != "" {
+		return s.name
+	}
+	if b := s.Block(); b != nil {
+		return fmt.Sprintf("<anon %s+%#x>", b.section.name, s.offset)
+	}
+	return "<anon>"
+}
+
+// UndefinedSymbolsError reports external symbols no definition was found
+// for.
+type UndefinedSymbolsError struct {
+	Graph string
+	Names []string
+}
+
+func (e *UndefinedSymbolsError) Error() string {
+	what := "symbol"
+	if len(e.Names) > 1 {
+		what = "symbols"
+	}
+	if e.Graph == "" {
+		return fmt.Sprintf("undefined %s: %s", what, strings.Join(e.Names, ", "))
+	}
+	return fmt.Sprintf("%s: undefined %s: %s", e.Graph, what, strings.Join(e.Names, ", "))
+}
