@@ -232,6 +232,16 @@ func (b *Block) String() string {
 	return fmt.Sprintf("block %#x size %#x in %s", b.addr, b.size, b.section.name)
 }
 
+// symKind caches what a symbol's Addressable is, so that the common checks
+// do not have to load it.
+type symKind uint8
+
+const (
+	inBlock symKind = iota
+	external
+	absolute
+)
+
 // Symbol names a location: an offset into a block, an external definition, or
 // an absolute value.
 type Symbol struct {
@@ -240,6 +250,7 @@ type Symbol struct {
 	offset    uint64
 	size      uint64
 	index     int32 // position in the list that holds the symbol
+	kind      symKind
 	linkage   Linkage
 	scope     Scope
 	callable  bool
@@ -261,13 +272,13 @@ func (s *Symbol) SetName(n string) { s.name = n }
 
 // IsDefined reports whether the symbol is defined in the graph (in a block, or
 // as an absolute value).
-func (s *Symbol) IsDefined() bool { return s.base.defined }
+func (s *Symbol) IsDefined() bool { return s.kind != external }
 
 // IsExternal reports whether the symbol must be resolved outside the graph.
-func (s *Symbol) IsExternal() bool { return !s.base.defined }
+func (s *Symbol) IsExternal() bool { return s.kind == external }
 
 // IsAbsolute reports whether the symbol has a fixed address and no block.
-func (s *Symbol) IsAbsolute() bool { return s.base.defined && s.base.block == nil }
+func (s *Symbol) IsAbsolute() bool { return s.kind == absolute }
 
 // Block returns the block the symbol points into, or nil.
 func (s *Symbol) Block() *Block { return s.base.block }
@@ -663,7 +674,7 @@ func removeFrom(list *[]*Symbol, s *Symbol) {
 func (g *LinkGraph) AddExternalSymbol(name string, size uint64, weak bool) *Symbol {
 	a := g.newAddressable()
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: a, size: size, weakRef: weak, scope: ScopeDefault}
+	*s = Symbol{name: name, base: a, size: size, weakRef: weak, scope: ScopeDefault, kind: external}
 	if weak {
 		s.linkage = Weak
 	}
@@ -676,7 +687,7 @@ func (g *LinkGraph) AddAbsoluteSymbol(name string, addr, size uint64, l Linkage,
 	a := g.newAddressable()
 	a.addr, a.defined = addr, true
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: a, size: size, linkage: l, scope: sc, live: live}
+	*s = Symbol{name: name, base: a, size: size, linkage: l, scope: sc, live: live, kind: absolute}
 	addTo(&g.absolutes, s)
 	return s
 }
@@ -711,7 +722,7 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 	g.detach(s)
 	s.removed = false
 	a := g.newAddressable()
-	s.base, s.offset = a, 0
+	s.base, s.offset, s.kind = a, 0, external
 	s.scope = ScopeDefault
 	s.weakRef = s.linkage == Weak
 	addTo(&g.externals, s)
@@ -721,7 +732,7 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Linkage, sc Scope, live bool) {
 	g.detach(s)
 	s.removed = false
-	s.base, s.offset, s.size = &b.Addressable, offset, size
+	s.base, s.offset, s.size, s.kind = &b.Addressable, offset, size, inBlock
 	s.linkage, s.scope, s.live, s.weakRef = l, sc, live, false
 	addTo(&b.section.symbols, s)
 }
@@ -732,7 +743,7 @@ func (g *LinkGraph) MakeAbsolute(s *Symbol, addr uint64) {
 	s.removed = false
 	a := g.newAddressable()
 	a.addr, a.defined = addr, true
-	s.base, s.offset = a, 0
+	s.base, s.offset, s.kind = a, 0, absolute
 	s.weakRef = false
 	addTo(&g.absolutes, s)
 }
@@ -745,15 +756,15 @@ func (g *LinkGraph) TransferSymbol(s *Symbol, to *Block, offset uint64) {
 	}
 	g.detach(s)
 	s.removed = false
-	s.base, s.offset = &to.Addressable, offset
+	s.base, s.offset, s.kind = &to.Addressable, offset, inBlock
 	addTo(&to.section.symbols, s)
 }
 
 func (g *LinkGraph) detach(s *Symbol) {
-	switch {
-	case s.base.block != nil:
+	switch s.kind {
+	case inBlock:
 		removeFrom(&s.base.block.section.symbols, s)
-	case s.base.defined:
+	case absolute:
 		removeFrom(&g.absolutes, s)
 	default:
 		removeFrom(&g.externals, s)

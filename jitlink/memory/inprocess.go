@@ -222,7 +222,8 @@ func (a *inFlight) Finalize(actions []jitlink.AllocAction, done func(jitlink.Fin
 
 func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAlloc, error) {
 	for i, p := range a.pages {
-		if len(p) == 0 {
+		// Working memory is mapped read-write: such segments are final.
+		if len(p) == 0 || a.reqs[i].Prot == jitlink.ProtRead|jitlink.ProtWrite {
 			continue
 		}
 		if err := unix.Mprotect(p, unixProt(a.reqs[i].Prot)); err != nil {

@@ -46,36 +46,44 @@ type Tables struct {
 	stubSec *jitlink.Section
 	gotBlk  *jitlink.Block // block being filled with GOT entries
 	stubBlk *jitlink.Block // block being filled with stubs
-	got     map[*jitlink.Symbol]*jitlink.Symbol
-	stubs   map[*jitlink.Symbol]*jitlink.Symbol
+	index   map[*jitlink.Symbol]int32 // target -> position in entries
+	entries []entry
 	hint    int
 }
+
+// entry is a target's GOT entry and stub, as far as they exist.
+type entry struct{ got, stub *jitlink.Symbol }
 
 // NewTables returns the table builder for g, reusing tables g already has.
 // sizeHint is the expected number of GOT entries (and of stubs).
 func NewTables(g *jitlink.LinkGraph, sizeHint int) *Tables {
-	t := &Tables{
-		g:     g,
-		got:   make(map[*jitlink.Symbol]*jitlink.Symbol, sizeHint),
-		stubs: make(map[*jitlink.Symbol]*jitlink.Symbol, sizeHint),
-		hint:  sizeHint,
-	}
+	t := &Tables{g: g, index: make(map[*jitlink.Symbol]int32, sizeHint), entries: make([]entry, 0, sizeHint), hint: sizeHint}
 	g.Reserve(2*sizeHint, 4, 0)
 	if t.gotSec = g.FindSection(GOTSectionName); t.gotSec != nil {
 		for _, s := range t.gotSec.Symbols() {
 			if tgt := TableTarget(s); tgt != nil {
-				t.got[tgt] = s
+				t.entry(tgt).got = s
 			}
 		}
 	}
 	if t.stubSec = g.FindSection(StubsSectionName); t.stubSec != nil {
 		for _, s := range t.stubSec.Symbols() {
 			if tgt := TableTarget(TableTarget(s)); tgt != nil {
-				t.stubs[tgt] = s
+				t.entry(tgt).stub = s
 			}
 		}
 	}
 	return t
+}
+
+func (t *Tables) entry(target *jitlink.Symbol) *entry {
+	i, ok := t.index[target]
+	if !ok {
+		i = int32(len(t.entries))
+		t.entries = append(t.entries, entry{})
+		t.index[target] = i
+	}
+	return &t.entries[i]
 }
 
 // TableTarget returns what a GOT entry or stub symbol points at: the target
@@ -127,34 +135,37 @@ func (t *Tables) slot(sec *jitlink.Section, cur **jitlink.Block, template []byte
 
 // GOTEntry returns the GOT entry for target, creating it if needed.
 func (t *Tables) GOTEntry(target *jitlink.Symbol) *jitlink.Symbol {
-	if s, ok := t.got[target]; ok {
-		return s
+	return t.gotEntry(t.entry(target), target)
+}
+
+func (t *Tables) gotEntry(e *entry, target *jitlink.Symbol) *jitlink.Symbol {
+	if e.got != nil {
+		return e.got
 	}
 	if t.gotSec == nil {
 		t.gotSec = t.g.CreateSection(GOTSectionName, jitlink.ProtRead)
 	}
 	b, off := t.slot(t.gotSec, &t.gotBlk, nullPointers)
 	b.AddEdge(Pointer64, uint32(off), target, 0)
-	s := t.g.AddAnonymousSymbol(b, off, entrySize, false, true)
-	t.got[target] = s
-	return s
+	e.got = t.g.AddAnonymousSymbol(b, off, entrySize, false, true)
+	return e.got
 }
 
 // Stub returns the PLT stub that jumps to target through its GOT entry,
 // creating both if needed.
 func (t *Tables) Stub(target *jitlink.Symbol) *jitlink.Symbol {
-	if s, ok := t.stubs[target]; ok {
-		return s
+	e := t.entry(target)
+	if e.stub != nil {
+		return e.stub
 	}
-	entry := t.GOTEntry(target)
+	got := t.gotEntry(e, target)
 	if t.stubSec == nil {
 		t.stubSec = t.g.CreateSection(StubsSectionName, jitlink.ProtRead|jitlink.ProtExec)
 	}
 	b, off := t.slot(t.stubSec, &t.stubBlk, stubTemplates)
-	b.AddEdge(Delta32, uint32(off+stubRel32Offset), entry, -4)
-	s := t.g.AddAnonymousSymbol(b, off, 6, true, true)
-	t.stubs[target] = s
-	return s
+	b.AddEdge(Delta32, uint32(off+stubRel32Offset), got, -4)
+	e.stub = t.g.AddAnonymousSymbol(b, off, 6, true, true)
+	return e.stub
 }
 
 // BuildGOTAndStubs is a post-prune pass that lowers the GOT-requesting edge
