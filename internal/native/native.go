@@ -23,6 +23,21 @@ static uint64_t gorc_call6(uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
 }
 
 static uintptr_t gorc_dlsym(void *h, const char *name) { return (uintptr_t)dlsym(h, name); }
+
+// The C ABI of ORC wrapper functions: bytes in, bytes out. Results of up to
+// a pointer's size are stored inline; larger ones (and out-of-band error
+// strings, which have Size 0) are malloc'd.
+typedef struct {
+	union {
+		char *ValuePtr;
+		char Value[sizeof(char *)];
+	} Data;
+	size_t Size;
+} gorc_wrapper_result;
+
+static gorc_wrapper_result gorc_call_wrapper(uintptr_t fn, const char *data, size_t size) {
+	return ((gorc_wrapper_result (*)(const char *, size_t))fn)(data, size);
+}
 static void *gorc_rtld_default(void) { return RTLD_DEFAULT; }
 static void gorc_fflush_all(void) { fflush(NULL); }
 */
@@ -119,6 +134,32 @@ func dlsym(h unsafe.Pointer, name string) (uint64, bool) {
 	defer C.free(unsafe.Pointer(cname))
 	a := uint64(C.gorc_dlsym(h, cname))
 	return a, a != 0
+}
+
+// CallWrapper calls an ORC wrapper function (the C signature
+// result fn(const char *args, size_t size)) and returns its result bytes, or
+// the out-of-band error it reported.
+func CallWrapper(fn uint64, args []byte) ([]byte, error) {
+	var p *C.char
+	if len(args) > 0 {
+		p = (*C.char)(C.CBytes(args))
+		defer C.free(unsafe.Pointer(p))
+	}
+	r := C.gorc_call_wrapper(C.uintptr_t(fn), p, C.size_t(len(args)))
+	size := int(r.Size)
+	if size <= int(unsafe.Sizeof(uintptr(0))) {
+		inline := unsafe.Slice((*byte)(unsafe.Pointer(&r.Data)), size)
+		if size == 0 {
+			if ptr := *(**C.char)(unsafe.Pointer(&r.Data)); ptr != nil {
+				defer C.free(unsafe.Pointer(ptr))
+				return nil, errors.New(C.GoString(ptr))
+			}
+		}
+		return append([]byte(nil), inline...), nil
+	}
+	ptr := *(**C.char)(unsafe.Pointer(&r.Data))
+	defer C.free(unsafe.Pointer(ptr))
+	return C.GoBytes(unsafe.Pointer(ptr), C.int(size)), nil
 }
 
 // FlushStdio flushes every C stdio stream (fflush(NULL)).

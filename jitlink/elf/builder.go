@@ -158,20 +158,32 @@ func isInitSection(name string) bool {
 	return false
 }
 
+// loadable reports whether section i becomes part of the graph: allocatable,
+// not excluded, not in a duplicate COMDAT group, and of a kind gorc links.
+func (b *builder) loadable(i int) (bool, error) {
+	s := &b.f.sections[i]
+	if s.flags&elf.SHF_ALLOC == 0 || s.flags&shfExclude != 0 || b.discard[i] {
+		return false, nil
+	}
+	switch s.typ {
+	case elf.SHT_PROGBITS, elf.SHT_NOBITS, elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY,
+		elf.SHT_PREINIT_ARRAY, elf.SHT_NOTE, shtX86_64Unwind:
+		return true, nil
+	}
+	return false, b.unsupported(s.name, -1, "allocatable section of type %v", s.typ)
+}
+
 func (b *builder) createBlocks() error {
 	f := b.f
 	b.byName = make(map[string]*jitlink.Section)
 	var addr uint64
 	for i := range f.sections {
 		s := &f.sections[i]
-		if s.flags&elf.SHF_ALLOC == 0 || s.flags&shfExclude != 0 || b.discard[i] {
+		if ok, err := b.loadable(i); !ok {
+			if err != nil {
+				return err
+			}
 			continue
-		}
-		switch s.typ {
-		case elf.SHT_PROGBITS, elf.SHT_NOBITS, elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY,
-			elf.SHT_PREINIT_ARRAY, elf.SHT_NOTE, shtX86_64Unwind:
-		default:
-			return b.unsupported(s.name, -1, "allocatable section of type %v", s.typ)
 		}
 		if s.size > 1<<32-1 {
 			return b.unsupported(s.name, -1, "section size %#x (4 GiB or more)", s.size)
@@ -279,21 +291,9 @@ func (b *builder) createSymbols() error {
 		if typ == elf.STT_FILE || typ == elf.STT_SECTION {
 			continue
 		}
-		linkage, scope := jitlink.Strong, jitlink.ScopeDefault
-		switch s.bind() {
-		case elf.STB_LOCAL:
-			scope = jitlink.ScopeLocal
-		case elf.STB_GLOBAL:
-		case elf.STB_WEAK, stbGNUUnique:
-			linkage = jitlink.Weak
-		default:
-			return b.unsupported(symtabName, off, "symbol %q has binding %v", s.name, s.bind())
-		}
-		if scope != jitlink.ScopeLocal {
-			switch s.vis() {
-			case elf.STV_HIDDEN, elf.STV_INTERNAL:
-				scope = jitlink.ScopeHidden
-			}
+		linkage, scope, err := b.classify(&s, i)
+		if err != nil {
+			return err
 		}
 		switch {
 		case s.isUndefined():
@@ -333,13 +333,34 @@ func (b *builder) createSymbols() error {
 				return b.malformed(symtabName, off, "symbol %q at offset %#x is past the end of section %s (size %#x)",
 					s.name, s.value, f.sections[s.shndx].name, blk.Size())
 			}
-			if b.inGroup[s.shndx] && scope != jitlink.ScopeLocal {
-				linkage = jitlink.Weak
-			}
 			b.syms[i] = b.g.AddDefinedSymbol(blk, s.value, s.name, s.size, linkage, scope, typ == elf.STT_FUNC, false)
 		}
 	}
 	return nil
+}
+
+// classify returns the linkage and scope symbol i gets in the graph. Global
+// symbols defined in COMDAT group sections are weak: across objects, the
+// first group wins.
+func (b *builder) classify(s *symbol, i int) (jitlink.Linkage, jitlink.Scope, error) {
+	linkage, scope := jitlink.Strong, jitlink.ScopeDefault
+	switch s.bind() {
+	case elf.STB_LOCAL:
+		return linkage, jitlink.ScopeLocal, nil
+	case elf.STB_GLOBAL:
+	case elf.STB_WEAK, stbGNUUnique:
+		linkage = jitlink.Weak
+	default:
+		return 0, 0, b.unsupported(b.f.sections[b.f.symtab].name, int64(i)*symSize, "symbol %q has binding %v", s.name, s.bind())
+	}
+	switch s.vis() {
+	case elf.STV_HIDDEN, elf.STV_INTERNAL:
+		scope = jitlink.ScopeHidden
+	}
+	if s.reserved == 0 && int(s.shndx) < len(b.inGroup) && b.inGroup[s.shndx] {
+		linkage = jitlink.Weak
+	}
+	return linkage, scope, nil
 }
 
 // target returns the graph symbol a relocation refers to.

@@ -44,8 +44,8 @@ type Tables struct {
 	g       *jitlink.LinkGraph
 	gotSec  *jitlink.Section
 	stubSec *jitlink.Section
-	gotBlk  *jitlink.Block // block being filled with GOT entries
-	stubBlk *jitlink.Block // block being filled with stubs
+	gotBlk  *jitlink.Block            // block being filled with GOT entries
+	stubBlk *jitlink.Block            // block being filled with stubs
 	index   map[*jitlink.Symbol]int32 // target -> position in entries
 	entries []entry
 	hint    int

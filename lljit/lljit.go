@@ -1,0 +1,223 @@
+// Package lljit provides LLJIT, a ready-made eager JIT: objects and static
+// archives added to its JITDylibs are linked when their symbols are looked
+// up, and run in the executor (by default, this process).
+package lljit
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/inprocess"
+)
+
+// Builder configures an LLJIT. The zero Builder makes an in-process JIT that
+// links on the looking-up goroutine and lets JIT'd code see the process's
+// symbols.
+type Builder struct {
+	// EPC is the executor; default: this process (inprocess.New()).
+	EPC orc.ExecutorProcessControl
+	// MemoryManager overrides the executor's memory manager.
+	MemoryManager jitlink.MemoryManager
+	// ObjectLinkingLayerCreator makes the object linking layer, e.g. to
+	// install plugins. Default: orc.NewObjectLinkingLayer.
+	ObjectLinkingLayerCreator func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error)
+	// NumCompileThreads > 0 materializes on a pool of that many goroutines;
+	// 0 materializes in place.
+	NumCompileThreads int
+	// NoProcessSymbols hides the executor process's symbols from JIT'd
+	// code.
+	NoProcessSymbols bool
+	// ProcessSymbolsFilter, if set, limits which process symbols are
+	// visible.
+	ProcessSymbolsFilter func(orc.Name) bool
+	// SessionOptions are passed to the ExecutionSession.
+	SessionOptions []orc.SessionOption
+}
+
+// LLJIT is an eager JIT. Its methods are safe for concurrent use.
+type LLJIT struct {
+	es       *orc.ExecutionSession
+	epc      orc.ExecutorProcessControl
+	main     *orc.JITDylib
+	process  *orc.JITDylib // nil with NoProcessSymbols
+	objLayer *orc.ObjectLinkingLayer
+}
+
+// New is (&Builder{}).Create().
+func New() (*LLJIT, error) { return (&Builder{}).Create() }
+
+// Create builds the JIT.
+func (b *Builder) Create() (*LLJIT, error) {
+	epc := b.EPC
+	if epc == nil {
+		epc = inprocess.New()
+	}
+	opts := append([]orc.SessionOption{orc.WithExecutorProcessControl(epc)}, b.SessionOptions...)
+	if b.NumCompileThreads > 0 {
+		opts = append(opts, orc.WithDispatcher(orc.NewPoolDispatcher(b.NumCompileThreads)))
+	}
+	es := orc.NewExecutionSession(opts...)
+	j := &LLJIT{es: es, epc: epc}
+	fail := func(err error) (*LLJIT, error) {
+		es.Close()
+		return nil, err
+	}
+	mm := b.MemoryManager
+	if mm == nil {
+		mm = epc.MemoryManager()
+	}
+	if b.ObjectLinkingLayerCreator != nil {
+		l, err := b.ObjectLinkingLayerCreator(es, mm)
+		if err != nil {
+			return fail(err)
+		}
+		j.objLayer = l
+	} else {
+		j.objLayer = orc.NewObjectLinkingLayer(es, mm)
+	}
+	if !b.NoProcessSymbols {
+		ps, err := es.CreateJITDylib("<Process Symbols>")
+		if err != nil {
+			return fail(err)
+		}
+		gen, err := orc.NewProcessSymbolsGenerator(epc, b.ProcessSymbolsFilter)
+		if err != nil {
+			return fail(err)
+		}
+		ps.AddGenerator(gen)
+		j.process = ps
+	}
+	main, err := j.CreateJITDylib("main")
+	if err != nil {
+		return fail(err)
+	}
+	j.main = main
+	return j, nil
+}
+
+// Session returns the JIT's execution session.
+func (j *LLJIT) Session() *orc.ExecutionSession { return j.es }
+
+// ExecutorProcessControl returns the executor.
+func (j *LLJIT) ExecutorProcessControl() orc.ExecutorProcessControl { return j.epc }
+
+// MainJITDylib returns the JITDylib objects are added to by default.
+func (j *LLJIT) MainJITDylib() *orc.JITDylib { return j.main }
+
+// ProcessSymbolsJITDylib returns the JITDylib that exposes the executor
+// process's symbols (nil if they are hidden).
+func (j *LLJIT) ProcessSymbolsJITDylib() *orc.JITDylib { return j.process }
+
+// ObjectLinkingLayer returns the layer objects are linked by.
+func (j *LLJIT) ObjectLinkingLayer() *orc.ObjectLinkingLayer { return j.objLayer }
+
+// CreateJITDylib creates a JITDylib that links against the process symbols
+// (unless they are hidden).
+func (j *LLJIT) CreateJITDylib(name string) (*orc.JITDylib, error) {
+	jd, err := j.es.CreateJITDylib(name)
+	if err != nil {
+		return nil, err
+	}
+	if j.process != nil {
+		jd.AddToLinkOrder(j.process, orc.MatchExportedOnly)
+	}
+	return jd, nil
+}
+
+// AddObject adds an ELF relocatable object to jd (nil: the main JITDylib).
+// It is linked when one of its symbols is first looked up.
+func (j *LLJIT) AddObject(jd *orc.JITDylib, name string, obj []byte) error {
+	if jd == nil {
+		jd = j.main
+	}
+	return j.objLayer.Add(jd, name, obj)
+}
+
+// AddObjectWithTracker adds an object owned by rt, so that rt.Remove()
+// unloads it.
+func (j *LLJIT) AddObjectWithTracker(rt *orc.ResourceTracker, name string, obj []byte) error {
+	return j.objLayer.AddWithTracker(rt, name, obj)
+}
+
+// AddObjectFile reads and adds an object file.
+func (j *LLJIT) AddObjectFile(jd *orc.JITDylib, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return j.AddObject(jd, path, data)
+}
+
+// AddArchive makes the members of a static archive available to jd (nil:
+// the main JITDylib): a member is linked when it defines a symbol jd's code
+// needs, as a static linker would.
+func (j *LLJIT) AddArchive(jd *orc.JITDylib, path string) error {
+	if jd == nil {
+		jd = j.main
+	}
+	a, err := archive.Open(path)
+	if err != nil {
+		return err
+	}
+	gen, err := orc.NewStaticLibraryGenerator(j.objLayer, a, memberSymbols)
+	if err != nil {
+		return err
+	}
+	jd.AddGenerator(gen)
+	return nil
+}
+
+// memberSymbols lists what an archive member defines, for archives without
+// a symbol table.
+func memberSymbols(name string, data []byte) ([]string, error) {
+	syms, err := elf.ReadInterface(name, data)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(syms))
+	for _, s := range syms {
+		if s.Scope == jitlink.ScopeDefault {
+			names = append(names, s.Name)
+		}
+	}
+	return names, nil
+}
+
+// Lookup looks a (source-level, unmangled) name up in the main JITDylib and
+// returns its address once it is ready to use.
+func (j *LLJIT) Lookup(name string) (uint64, error) {
+	return j.LookupIn(context.Background(), j.main, name)
+}
+
+// LookupIn looks a name up in jd's link order.
+func (j *LLJIT) LookupIn(ctx context.Context, jd *orc.JITDylib, name string) (uint64, error) {
+	s, err := j.es.LookupSymbol(ctx, jd.LinkOrder(), j.es.MangleAndIntern(name))
+	if err != nil {
+		return 0, err
+	}
+	return s.Addr, nil
+}
+
+// RunMain looks up main in the main JITDylib and calls it with argv = args.
+func (j *LLJIT) RunMain(args ...string) (int, error) {
+	addr, err := j.Lookup("main")
+	if err != nil {
+		return 0, err
+	}
+	return j.epc.RunAsMain(addr, args)
+}
+
+// Close ends the session: it waits for pending work, removes every JITDylib
+// (releasing JIT'd memory) and closes the executor. JIT'd code must not run
+// anymore.
+func (j *LLJIT) Close() error {
+	if err := j.es.Close(); err != nil {
+		return fmt.Errorf("closing JIT: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package orc
+
+import "github.com/gorc-jit/gorc/jitlink"
+
+// DylibHandle identifies a library loaded in the executor.
+type DylibHandle uint64
+
+// SymbolRequest is a symbol to look up in an executor library.
+type SymbolRequest struct {
+	Name     string
+	Required bool
+}
+
+// ExecutorProcessControl gives the controller access to the executor: the
+// process that runs JIT'd code, which may be this process or another one.
+type ExecutorProcessControl interface {
+	// TargetTriple is the executor's target triple.
+	TargetTriple() string
+	// PageSize is the executor's page size.
+	PageSize() uint64
+	// MemoryManager allocates JIT'd memory in the executor.
+	MemoryManager() jitlink.MemoryManager
+	// LoadDylib loads a shared library in the executor; "" is the executor
+	// process itself.
+	LoadDylib(path string) (DylibHandle, error)
+	// LookupSymbols looks names up in a loaded library. A missing symbol
+	// that is not required comes back as address 0; a missing required one
+	// is an error.
+	LookupSymbols(h DylibHandle, syms []SymbolRequest) ([]uint64, error)
+	// RunAsMain calls int main(int, char**) at addr with argv = args.
+	RunAsMain(addr uint64, args []string) (int, error)
+	// RunAsVoidFunction calls void f(void) at addr.
+	RunAsVoidFunction(addr uint64) error
+	// RunAsIntFunction calls int f(int) at addr.
+	RunAsIntFunction(addr uint64, arg int) (int, error)
+	// CallWrapper calls a wrapper function (bytes in, bytes out) at addr.
+	CallWrapper(addr uint64, args []byte) ([]byte, error)
+	// Close releases the executor (for a remote one, ends the connection).
+	Close() error
+}

@@ -1,0 +1,168 @@
+package orc
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/gorc-jit/gorc/archive"
+)
+
+// DefinitionGenerator adds definitions to a JITDylib on demand: a lookup
+// that does not find names in the JITDylib offers them to its generators,
+// which may define some of them (with JITDylib.Define). Generators run
+// without the session locked, one at a time per JITDylib.
+type DefinitionGenerator interface {
+	TryToGenerate(jd *JITDylib, names LookupSet) error
+}
+
+// GeneratorFunc adapts a function to DefinitionGenerator.
+type GeneratorFunc func(jd *JITDylib, names LookupSet) error
+
+// TryToGenerate calls f.
+func (f GeneratorFunc) TryToGenerate(jd *JITDylib, names LookupSet) error { return f(jd, names) }
+
+// DylibSearchGenerator defines, as absolute symbols, the names a library in
+// the executor exports: the executor process itself (NewProcessSymbolsGenerator)
+// or a shared library it loads (NewDylibGenerator).
+type DylibSearchGenerator struct {
+	epc    ExecutorProcessControl
+	handle DylibHandle
+	allow  func(Name) bool
+	prefix string
+}
+
+// NewProcessSymbolsGenerator returns a generator for the symbols of the
+// executor process (e.g. libc). allow, if not nil, limits which names may be
+// generated.
+func NewProcessSymbolsGenerator(epc ExecutorProcessControl, allow func(Name) bool) (*DylibSearchGenerator, error) {
+	return NewDylibGenerator(epc, "", allow)
+}
+
+// NewDylibGenerator loads a shared library in the executor and returns a
+// generator for its symbols.
+func NewDylibGenerator(epc ExecutorProcessControl, path string, allow func(Name) bool) (*DylibSearchGenerator, error) {
+	h, err := epc.LoadDylib(path)
+	if err != nil {
+		if path == "" {
+			path = "<process>"
+		}
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	g := &DylibSearchGenerator{epc: epc, handle: h, allow: allow}
+	if strings.Contains(epc.TargetTriple(), "apple") {
+		g.prefix = "_"
+	}
+	return g, nil
+}
+
+// TryToGenerate looks the names up in the library and defines those found.
+func (g *DylibSearchGenerator) TryToGenerate(jd *JITDylib, names LookupSet) error {
+	var want []Name
+	var reqs []SymbolRequest
+	for _, n := range names {
+		if g.allow != nil && !g.allow(n.Name) {
+			continue
+		}
+		s, ok := strings.CutPrefix(n.Name.String(), g.prefix)
+		if !ok {
+			continue
+		}
+		want = append(want, n.Name)
+		reqs = append(reqs, SymbolRequest{Name: s})
+	}
+	if len(reqs) == 0 {
+		return nil
+	}
+	addrs, err := g.epc.LookupSymbols(g.handle, reqs)
+	if err != nil {
+		return err
+	}
+	syms := SymbolMap{}
+	for i, a := range addrs {
+		if a != 0 {
+			syms[want[i]] = Symbol{Addr: a, Flags: Exported}
+		}
+	}
+	if len(syms) == 0 {
+		return nil
+	}
+	return jd.Define(AbsoluteSymbols(syms))
+}
+
+// ObjectLayer adds relocatable objects to JITDylibs.
+type ObjectLayer interface {
+	AddWithTracker(rt *ResourceTracker, name string, obj []byte) error
+}
+
+// StaticLibraryGenerator links archive members on demand, as a static
+// linker does: a member is added when it defines a name a lookup needs, and
+// the members it needs in turn are added when it is linked.
+type StaticLibraryGenerator struct {
+	layer    ObjectLayer
+	ar       *archive.Archive
+	mu       sync.Mutex
+	index    map[string]int // symbol -> member, for archives without a symbol table
+	byOffset map[int64]int  // member header offset -> member
+	loaded   map[int]bool
+}
+
+// NewStaticLibraryGenerator returns a generator over ar's members. Archives
+// without a symbol table are indexed with symbols(member data), which lists
+// the names a member defines (nil to make such archives an error).
+func NewStaticLibraryGenerator(layer ObjectLayer, ar *archive.Archive, symbols func(name string, data []byte) ([]string, error)) (*StaticLibraryGenerator, error) {
+	g := &StaticLibraryGenerator{layer: layer, ar: ar, loaded: make(map[int]bool), byOffset: make(map[int64]int)}
+	for i, m := range ar.Members() {
+		g.byOffset[m.Offset] = i
+	}
+	if !ar.HasSymbolTable() {
+		if symbols == nil {
+			return nil, fmt.Errorf("%s: archive has no symbol table (run ranlib)", ar.Name())
+		}
+		g.index = make(map[string]int)
+		for i, m := range ar.Members() {
+			names, err := symbols(ar.MemberName(m), m.Data)
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range names {
+				if _, dup := g.index[n]; !dup {
+					g.index[n] = i
+				}
+			}
+		}
+	}
+	return g, nil
+}
+
+func (g *StaticLibraryGenerator) member(name string) (int, bool) {
+	if g.index != nil {
+		i, ok := g.index[name]
+		return i, ok
+	}
+	m, ok := g.ar.Lookup(name)
+	if !ok {
+		return 0, false
+	}
+	i, ok := g.byOffset[m.Offset]
+	return i, ok
+}
+
+// TryToGenerate adds the members that define any of the names.
+func (g *StaticLibraryGenerator) TryToGenerate(jd *JITDylib, names LookupSet) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	members := g.ar.Members()
+	for _, n := range names {
+		i, ok := g.member(n.Name.String())
+		if !ok || g.loaded[i] {
+			continue
+		}
+		g.loaded[i] = true
+		m := members[i]
+		if err := g.layer.AddWithTracker(jd.DefaultResourceTracker(), g.ar.MemberName(m), m.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+// Package inprocess runs JIT'd code in the controller's own process: it is
+// the ExecutorProcessControl for in-process JITs (LLVM's
+// SelfExecutorProcessControl).
+package inprocess
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/orc"
+)
+
+// SlabSize is the address range reserved for each JITDylib's code and data
+// by the default memory manager: all of a JITDylib's graphs stay within
+// 32-bit PC-relative range of each other.
+const SlabSize = 1 << 30
+
+// EPC is the in-process ExecutorProcessControl. It is safe for concurrent
+// use.
+type EPC struct {
+	mm   jitlink.MemoryManager
+	mu   sync.Mutex
+	libs []*native.Library // by handle
+}
+
+// Option configures an EPC.
+type Option func(*options)
+
+type options struct {
+	mm  jitlink.MemoryManager
+	low bool
+}
+
+// WithMemoryManager sets the memory manager (default: a slab per JITDylib,
+// falling back to plain mappings when a slab is full).
+func WithMemoryManager(mm jitlink.MemoryManager) Option { return func(o *options) { o.mm = mm } }
+
+// Low2GB places JIT'd memory below 2 GiB, for code built with -fno-pic.
+func Low2GB() Option { return func(o *options) { o.low = true } }
+
+// New returns an in-process executor.
+func New(opts ...Option) *EPC {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	e := &EPC{mm: o.mm}
+	if e.mm == nil {
+		run := memory.ActionRunner(e.runAction)
+		slabOpts := []memory.SlabOption{memory.SlabActionRunner(run)}
+		mmOpts := []memory.Option{memory.WithActionRunner(run)}
+		if o.low {
+			slabOpts = append(slabOpts, memory.SlabLow2GB())
+			mmOpts = append(mmOpts, memory.Low2GB())
+		}
+		e.mm = &slabsWithFallback{
+			slabs: memory.NewPerDylib(func() (jitlink.MemoryManager, error) {
+				return memory.NewSlab(SlabSize, slabOpts...)
+			}),
+			fallback: memory.NewInProcess(mmOpts...),
+		}
+	}
+	return e
+}
+
+func (e *EPC) runAction(c jitlink.WrapperCall) error {
+	_, err := native.CallWrapper(c.Fn, c.Args)
+	return err
+}
+
+// TargetTriple returns the host triple.
+func (e *EPC) TargetTriple() string { return x86_64.Triple }
+
+// PageSize returns the host page size.
+func (e *EPC) PageSize() uint64 { return uint64(unix.Getpagesize()) }
+
+// MemoryManager returns the memory manager.
+func (e *EPC) MemoryManager() jitlink.MemoryManager { return e.mm }
+
+// LoadDylib dlopens a library ("" is this process) with global visibility.
+func (e *EPC) LoadDylib(path string) (orc.DylibHandle, error) {
+	lib, err := native.Open(path, native.RTLDNow|native.RTLDGlobal)
+	if err != nil {
+		return 0, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.libs = append(e.libs, lib)
+	return orc.DylibHandle(len(e.libs) - 1), nil
+}
+
+// LookupSymbols looks names up in a loaded library.
+func (e *EPC) LookupSymbols(h orc.DylibHandle, syms []orc.SymbolRequest) ([]uint64, error) {
+	e.mu.Lock()
+	if int(h) >= len(e.libs) {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("invalid dylib handle %d", h)
+	}
+	lib := e.libs[h]
+	e.mu.Unlock()
+	addrs := make([]uint64, len(syms))
+	var missing []string
+	for i, s := range syms {
+		a, ok := lib.Lookup(s.Name)
+		if !ok && s.Required {
+			missing = append(missing, s.Name)
+		}
+		addrs[i] = a
+	}
+	if missing != nil {
+		return nil, fmt.Errorf("symbols not found in %s: %s", libName(lib), strings.Join(missing, ", "))
+	}
+	return addrs, nil
+}
+
+func libName(l *native.Library) string {
+	if l.Path() == "" {
+		return "the process"
+	}
+	return l.Path()
+}
+
+// RunAsMain calls main(argc, argv) with argv = args.
+func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
+	return native.CallMain(addr, args), nil
+}
+
+// RunAsVoidFunction calls void f(void).
+func (e *EPC) RunAsVoidFunction(addr uint64) error {
+	native.CallVoid(addr)
+	return nil
+}
+
+// RunAsIntFunction calls int f(int).
+func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
+	r, err := native.CallInt(addr, uint64(int64(arg)))
+	return int(int32(r)), err
+}
+
+// CallWrapper calls a wrapper function in this process.
+func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
+	return native.CallWrapper(addr, args)
+}
+
+// Close closes the libraries the EPC opened.
+func (e *EPC) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.libs = nil // dlclose would unload code JIT'd code may still use
+	return nil
+}
+
+// slabsWithFallback allocates from per-JITDylib slabs, or from plain
+// mappings when a slab cannot hold an allocation.
+type slabsWithFallback struct {
+	slabs    *memory.PerDylib
+	fallback *memory.InProcess
+}
+
+func (m *slabsWithFallback) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
+	a, err := m.slabs.Allocate(req)
+	if err != nil {
+		return m.fallback.Allocate(req)
+	}
+	return a, nil
+}
+
+func (m *slabsWithFallback) Deallocate(allocs []jitlink.FinalizedAlloc) error {
+	return m.slabs.Deallocate(allocs)
+}

@@ -1,0 +1,337 @@
+package orc
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+)
+
+// MaterializationUnit provides definitions for a set of symbols and knows how
+// to materialize them (compile, link, or write them directly) when one of
+// them is first looked up.
+type MaterializationUnit interface {
+	// Name describes the unit in diagnostics.
+	Name() string
+	// Symbols returns the symbols the unit can define, with their flags.
+	// It is called once, when the unit is defined.
+	Symbols() SymbolFlagsMap
+	// InitSymbol names a symbol whose materialization brings in the unit's
+	// initializers, or the zero Name.
+	InitSymbol() Name
+	// Materialize produces the definitions. It must eventually report
+	// success (NotifyResolved then NotifyEmitted) or failure
+	// (FailMaterialization) through mr, possibly from another goroutine.
+	Materialize(mr *MaterializationResponsibility)
+	// Discard tells the unit that a stronger definition of name replaced
+	// its weak one: it will not be asked for name.
+	Discard(jd *JITDylib, name Name)
+}
+
+// DependenceGroup says that Symbols depend on Dependencies: they are Ready
+// only once every dependency is emitted.
+type DependenceGroup struct {
+	Symbols      []Name
+	Dependencies map[*JITDylib][]Name
+}
+
+// MaterializationResponsibility is a unit's obligation to materialize some
+// symbols of a JITDylib. Exactly one of NotifyEmitted and FailMaterialization
+// must be called for every responsibility (Replace and Delegate hand symbols
+// on).
+type MaterializationResponsibility struct {
+	es      *ExecutionSession
+	jd      *JITDylib
+	rt      *ResourceTracker    // guarded by es.mu
+	symbols SymbolFlagsMap      // guarded by es.mu
+	initSym Name                //
+	unit    MaterializationUnit // to materialize, until dispatched
+	done    bool                // guarded by es.mu
+}
+
+// startMaterializing turns u into a responsibility and queues it for
+// dispatch. Called with the session locked.
+func (es *ExecutionSession) startMaterializing(jd *JITDylib, u *unitEntry, b *batch) *MaterializationResponsibility {
+	mr := &MaterializationResponsibility{es: es, jd: jd, rt: u.rt, symbols: u.symbols, initSym: u.initSym, unit: u.mu}
+	for name := range u.symbols {
+		e := jd.symbols[name]
+		m := e.mat()
+		m.unit, m.mr = nil, mr
+		e.state = Materializing
+	}
+	if jd.mrs == nil {
+		jd.mrs = make(map[*MaterializationResponsibility]struct{})
+	}
+	jd.mrs[mr] = struct{}{}
+	b.dispatch = append(b.dispatch, mr)
+	return mr
+}
+
+// JITDylib returns the JITDylib the symbols are defined in.
+func (mr *MaterializationResponsibility) JITDylib() *JITDylib { return mr.jd }
+
+// Session returns the session.
+func (mr *MaterializationResponsibility) Session() *ExecutionSession { return mr.es }
+
+// InitSymbol returns the unit's init symbol (or the zero Name).
+func (mr *MaterializationResponsibility) InitSymbol() Name { return mr.initSym }
+
+// Symbols returns the symbols this responsibility covers.
+func (mr *MaterializationResponsibility) Symbols() SymbolFlagsMap {
+	mr.es.mu.Lock()
+	defer mr.es.mu.Unlock()
+	return maps.Clone(mr.symbols)
+}
+
+// RequestedSymbols returns the covered symbols some lookup is waiting for.
+func (mr *MaterializationResponsibility) RequestedSymbols() SymbolSet {
+	mr.es.mu.Lock()
+	defer mr.es.mu.Unlock()
+	s := SymbolSet{}
+	for name := range mr.symbols {
+		if e := mr.jd.symbols[name]; e != nil && e.owner() == mr && e.hasQueries() {
+			s[name] = struct{}{}
+		}
+	}
+	return s
+}
+
+// check reports why the responsibility cannot be used. Called locked.
+func (mr *MaterializationResponsibility) check() error {
+	switch {
+	case mr.done:
+		return ErrMaterializationDone
+	case mr.rt.defunct:
+		return ErrTrackerDefunct
+	}
+	return nil
+}
+
+// own returns the entry of a covered symbol, or an error.
+func (mr *MaterializationResponsibility) own(name Name) (*symbolEntry, error) {
+	if _, ok := mr.symbols[name]; !ok {
+		return nil, fmt.Errorf("symbol %s is not part of this materialization responsibility", name)
+	}
+	e := mr.jd.symbols[name]
+	if e == nil || e.owner() != mr {
+		return nil, fmt.Errorf("symbol %s was removed from JITDylib %s during materialization", name, mr.jd.name)
+	}
+	return e, nil
+}
+
+// NotifyResolved records the addresses of covered symbols; lookups waiting
+// for them to be Resolved complete.
+func (mr *MaterializationResponsibility) NotifyResolved(syms SymbolMap) error {
+	var err error
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		for name := range syms {
+			if _, err = mr.own(name); err != nil {
+				return
+			}
+		}
+		for name, s := range syms {
+			e := mr.jd.symbols[name]
+			if e.state > Materializing {
+				err = fmt.Errorf("symbol %s resolved twice", name)
+				return
+			}
+			e.addr, e.state = s.Addr, Resolved
+			if s.Flags&Callable != 0 {
+				e.flags |= Callable
+			}
+			mr.es.notifyQueries(e, b)
+		}
+	})
+	return err
+}
+
+// NotifyEmitted reports that every covered symbol is in its final memory.
+// Each group's symbols depend on the group's dependencies; symbols in no
+// group depend on nothing. Symbols become Ready once all they depend on
+// (transitively) is emitted. This ends the responsibility.
+func (mr *MaterializationResponsibility) NotifyEmitted(groups ...DependenceGroup) error {
+	var err error
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		for name := range mr.symbols {
+			e, oerr := mr.own(name)
+			if oerr != nil {
+				err = oerr
+				return
+			}
+			if e.state != Resolved {
+				err = fmt.Errorf("symbol %s emitted before it was resolved", name)
+				return
+			}
+		}
+		for _, g := range groups {
+			for _, name := range g.Symbols {
+				if _, err = mr.own(name); err != nil {
+					return
+				}
+			}
+		}
+		mr.es.emit(mr, groups, b)
+		mr.finish()
+	})
+	return err
+}
+
+// finish ends the responsibility. Called locked.
+func (mr *MaterializationResponsibility) finish() {
+	mr.done = true
+	mr.symbols = nil
+	delete(mr.jd.mrs, mr)
+}
+
+// FailMaterialization reports that the covered symbols cannot be
+// materialized: lookups waiting for them fail with cause, as do symbols that
+// depend on them. The failed symbols stay defined (and failed) until their
+// tracker is removed.
+func (mr *MaterializationResponsibility) FailMaterialization(cause error) {
+	if cause == nil {
+		cause = errors.New("materialization failed")
+	}
+	mr.es.locked(func(b *batch) {
+		if mr.done {
+			return
+		}
+		for name := range mr.symbols {
+			if e := mr.jd.symbols[name]; e != nil && e.owner() == mr {
+				mr.es.failSymbol(mr.jd, e, cause, b)
+			}
+		}
+		mr.finish()
+	})
+}
+
+// DefineMaterializing adds definitions this materialization found it must
+// make (e.g. symbols a compiler synthesized). They are covered by this
+// responsibility.
+func (mr *MaterializationResponsibility) DefineMaterializing(syms SymbolFlagsMap) error {
+	var err error
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		jd := mr.jd
+		for name, flags := range syms {
+			if jd.defines(name) && flags&Weak == 0 {
+				err = &DuplicateDefinitionError{JITDylib: jd.name, Name: name}
+				return
+			}
+		}
+		for name, flags := range syms {
+			if jd.defines(name) {
+				continue // a weak definition loses to the existing one
+			}
+			jd.symbols[name] = &symbolEntry{name: name, flags: flags, state: Materializing, rt: mr.rt, m: &matState{mr: mr}}
+			mr.rt.names = append(mr.rt.names, name)
+			mr.symbols[name] = flags
+		}
+	})
+	return err
+}
+
+// Replace hands some covered symbols back to the JITDylib, defined by mu,
+// to be materialized later (or now, if a lookup is already waiting for
+// one). mu must define a subset of the covered symbols.
+func (mr *MaterializationResponsibility) Replace(mu MaterializationUnit) error {
+	syms := mu.Symbols()
+	var err error
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		for name := range syms {
+			if _, err = mr.own(name); err != nil {
+				return
+			}
+		}
+		u := &unitEntry{mu: mu, rt: mr.rt, symbols: syms, initSym: mu.InitSymbol()}
+		waited := false
+		for name, flags := range syms {
+			e := mr.jd.symbols[name]
+			e.state, e.flags = NeverSearched, flags
+			e.m.mr, e.m.unit = nil, u
+			waited = waited || e.hasQueries()
+			delete(mr.symbols, name)
+		}
+		if waited {
+			mr.es.startMaterializing(mr.jd, u, b)
+		}
+	})
+	return err
+}
+
+// Delegate moves the named symbols to a new responsibility, which the caller
+// must complete or fail.
+func (mr *MaterializationResponsibility) Delegate(names ...Name) (*MaterializationResponsibility, error) {
+	var nmr *MaterializationResponsibility
+	var err error
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		for _, name := range names {
+			if _, err = mr.own(name); err != nil {
+				return
+			}
+		}
+		nmr = &MaterializationResponsibility{es: mr.es, jd: mr.jd, rt: mr.rt, symbols: SymbolFlagsMap{}}
+		for _, name := range names {
+			nmr.symbols[name] = mr.symbols[name]
+			delete(mr.symbols, name)
+			mr.jd.symbols[name].m.mr = nmr
+		}
+		mr.jd.mrs[nmr] = struct{}{}
+	})
+	return nmr, err
+}
+
+// WithResourceKeyDo runs f with the tracker that owns this
+// responsibility's definitions, under the session lock so that the tracker
+// cannot be removed or merged meanwhile. f must not call into the session.
+// It fails if the tracker has been removed.
+func (mr *MaterializationResponsibility) WithResourceKeyDo(f func(rt *ResourceTracker)) error {
+	mr.es.mu.Lock()
+	defer mr.es.mu.Unlock()
+	if mr.rt.defunct {
+		return ErrTrackerDefunct
+	}
+	f(mr.rt)
+	return nil
+}
+
+// Tracker returns the resource tracker that currently owns the
+// responsibility's definitions.
+func (mr *MaterializationResponsibility) Tracker() *ResourceTracker {
+	mr.es.mu.Lock()
+	defer mr.es.mu.Unlock()
+	return mr.rt
+}
+
+// failSymbol marks e failed and fails its queries and, transitively, the
+// symbols that depend on it. Called locked.
+func (es *ExecutionSession) failSymbol(jd *JITDylib, e *symbolEntry, cause error, b *batch) {
+	m := e.mat()
+	if m.err != nil {
+		return
+	}
+	m.err = cause
+	m.mr = nil
+	es.failQueries(e, jd, cause, b)
+	deps := m.dependants
+	m.dependants = nil
+	for _, u := range deps {
+		es.failUnit(u, fmt.Errorf("dependency %s in %s failed: %w", e.name, jd.name, cause), b)
+	}
+	if u := m.emitted; u != nil {
+		m.emitted = nil
+		es.failUnit(u, fmt.Errorf("%s in %s failed: %w", e.name, jd.name, cause), b)
+	}
+}

@@ -1,0 +1,364 @@
+package orc
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/elf"
+)
+
+// Plugin observes and extends the links an ObjectLinkingLayer performs.
+// Embed PluginBase to implement only some hooks.
+type Plugin interface {
+	// ModifyPassConfig is called before each link, to install passes.
+	ModifyPassConfig(mr *MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error
+	// NotifyLoaded is called when a link begins.
+	NotifyLoaded(mr *MaterializationResponsibility)
+	// NotifyEmitted is called once the graph is in executor memory, before
+	// its symbols are reported emitted. An error fails the materialization.
+	NotifyEmitted(mr *MaterializationResponsibility) error
+	// NotifyFailed is called when a link fails.
+	NotifyFailed(mr *MaterializationResponsibility) error
+	// NotifyRemovingResources releases what the plugin holds for rt.
+	NotifyRemovingResources(jd *JITDylib, rt *ResourceTracker) error
+	// NotifyTransferringResources moves what the plugin holds for src to
+	// dst.
+	NotifyTransferringResources(jd *JITDylib, dst, src *ResourceTracker)
+}
+
+// PluginBase implements every Plugin hook as a no-op.
+type PluginBase struct{}
+
+func (PluginBase) ModifyPassConfig(*MaterializationResponsibility, *jitlink.LinkGraph, *jitlink.PassConfig) error {
+	return nil
+}
+func (PluginBase) NotifyLoaded(*MaterializationResponsibility)                               {}
+func (PluginBase) NotifyEmitted(*MaterializationResponsibility) error                        { return nil }
+func (PluginBase) NotifyFailed(*MaterializationResponsibility) error                         { return nil }
+func (PluginBase) NotifyRemovingResources(*JITDylib, *ResourceTracker) error                 { return nil }
+func (PluginBase) NotifyTransferringResources(*JITDylib, *ResourceTracker, *ResourceTracker) {}
+
+// ObjectLinkingLayer adds relocatable objects to JITDylibs and links them
+// with JITLink when one of their symbols is looked up. It owns the linked
+// memory, released when the owning resource tracker is removed.
+type ObjectLinkingLayer struct {
+	es *ExecutionSession
+	mm jitlink.MemoryManager
+
+	mu      sync.Mutex
+	plugins []Plugin
+	allocs  map[*ResourceTracker][]jitlink.FinalizedAlloc
+}
+
+// NewObjectLinkingLayer returns a layer that links into memory from mm and
+// registers itself as a resource manager of es.
+func NewObjectLinkingLayer(es *ExecutionSession, mm jitlink.MemoryManager) *ObjectLinkingLayer {
+	l := &ObjectLinkingLayer{es: es, mm: mm, allocs: make(map[*ResourceTracker][]jitlink.FinalizedAlloc)}
+	es.RegisterResourceManager(l)
+	return l
+}
+
+// Session returns the layer's session.
+func (l *ObjectLinkingLayer) Session() *ExecutionSession { return l.es }
+
+// MemoryManager returns the layer's memory manager.
+func (l *ObjectLinkingLayer) MemoryManager() jitlink.MemoryManager { return l.mm }
+
+// AddPlugin adds a plugin; it sees links that start afterwards.
+func (l *ObjectLinkingLayer) AddPlugin(p Plugin) {
+	l.mu.Lock()
+	l.plugins = append(l.plugins, p)
+	l.mu.Unlock()
+}
+
+func (l *ObjectLinkingLayer) pluginList() []Plugin {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.plugins)
+}
+
+// Add adds an ELF relocatable object to jd, owned by jd's default resource
+// tracker. Nothing is linked until one of its symbols is looked up. The
+// object's bytes must not change afterwards.
+func (l *ObjectLinkingLayer) Add(jd *JITDylib, name string, obj []byte) error {
+	return l.AddWithTracker(jd.DefaultResourceTracker(), name, obj)
+}
+
+// AddWithTracker adds an object owned by rt.
+func (l *ObjectLinkingLayer) AddWithTracker(rt *ResourceTracker, name string, obj []byte) error {
+	syms, err := elf.ReadInterface(name, obj)
+	if err != nil {
+		return err
+	}
+	flags := make(SymbolFlagsMap, len(syms))
+	for _, s := range syms {
+		flags[Intern(s.Name)] = interfaceFlags(s)
+	}
+	return rt.jd.DefineWithTracker(&objectUnit{layer: l, name: name, obj: obj, symbols: flags}, rt)
+}
+
+func interfaceFlags(s elf.InterfaceSymbol) SymbolFlags {
+	var f SymbolFlags
+	if s.Scope == jitlink.ScopeDefault {
+		f |= Exported
+	}
+	if s.Linkage == jitlink.Weak {
+		f |= Weak
+	}
+	if s.Common {
+		f |= Common
+	}
+	if s.Callable {
+		f |= Callable
+	}
+	if s.Absolute {
+		f |= Absolute
+	}
+	return f
+}
+
+// objectUnit is an object added to a JITDylib and not yet linked.
+type objectUnit struct {
+	layer   *ObjectLinkingLayer
+	name    string
+	obj     []byte
+	symbols SymbolFlagsMap
+}
+
+func (u *objectUnit) Name() string                 { return u.name }
+func (u *objectUnit) Symbols() SymbolFlagsMap      { return u.symbols }
+func (u *objectUnit) InitSymbol() Name             { return Name{} }
+func (u *objectUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
+
+func (u *objectUnit) Materialize(mr *MaterializationResponsibility) {
+	g, err := elf.NewLinkGraph(u.name, u.obj)
+	if err != nil {
+		mr.FailMaterialization(err)
+		return
+	}
+	u.layer.Emit(mr, g)
+}
+
+// AddLinkGraph adds a graph built by hand (for example by a unit that writes
+// its definitions directly) to rt's JITDylib. Its non-local named symbols are
+// its interface.
+func (l *ObjectLinkingLayer) AddLinkGraph(rt *ResourceTracker, g *jitlink.LinkGraph) error {
+	flags := SymbolFlagsMap{}
+	add := func(s *jitlink.Symbol) {
+		if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
+			return
+		}
+		var f SymbolFlags
+		if s.Scope() == jitlink.ScopeDefault {
+			f |= Exported
+		}
+		if s.Linkage() == jitlink.Weak {
+			f |= Weak
+		}
+		if s.IsCallable() {
+			f |= Callable
+		}
+		if s.IsAbsolute() {
+			f |= Absolute
+		}
+		flags[Intern(s.Name())] = f
+	}
+	for s := range g.DefinedSymbols() {
+		add(s)
+	}
+	for _, s := range g.AbsoluteSymbols() {
+		add(s)
+	}
+	return rt.jd.DefineWithTracker(&graphUnit{layer: l, g: g, symbols: flags}, rt)
+}
+
+type graphUnit struct {
+	layer   *ObjectLinkingLayer
+	g       *jitlink.LinkGraph
+	symbols SymbolFlagsMap
+}
+
+func (u *graphUnit) Name() string                                  { return u.g.Name() }
+func (u *graphUnit) Symbols() SymbolFlagsMap                       { return u.symbols }
+func (u *graphUnit) InitSymbol() Name                              { return Name{} }
+func (u *graphUnit) Discard(jd *JITDylib, n Name)                  { delete(u.symbols, n) }
+func (u *graphUnit) Materialize(mr *MaterializationResponsibility) { u.layer.Emit(mr, u.g) }
+
+// Emit links g now, fulfilling mr with it. Layers that produce graphs call
+// it from their units' Materialize.
+func (l *ObjectLinkingLayer) Emit(mr *MaterializationResponsibility, g *jitlink.LinkGraph) {
+	c := &linkContext{layer: l, mr: mr, plugins: l.pluginList()}
+	for _, p := range c.plugins {
+		p.NotifyLoaded(mr)
+	}
+	jitlink.Link(g, c)
+}
+
+// linkContext is the jitlink.Context of one link for one responsibility.
+type linkContext struct {
+	layer   *ObjectLinkingLayer
+	mr      *MaterializationResponsibility
+	plugins []Plugin
+	// foundIn records, per external name, the JITDylib that defined it.
+	foundIn map[Name]*JITDylib
+}
+
+func (c *linkContext) MemoryManager() jitlink.MemoryManager { return c.layer.mm }
+func (c *linkContext) Dylib() any                           { return c.mr.JITDylib() }
+
+func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	covered := c.mr.Symbols()
+	// Definitions the responsibility does not cover lost to other
+	// definitions (weak or common symbols): reference those instead.
+	cfg.PrePrune = append(cfg.PrePrune, func(g *jitlink.LinkGraph) error {
+		var lost []*jitlink.Symbol
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal {
+				if _, ok := covered[Intern(s.Name())]; !ok {
+					lost = append(lost, s)
+				}
+			}
+		}
+		for _, s := range lost {
+			g.MakeExternal(s)
+		}
+		return nil
+	})
+	cfg.MarkLive = func(g *jitlink.LinkGraph) error {
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal {
+				s.SetLive(true)
+			}
+		}
+		return nil
+	}
+	for _, p := range c.plugins {
+		if err := p.ModifyPassConfig(c.mr, g, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *linkContext) NotifyResolved(g *jitlink.LinkGraph) error {
+	covered := c.mr.Symbols()
+	resolved := make(SymbolMap, len(covered))
+	add := func(s *jitlink.Symbol) {
+		if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
+			return
+		}
+		n := Intern(s.Name())
+		if f, ok := covered[n]; ok {
+			resolved[n] = Symbol{Addr: s.Address(), Flags: f}
+		}
+	}
+	for s := range g.DefinedSymbols() {
+		add(s)
+	}
+	for _, s := range g.AbsoluteSymbols() {
+		add(s)
+	}
+	if len(resolved) != len(covered) {
+		var missing []Name
+		for n := range covered {
+			if _, ok := resolved[n]; !ok {
+				missing = append(missing, n)
+			}
+		}
+		return fmt.Errorf("%s: the linked object does not define %s", g.Name(), joinNames(missing))
+	}
+	return c.mr.NotifyResolved(resolved)
+}
+
+func (c *linkContext) LookupExternals(g *jitlink.LinkGraph, syms []*jitlink.Symbol, done func([]uint64, error)) {
+	set := make(LookupSet, len(syms))
+	for i, s := range syms {
+		set[i] = LookupEntry{Name: Intern(s.Name()), Weak: s.IsWeaklyReferenced()}
+	}
+	es := c.layer.es
+	jd := c.mr.JITDylib()
+	es.lookupWith(jd.LinkOrder(), set, Resolved, true, func(r *queryResult, err error) {
+		if err != nil {
+			done(nil, fmt.Errorf("%s: %w", g.Name(), err))
+			return
+		}
+		addrs := make([]uint64, len(syms))
+		for i, e := range set {
+			addrs[i] = r.m[e.Name].Addr
+		}
+		c.foundIn = r.in
+		done(addrs, nil)
+	})
+}
+
+func (c *linkContext) NotifyEmitted(g *jitlink.LinkGraph, alloc jitlink.FinalizedAlloc) {
+	l := c.layer
+	err := c.mr.WithResourceKeyDo(func(rt *ResourceTracker) {
+		l.mu.Lock()
+		l.allocs[rt] = append(l.allocs[rt], alloc)
+		l.mu.Unlock()
+	})
+	if err != nil {
+		// The tracker went away while linking: nobody owns the memory.
+		c.fail(errors.Join(err, l.mm.Deallocate([]jitlink.FinalizedAlloc{alloc})))
+		return
+	}
+	for _, p := range c.plugins {
+		if err := p.NotifyEmitted(c.mr); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+	deps := make(map[*JITDylib][]Name)
+	for n, jd := range c.foundIn {
+		deps[jd] = append(deps[jd], n)
+	}
+	covered := c.mr.Symbols()
+	group := DependenceGroup{Symbols: keys(covered), Dependencies: deps}
+	if err := c.mr.NotifyEmitted(group); err != nil {
+		c.fail(err)
+	}
+}
+
+func (c *linkContext) NotifyFailed(g *jitlink.LinkGraph, err error) { c.fail(err) }
+
+func (c *linkContext) fail(err error) {
+	for _, p := range c.plugins {
+		if perr := p.NotifyFailed(c.mr); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
+	c.mr.FailMaterialization(err)
+}
+
+// HandleRemoveResources releases the memory of everything linked for rt.
+func (l *ObjectLinkingLayer) HandleRemoveResources(jd *JITDylib, rt *ResourceTracker) error {
+	var errs []error
+	for _, p := range slices.Backward(l.pluginList()) {
+		errs = append(errs, p.NotifyRemovingResources(jd, rt))
+	}
+	l.mu.Lock()
+	allocs := l.allocs[rt]
+	delete(l.allocs, rt)
+	l.mu.Unlock()
+	if len(allocs) > 0 {
+		errs = append(errs, l.mm.Deallocate(allocs))
+	}
+	return errors.Join(errs...)
+}
+
+// HandleTransferResources moves src's memory to dst.
+func (l *ObjectLinkingLayer) HandleTransferResources(jd *JITDylib, dst, src *ResourceTracker) {
+	l.mu.Lock()
+	if a := l.allocs[src]; len(a) > 0 {
+		l.allocs[dst] = append(l.allocs[dst], a...)
+		delete(l.allocs, src)
+	}
+	l.mu.Unlock()
+	for _, p := range l.pluginList() {
+		p.NotifyTransferringResources(jd, dst, src)
+	}
+}
