@@ -54,9 +54,30 @@ func BenchmarkParseSqlite(b *testing.B) {
 	b.ReportMetric(float64(relocs)*float64(b.N)/b.Elapsed().Seconds(), "relocs/s")
 }
 
-// BenchmarkLinkSqlite parses and links every member of libsqlite3.a into one
-// slab, resolving the rest against this process (nothing is run).
+// BenchmarkLinkSqlite parses and links every member of libsqlite3.a into
+// dual-mapped memory (the in-process default), resolving the rest against
+// this process (nothing is run).
 func BenchmarkLinkSqlite(b *testing.B) {
+	mm, err := memory.NewDualMapped(1 << 30)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mm.Close()
+	benchmarkLinkSqlite(b, mm)
+}
+
+// BenchmarkLinkSqliteSlab is BenchmarkLinkSqlite with the mprotect-based
+// slab.
+func BenchmarkLinkSqliteSlab(b *testing.B) {
+	slab, err := memory.NewSlab(1 << 30)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer slab.Close()
+	benchmarkLinkSqlite(b, slab)
+}
+
+func benchmarkLinkSqlite(b *testing.B, mm jitlink.MemoryManager) {
 	objs, size := sqliteObjects(b)
 	libm, err := native.Open("libm.so.6", native.RTLDNow)
 	if err != nil {
@@ -68,21 +89,16 @@ func BenchmarkLinkSqlite(b *testing.B) {
 		}
 		return libm.Lookup(name)
 	}
-	slab, err := memory.NewSlab(1 << 30)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer slab.Close()
 	b.SetBytes(size)
 	b.ReportAllocs()
 	relocs := 0
 	for b.Loop() {
-		res, err := staticlink.Link(objs, nil, staticlink.Options{Memory: slab, Resolve: resolve})
+		res, err := staticlink.Link(objs, nil, staticlink.Options{Memory: mm, Resolve: resolve})
 		if err != nil {
 			b.Fatal(err)
 		}
 		relocs = res.Relocations
-		if err := slab.Deallocate(res.Allocs); err != nil {
+		if err := mm.Deallocate(res.Allocs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -87,8 +87,10 @@ func mmap(addr uint64, size uint64, prot, flags int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return unsafe.Slice((*byte)(p), size), nil
+	return unsafeSlice(p, size), nil
 }
+
+func unsafeSlice(p unsafe.Pointer, n uint64) []byte { return unsafe.Slice((*byte)(p), n) }
 
 func munmap(b []byte) error {
 	if len(b) == 0 {
@@ -231,6 +233,27 @@ func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAll
 			return jitlink.FinalizedAlloc{}, fmt.Errorf("mprotect %s segment at %#x: %w", a.reqs[i].Prot, a.segs[i].Addr, err)
 		}
 	}
+	fa, err := a.runActions(actions)
+	if err != nil {
+		return fa, err
+	}
+	if a.releaseFinalize != nil {
+		for i, r := range a.reqs {
+			if r.Lifetime == jitlink.LifetimeFinalize {
+				a.releaseFinalize(i)
+			}
+		}
+	}
+	if len(a.segs) > 0 {
+		fa.Addr = a.segs[0].Addr
+	}
+	return fa, nil
+}
+
+// runActions runs the finalize actions in order and returns the finalized
+// allocation, which remembers the dealloc actions. If an action fails, those
+// that ran are undone and the memory is released.
+func (a *inFlight) runActions(actions []jitlink.AllocAction) (jitlink.FinalizedAlloc, error) {
 	run := a.run
 	if run == nil {
 		run = func(c jitlink.WrapperCall) error {
@@ -241,7 +264,6 @@ func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAll
 	for _, act := range actions {
 		if act.Finalize.Fn != 0 {
 			if err := run(act.Finalize); err != nil {
-				// Undo what ran so far, then give the memory back.
 				for _, c := range slices.Backward(dealloc) {
 					run(c)
 				}
@@ -253,16 +275,5 @@ func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAll
 			dealloc = append(dealloc, act.Dealloc)
 		}
 	}
-	if a.releaseFinalize != nil {
-		for i, r := range a.reqs {
-			if r.Lifetime == jitlink.LifetimeFinalize {
-				a.releaseFinalize(i)
-			}
-		}
-	}
-	var addr uint64
-	if len(a.segs) > 0 {
-		addr = a.segs[0].Addr
-	}
-	return jitlink.FinalizedAlloc{Addr: addr, Impl: &finalized{dealloc: dealloc, run: run, release: a.release}}, nil
+	return jitlink.FinalizedAlloc{Impl: &finalized{dealloc: dealloc, run: run, release: a.release}}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
@@ -68,9 +69,11 @@ func finalize(t *testing.T, a jitlink.InFlightAlloc, actions []jitlink.AllocActi
 	return fa, ferr
 }
 
-// Every segment is writable while linking and gets exactly its final
-// protection when finalized: never writable and executable at once.
-func testProtections(t *testing.T, mm jitlink.MemoryManager) {
+// Every segment's working memory is writable while linking and its target
+// memory has exactly its final protection once finalized: never writable and
+// executable at once. Dual-mapped memory has final protections from the
+// start (dual), others switch at finalization.
+func testProtections(t *testing.T, mm jitlink.MemoryManager, dual bool) {
 	a, err := mm.Allocate(&jitlink.AllocRequest{Segments: threeSegments})
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +86,8 @@ func testProtections(t *testing.T, mm jitlink.MemoryManager) {
 		if s.Addr%threeSegments[i].Align != 0 {
 			t.Fatalf("segment %d at %#x is not %d-aligned", i, s.Addr, threeSegments[i].Align)
 		}
-		if p := permsAt(t, s.Addr); p != "rw-" {
-			t.Fatalf("segment %d is %s while linking, want rw-", i, p)
+		if p := permsAt(t, addrOf(s.Working)); p != "rw-" {
+			t.Fatalf("segment %d's working memory is %s, want rw-", i, p)
 		}
 		for j, c := range s.Working {
 			if c != 0 {
@@ -100,6 +103,16 @@ func testProtections(t *testing.T, mm jitlink.MemoryManager) {
 	for i, want := range []string{"r-x", "r--", "rw-"} {
 		if p := permsAt(t, segs[i].Addr); p != want {
 			t.Errorf("segment %d is %s after finalize, want %s", i, p, want)
+		}
+	}
+	if dual {
+		for i, s := range segs {
+			if addrOf(s.Working) == s.Addr && threeSegments[i].Prot != jitlink.ProtRead|jitlink.ProtWrite {
+				t.Errorf("segment %d: working and target memory are one mapping", i)
+			}
+			if got := bytesAt(s.Addr, 1)[0]; got != 0xc3 {
+				t.Errorf("segment %d: target memory reads %#x, want what was written through the working memory", i, got)
+			}
 		}
 	}
 	for _, m := range maps(t) {
@@ -120,7 +133,7 @@ func testProtections(t *testing.T, mm jitlink.MemoryManager) {
 }
 
 func TestInProcessProtections(t *testing.T) {
-	testProtections(t, memory.NewInProcess())
+	testProtections(t, memory.NewInProcess(), false)
 	// Freed memory is gone.
 	mm := memory.NewInProcess()
 	a, _ := mm.Allocate(&jitlink.AllocRequest{Segments: threeSegments})
@@ -138,7 +151,7 @@ func TestSlabProtections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slab.Close()
-	testProtections(t, slab)
+	testProtections(t, slab, false)
 }
 
 func TestLow2GB(t *testing.T) {
@@ -368,6 +381,125 @@ func TestSlabConcurrent(t *testing.T) {
 				if err := slab.Deallocate([]jitlink.FinalizedAlloc{fa}); err != nil {
 					t.Error(err)
 				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func addrOf(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	return uint64(uintptr(unsafe.Pointer(&b[0])))
+}
+
+func TestDualMappedProtections(t *testing.T) {
+	d, err := memory.NewDualMapped(16 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	testProtections(t, d, true)
+}
+
+// Small segments of different graphs share pages; freed memory is reused and
+// comes back zeroed; large frees are returned to the system.
+func TestDualMappedPackingAndReuse(t *testing.T) {
+	d, err := memory.NewDualMapped(64 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	small := &jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{{Prot: jitlink.ProtRead | jitlink.ProtExec, Align: 16, ContentSize: 100}}}
+	a1, _ := d.Allocate(small)
+	a2, _ := d.Allocate(small)
+	s1, s2 := a1.Segments()[0], a2.Segments()[0]
+	if s1.Addr>>12 != s2.Addr>>12 {
+		t.Errorf("two 100-byte code segments at %#x and %#x do not share a page", s1.Addr, s2.Addr)
+	}
+	if s2.Addr-s1.Addr < 100 {
+		t.Fatalf("segments overlap: %#x %#x", s1.Addr, s2.Addr)
+	}
+	copy(s1.Working, []byte{0xde, 0xad})
+	a1.Abandon()
+	a3, _ := d.Allocate(small)
+	s3 := a3.Segments()[0]
+	if s3.Addr != s1.Addr || s3.Working[0] != 0 || s3.Working[1] != 0 {
+		t.Fatalf("freed range not reused or not zeroed: %#x (was %#x), bytes % x", s3.Addr, s1.Addr, s3.Working[:2])
+	}
+	big := &jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{{Prot: jitlink.ProtRead | jitlink.ProtWrite, Align: 8, ContentSize: 4 << 20}}}
+	ab, err := d.Allocate(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ab.Segments()[0].Working
+	for i := range w {
+		w[i] = 1
+	}
+	rss0 := rss(t)
+	ab.Abandon()
+	if rss1 := rss(t); rss0-rss1 < 3<<20 {
+		t.Errorf("freeing 4 MiB returned %d KiB to the system", (rss0-rss1)>>10)
+	}
+	ab, _ = d.Allocate(big)
+	for _, c := range ab.Segments()[0].Working[:4096] {
+		if c != 0 {
+			t.Fatal("reused large range is not zero")
+		}
+	}
+	// Larger than the region: an error, not a crash.
+	huge := &jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{{Prot: jitlink.ProtRead, Align: 8, ContentSize: 1 << 30}}}
+	if _, err := d.Allocate(huge); err == nil {
+		t.Fatal("allocation larger than the region succeeded")
+	}
+	if _, err := d.Allocate(&jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{{Prot: jitlink.ProtWrite | jitlink.ProtExec, ContentSize: 1}}}); err == nil {
+		t.Fatal("writable and executable segment accepted")
+	}
+}
+
+func rss(t *testing.T) uint64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip("no /proc/self/statm")
+	}
+	f := strings.Fields(string(data))
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize())
+}
+
+func TestDualMappedConcurrent(t *testing.T) {
+	d, err := memory.NewDualMapped(64 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				a, err := d.Allocate(&jitlink.AllocRequest{Segments: threeSegments})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, s := range a.Segments() {
+					for j := range s.Working {
+						if s.Working[j] != 0 {
+							t.Error("allocated memory not zeroed")
+							return
+						}
+					}
+					s.Working[0] = byte(g)
+				}
+				a.Finalize(nil, func(fa jitlink.FinalizedAlloc, err error) {
+					if err != nil {
+						t.Error(err)
+					}
+					d.Deallocate([]jitlink.FinalizedAlloc{fa})
+				})
 			}
 		}()
 	}

@@ -38,8 +38,9 @@ type options struct {
 	low bool
 }
 
-// WithMemoryManager sets the memory manager (default: a slab per JITDylib,
-// falling back to plain mappings when a slab is full).
+// WithMemoryManager sets the memory manager (default: dual-mapped memory per
+// JITDylib, or an mprotect-based slab where memfd is unavailable, falling
+// back to plain mappings for allocations that do not fit).
 func WithMemoryManager(mm jitlink.MemoryManager) Option { return func(o *options) { o.mm = mm } }
 
 // Low2GB places JIT'd memory below 2 GiB, for code built with -fno-pic.
@@ -62,6 +63,9 @@ func New(opts ...Option) *EPC {
 		}
 		e.mm = &slabsWithFallback{
 			slabs: memory.NewPerDylib(func() (jitlink.MemoryManager, error) {
+				if d, err := memory.NewDualMapped(SlabSize, slabOpts...); err == nil {
+					return d, nil
+				}
 				return memory.NewSlab(SlabSize, slabOpts...)
 			}),
 			fallback: memory.NewInProcess(mmOpts...),
