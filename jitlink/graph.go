@@ -365,6 +365,33 @@ type Section struct {
 	blocks   []*Block
 	symbols  []*Symbol
 	index    int32 // position in graph.sections
+	tls      bool
+}
+
+// IsTLS reports whether the section holds thread-local data: a template
+// for each thread's copy, whose symbols' values are TLS keys (see
+// TLSKey) rather than addresses.
+func (s *Section) IsTLS() bool { return s.tls }
+
+// SetTLS marks the section as thread-local.
+func (s *Section) SetTLS(t bool) { s.tls = t }
+
+// TLS keys. A thread-local symbol's value is a key naming its TLS module
+// and its offset in the module's per-thread block. The tag makes keys
+// non-canonical x86-64 addresses, so they can never be mistaken for memory.
+const tlsKeyTag = 0x7a5a << 48
+
+// TLSKey returns the key of offset in TLS module m (m > 0, < 2^16).
+func TLSKey(m uint32, offset uint32) uint64 {
+	return tlsKeyTag | uint64(m&0xffff)<<32 | uint64(offset)
+}
+
+// DecodeTLSKey splits a TLS key; ok is false for anything else.
+func DecodeTLSKey(k uint64) (module, offset uint32, ok bool) {
+	if k&(0xffff<<48) != tlsKeyTag {
+		return 0, 0, false
+	}
+	return uint32(k >> 32 & 0xffff), uint32(k), true
 }
 
 // Name returns the section name.

@@ -12,6 +12,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 )
 
@@ -32,6 +33,13 @@ type Builder struct {
 	// NoProcessSymbols hides the executor process's symbols from JIT'd
 	// code.
 	NoProcessSymbols bool
+	// NoPlatform leaves out the ELF platform (initializers, exception
+	// frames, TLS, __dso_handle). It is installed when the executor has
+	// gorc's runtime.
+	NoPlatform bool
+	// PlatformRuntime overrides the executor runtime the platform uses
+	// (default: the EPC, if it is one).
+	PlatformRuntime elfplatform.Runtime
 	// ProcessSymbolsFilter, if set, limits which process symbols are
 	// visible.
 	ProcessSymbolsFilter func(orc.Name) bool
@@ -45,7 +53,9 @@ type LLJIT struct {
 	epc      orc.ExecutorProcessControl
 	main     *orc.JITDylib
 	process  *orc.JITDylib // nil with NoProcessSymbols
+	libs     *orc.JITDylib // shared libraries loaded with LoadDylib
 	objLayer *orc.ObjectLinkingLayer
+	platform *elfplatform.Platform // nil without a platform
 }
 
 // New is (&Builder{}).Create().
@@ -80,6 +90,22 @@ func (b *Builder) Create() (*LLJIT, error) {
 	} else {
 		j.objLayer = orc.NewObjectLinkingLayer(es, mm)
 	}
+	rt, ok := epc.(elfplatform.Runtime)
+	if b.PlatformRuntime != nil {
+		rt, ok = b.PlatformRuntime, true
+	}
+	if ok && !b.NoPlatform {
+		p, err := elfplatform.New(es, j.objLayer, rt)
+		if err != nil {
+			return fail(err)
+		}
+		j.platform = p
+	}
+	libs, err := es.CreateJITDylib("<Libraries>")
+	if err != nil {
+		return fail(err)
+	}
+	j.libs = libs
 	if !b.NoProcessSymbols {
 		ps, err := es.CreateJITDylib("<Process Symbols>")
 		if err != nil {
@@ -123,10 +149,41 @@ func (j *LLJIT) CreateJITDylib(name string) (*orc.JITDylib, error) {
 	if err != nil {
 		return nil, err
 	}
+	jd.AddToLinkOrder(j.libs, orc.MatchExportedOnly)
 	if j.process != nil {
 		jd.AddToLinkOrder(j.process, orc.MatchExportedOnly)
 	}
+	if j.platform != nil {
+		if err := j.platform.SetupJITDylib(jd); err != nil {
+			return nil, err
+		}
+	}
 	return jd, nil
+}
+
+// Platform returns the ELF platform, or nil.
+func (j *LLJIT) Platform() *elfplatform.Platform { return j.platform }
+
+// Initialize links jd's objects that have initializers and runs the
+// initializers that have not run yet (with args as argc and argv). Without a
+// platform it does nothing.
+func (j *LLJIT) Initialize(ctx context.Context, jd *orc.JITDylib, args []string) error {
+	if j.platform == nil {
+		return nil
+	}
+	return j.platform.Initialize(ctx, jd, args)
+}
+
+// LoadDylib loads a shared library in the executor and makes its symbols
+// visible to JIT'd code, after the JITDylib's own definitions (and the
+// platform's), as a program linked with -l would see them.
+func (j *LLJIT) LoadDylib(path string) error {
+	gen, err := orc.NewDylibGenerator(j.epc, path, nil)
+	if err != nil {
+		return err
+	}
+	j.libs.AddGenerator(gen)
+	return nil
 }
 
 // AddObject adds an ELF relocatable object to jd (nil: the main JITDylib).
@@ -175,12 +232,12 @@ func (j *LLJIT) AddArchive(jd *orc.JITDylib, path string) error {
 // memberSymbols lists what an archive member defines, for archives without
 // a symbol table.
 func memberSymbols(name string, data []byte) ([]string, error) {
-	syms, err := elf.ReadInterface(name, data)
+	iface, err := elf.ReadInterface(name, data)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(syms))
-	for _, s := range syms {
+	names := make([]string, 0, len(iface.Symbols))
+	for _, s := range iface.Symbols {
 		if s.Scope == jitlink.ScopeDefault {
 			names = append(names, s.Name)
 		}
@@ -203,10 +260,14 @@ func (j *LLJIT) LookupIn(ctx context.Context, jd *orc.JITDylib, name string) (ui
 	return s.Addr, nil
 }
 
-// RunMain looks up main in the main JITDylib and calls it with argv = args.
+// RunMain looks up main in the main JITDylib, runs the initializers, and
+// calls main with argv = args.
 func (j *LLJIT) RunMain(args ...string) (int, error) {
 	addr, err := j.Lookup("main")
 	if err != nil {
+		return 0, err
+	}
+	if err := j.Initialize(context.Background(), j.main, args); err != nil {
 		return 0, err
 	}
 	return j.epc.RunAsMain(addr, args)

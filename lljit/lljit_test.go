@@ -44,11 +44,7 @@ func child() int {
 		case strings.HasSuffix(p, ".a"):
 			err = j.AddArchive(nil, p)
 		case strings.Contains(p, ".so"):
-			var gen *orc.DylibSearchGenerator
-			gen, err = orc.NewDylibGenerator(j.ExecutorProcessControl(), p, nil)
-			if err == nil {
-				j.MainJITDylib().AddGenerator(gen)
-			}
+			err = j.LoadDylib(p)
 		default:
 			err = j.AddObjectFile(nil, p)
 		}

@@ -50,7 +50,7 @@ type FailedToMaterializeError struct {
 }
 
 func (e *FailedToMaterializeError) Error() string {
-	msg := fmt.Sprintf("failed to materialize symbols in %s: %s", e.JITDylib, joinNames(e.Names))
+	msg := fmt.Sprintf("failed to materialize %s (JITDylib %s)", joinNames(e.Names), e.JITDylib)
 	if e.Cause != nil {
 		msg += ": " + e.Cause.Error()
 	}

@@ -208,7 +208,16 @@ func (jd *JITDylib) Define(mu MaterializationUnit) error {
 func (jd *JITDylib) DefineWithTracker(mu MaterializationUnit, rt *ResourceTracker) error {
 	var err error
 	jd.es.locked(func(b *batch) { err = jd.define(mu, rt, b) })
-	return err
+	if err != nil {
+		return err
+	}
+	if p := jd.es.Platform(); p != nil && !mu.InitSymbol().IsZero() {
+		if rt == nil {
+			rt = jd.defaultRT
+		}
+		return p.NotifyAdding(rt, mu)
+	}
+	return nil
 }
 
 func (jd *JITDylib) define(mu MaterializationUnit, rt *ResourceTracker, b *batch) error {

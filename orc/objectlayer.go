@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/elf"
@@ -51,6 +53,16 @@ type ObjectLinkingLayer struct {
 	mu      sync.Mutex
 	plugins []Plugin
 	allocs  map[*ResourceTracker][]jitlink.FinalizedAlloc
+	inits   atomic.Uint64 // numbers init symbols
+	timer   func(g *jitlink.LinkGraph, phase string, d time.Duration)
+}
+
+// SetPhaseTimer makes every later link report the time it spends in each
+// phase (see jitlink.PhaseTimer).
+func (l *ObjectLinkingLayer) SetPhaseTimer(f func(g *jitlink.LinkGraph, phase string, d time.Duration)) {
+	l.mu.Lock()
+	l.timer = f
+	l.mu.Unlock()
 }
 
 // NewObjectLinkingLayer returns a layer that links into memory from mm and
@@ -89,15 +101,37 @@ func (l *ObjectLinkingLayer) Add(jd *JITDylib, name string, obj []byte) error {
 
 // AddWithTracker adds an object owned by rt.
 func (l *ObjectLinkingLayer) AddWithTracker(rt *ResourceTracker, name string, obj []byte) error {
-	syms, err := elf.ReadInterface(name, obj)
+	iface, err := elf.ReadInterface(name, obj)
 	if err != nil {
 		return err
 	}
-	flags := make(SymbolFlagsMap, len(syms))
-	for _, s := range syms {
+	return l.AddWithInterface(rt, name, obj, InterfaceFlags(iface), iface.HasInitializers)
+}
+
+// InterfaceFlags returns the symbols an object interface provides, with
+// their flags.
+func InterfaceFlags(iface *elf.Interface) SymbolFlagsMap {
+	flags := make(SymbolFlagsMap, len(iface.Symbols)+1)
+	for _, s := range iface.Symbols {
 		flags[Intern(s.Name)] = interfaceFlags(s)
 	}
-	return rt.jd.DefineWithTracker(&objectUnit{layer: l, name: name, obj: obj, symbols: flags}, rt)
+	return flags
+}
+
+// AddWithInterface adds an object whose interface the caller decides (a
+// tool may hide some definitions or promote local ones). The graph's named
+// symbols are matched to it: definitions outside it become references to
+// other definitions, and promoted symbols must be given non-local scope by a
+// plugin before dead-stripping.
+func (l *ObjectLinkingLayer) AddWithInterface(rt *ResourceTracker, name string, obj []byte, flags SymbolFlagsMap, hasInitializers bool) error {
+	u := &objectUnit{layer: l, name: name, obj: obj, symbols: flags}
+	if hasInitializers {
+		// A name for the object's initializers: looking it up links the
+		// object, so a platform can make sure they exist and run them.
+		u.initSym = Intern(fmt.Sprintf("$.%s.__inits.%d", name, l.inits.Add(1)))
+		flags[u.initSym] = 0
+	}
+	return rt.jd.DefineWithTracker(u, rt)
 }
 
 func interfaceFlags(s elf.InterfaceSymbol) SymbolFlags {
@@ -126,11 +160,12 @@ type objectUnit struct {
 	name    string
 	obj     []byte
 	symbols SymbolFlagsMap
+	initSym Name
 }
 
 func (u *objectUnit) Name() string                 { return u.name }
 func (u *objectUnit) Symbols() SymbolFlagsMap      { return u.symbols }
-func (u *objectUnit) InitSymbol() Name             { return Name{} }
+func (u *objectUnit) InitSymbol() Name             { return u.initSym }
 func (u *objectUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 func (u *objectUnit) Materialize(mr *MaterializationResponsibility) {
@@ -139,8 +174,30 @@ func (u *objectUnit) Materialize(mr *MaterializationResponsibility) {
 		mr.FailMaterialization(err)
 		return
 	}
+	if !u.initSym.IsZero() {
+		defineInitSymbol(g, u.initSym.String())
+	}
 	u.layer.Emit(mr, g)
 }
+
+// defineInitSymbol names the first initializer section's block, keeping it
+// (and so the object's initializers) live.
+func defineInitSymbol(g *jitlink.LinkGraph, name string) {
+	for _, sec := range g.Sections() {
+		if IsInitSection(sec.Name()) && len(sec.Blocks()) > 0 {
+			g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, false, true)
+			return
+		}
+	}
+	// No such section survived: name an empty block instead.
+	sec := g.CreateSection("$.gorc.inits", jitlink.ProtRead)
+	g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, false, true)
+}
+
+// IsInitSection reports whether a section holds initializers or finalizers:
+// .init_array, .fini_array, .preinit_array, .ctors and .dtors, with or
+// without a priority suffix.
+func IsInitSection(name string) bool { return elf.IsInitSection(name) }
 
 // AddLinkGraph adds a graph built by hand (for example by a unit that writes
 // its definitions directly) to rt's JITDylib. Its non-local named symbols are
@@ -194,7 +251,24 @@ func (l *ObjectLinkingLayer) Emit(mr *MaterializationResponsibility, g *jitlink.
 	for _, p := range c.plugins {
 		p.NotifyLoaded(mr)
 	}
+	l.mu.Lock()
+	timer := l.timer
+	l.mu.Unlock()
+	if timer != nil {
+		jitlink.Link(g, &timedContext{c, timer})
+		return
+	}
 	jitlink.Link(g, c)
+}
+
+// timedContext is a linkContext that reports phase times.
+type timedContext struct {
+	*linkContext
+	f func(g *jitlink.LinkGraph, phase string, d time.Duration)
+}
+
+func (c *timedContext) PhaseDone(g *jitlink.LinkGraph, phase string, d time.Duration) {
+	c.f(g, phase, d)
 }
 
 // linkContext is the jitlink.Context of one link for one responsibility.

@@ -22,6 +22,7 @@ type ExecutionSession struct {
 	jds      []*JITDylib
 	closed   bool
 	managers []ResourceManager
+	platform Platform
 
 	epc         ExecutorProcessControl
 	dispatcher  TaskDispatcher
@@ -138,7 +139,11 @@ func (es *ExecutionSession) JITDylibByName(name string) *JITDylib {
 // RemoveJITDylib removes every definition of jd (releasing its resources)
 // and then jd itself; it can no longer be used.
 func (es *ExecutionSession) RemoveJITDylib(jd *JITDylib) error {
-	err := jd.clear()
+	var err error
+	if p := es.Platform(); p != nil {
+		err = p.TeardownJITDylib(jd)
+	}
+	err = errors.Join(err, jd.clear())
 	es.mu.Lock()
 	if i := slices.Index(es.jds, jd); i >= 0 {
 		es.jds = slices.Delete(es.jds, i, i+1)

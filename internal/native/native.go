@@ -24,16 +24,7 @@ static uint64_t gorc_call6(uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
 
 static uintptr_t gorc_dlsym(void *h, const char *name) { return (uintptr_t)dlsym(h, name); }
 
-// The C ABI of ORC wrapper functions: bytes in, bytes out. Results of up to
-// a pointer's size are stored inline; larger ones (and out-of-band error
-// strings, which have Size 0) are malloc'd.
-typedef struct {
-	union {
-		char *ValuePtr;
-		char Value[sizeof(char *)];
-	} Data;
-	size_t Size;
-} gorc_wrapper_result;
+#include "runtime.h"
 
 static gorc_wrapper_result gorc_call_wrapper(uintptr_t fn, const char *data, size_t size) {
 	return ((gorc_wrapper_result (*)(const char *, size_t))fn)(data, size);
@@ -160,6 +151,32 @@ func CallWrapper(fn uint64, args []byte) ([]byte, error) {
 	ptr := *(**C.char)(unsafe.Pointer(&r.Data))
 	defer C.free(unsafe.Pointer(ptr))
 	return C.GoBytes(unsafe.Pointer(ptr), C.int(size)), nil
+}
+
+// Runtime functions JIT'd code and allocation actions call, by name.
+func RuntimeSymbols() map[string]uint64 {
+	return map[string]uint64{
+		"gorc_tls_get_addr":                uint64(uintptr(C.gorc_tls_get_addr)),
+		"gorc_tls_register_wrapper":        uint64(uintptr(C.gorc_tls_register_wrapper)),
+		"gorc_tls_deregister_wrapper":      uint64(uintptr(C.gorc_tls_deregister_wrapper)),
+		"gorc_register_eh_frame_wrapper":   uint64(uintptr(C.gorc_register_eh_frame_wrapper)),
+		"gorc_deregister_eh_frame_wrapper": uint64(uintptr(C.gorc_deregister_eh_frame_wrapper)),
+		"gorc_empty_wrapper":               uint64(uintptr(C.gorc_empty_wrapper)),
+	}
+}
+
+// ReserveTLSModule reserves a TLS module id in this process (0 if none is
+// left).
+func ReserveTLSModule() uint64 { return uint64(C.gorc_tls_reserve_module()) }
+
+// InstallCrashHandler makes crashes of JIT'd code (SIGSEGV, SIGBUS, SIGILL,
+// SIGFPE, SIGABRT, SIGTRAP outside this executable's own code) print one
+// line starting with prefix and kill the process with the signal, as the
+// program would die natively, instead of a Go stack dump.
+func InstallCrashHandler(prefix string) {
+	p := C.CString(prefix)
+	defer C.free(unsafe.Pointer(p))
+	C.gorc_install_crash_handler(p)
 }
 
 // FlushStdio flushes every C stdio stream (fflush(NULL)).

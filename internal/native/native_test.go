@@ -47,3 +47,25 @@ func TestLibrary(t *testing.T) {
 		t.Fatalf("want an error naming the library, got %v", err)
 	}
 }
+
+func TestCallWrapper(t *testing.T) {
+	syms := RuntimeSymbols()
+	out, err := CallWrapper(syms["gorc_empty_wrapper"], []byte{1, 2, 3})
+	if err != nil || len(out) != 0 {
+		t.Fatalf("empty wrapper: %v %v", out, err)
+	}
+	// Malformed arguments come back as an SPS Error (a set flag and a
+	// message).
+	out, err = CallWrapper(syms["gorc_register_eh_frame_wrapper"], []byte{1})
+	if err != nil || len(out) < 9 || out[0] != 1 || !strings.Contains(string(out[9:]), "malformed") {
+		t.Fatalf("malformed eh-frame registration: %q %v", out, err)
+	}
+	// An empty range is accepted: an SPS success is a single zero byte.
+	out, err = CallWrapper(syms["gorc_register_eh_frame_wrapper"], make([]byte, 16))
+	if err != nil || len(out) != 1 || out[0] != 0 {
+		t.Fatalf("empty eh-frame range: %v %v", out, err)
+	}
+	if m1, m2 := ReserveTLSModule(), ReserveTLSModule(); m1 == 0 || m2 == 0 || m1 == m2 {
+		t.Fatalf("TLS module ids %d %d", m1, m2)
+	}
+}

@@ -147,9 +147,11 @@ func (b *builder) readGroups() error {
 	return nil
 }
 
-// isInitSection reports whether a section holds initializers or finalizers
-// that the platform runs, and so must survive dead-stripping.
-func isInitSection(name string) bool {
+// IsInitSection reports whether a section holds initializers or finalizers
+// that a platform runs (and so must survive dead-stripping): .init_array,
+// .fini_array, .preinit_array, .ctors and .dtors, with or without a
+// priority suffix.
+func IsInitSection(name string) bool {
 	for _, p := range [...]string{".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors"} {
 		if name == p || strings.HasPrefix(name, p+".") {
 			return true
@@ -198,6 +200,17 @@ func (b *builder) createBlocks() error {
 				prot |= jitlink.ProtExec
 			}
 			sec = b.g.CreateSection(s.name, prot)
+			if s.flags&elf.SHF_TLS != 0 {
+				// A template of per-thread data: initialized data is
+				// needed (fixed up) until the TLS platform has copied
+				// it; zero-fill data is never allocated.
+				sec.SetTLS(true)
+				if s.typ == elf.SHT_NOBITS {
+					sec.SetLifetime(jitlink.LifetimeNoAlloc)
+				} else {
+					sec.SetLifetime(jitlink.LifetimeFinalize)
+				}
+			}
 			b.byName[s.name] = sec
 		}
 		align := max(s.addralign, 1)
@@ -212,7 +225,7 @@ func (b *builder) createBlocks() error {
 		}
 		addr += s.size
 		b.blocks[i] = blk
-		if isInitSection(s.name) || s.flags&shfGNURetain != 0 {
+		if IsInitSection(s.name) || s.flags&shfGNURetain != 0 {
 			b.g.AddAnonymousSymbol(blk, 0, 0, false, true)
 		}
 	}

@@ -332,15 +332,27 @@ func TestExtendedSectionIndices(t *testing.T) {
 	}
 }
 
-func TestTLSRelocationIsReported(t *testing.T) {
+// General- and local-dynamic TLS builds, and needs a TLS platform to link;
+// initial- and local-exec TLS (what -fpie code uses) is refused with advice.
+func TestTLSRelocations(t *testing.T) {
 	dir := t.TempDir()
-	obj := testutil.Compile(t, dir, "tls.c", "__thread int tv; int get(void) { return tv; }", "-fPIC", "-O1")
+	src := "__thread int tv; static __thread int lv; int get(void) { return tv + lv++; }"
+	gd := graphOf(t, testutil.Compile(t, dir, "gd.c", src, "-fPIC", "-O1"))
+	if s := mustSymbol(t, gd, "tv"); !s.Block().Section().IsTLS() {
+		t.Fatal("tv is not in a TLS section")
+	}
+	ext := map[string]uint64{"__tls_get_addr": 0x5000}
+	err := jitlinktest.Link(gd, jitlinktest.Options{Externals: ext})
+	if err == nil || !strings.Contains(err.Error(), "TLS platform") {
+		t.Fatalf("linking TLS without a TLS platform: want an error saying so, got %v", err)
+	}
+	obj := testutil.Compile(t, dir, "le.c", src, "-fpie", "-O1")
 	data, _ := os.ReadFile(obj)
-	_, err := elf.NewLinkGraph(obj, data)
+	_, err = elf.NewLinkGraph(obj, data)
 	var ue *jitlink.UnsupportedError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "thread-local") || !strings.Contains(err.Error(), "R_X86_64_TLSGD") ||
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-fPIC") || !strings.Contains(err.Error(), "R_X86_64_TPOFF32") ||
 		!strings.Contains(err.Error(), ".text") {
-		t.Fatalf("want an UnsupportedError naming the TLS relocation and section, got %v", err)
+		t.Fatalf("want an UnsupportedError naming R_X86_64_TPOFF32 and advising -fPIC, got %v", err)
 	}
 }
 

@@ -67,11 +67,22 @@ func x86_64Edge(b *builder, rtype uint32, sec string, off uint64) (jitlink.EdgeK
 		k = x86_64.Size32
 	case elf.R_X86_64_SIZE64:
 		k = x86_64.Size64
-	case elf.R_X86_64_TLSGD, elf.R_X86_64_TLSLD, elf.R_X86_64_DTPOFF32, elf.R_X86_64_DTPOFF64,
-		elf.R_X86_64_DTPMOD64, elf.R_X86_64_GOTTPOFF, elf.R_X86_64_TPOFF32, elf.R_X86_64_TPOFF64,
-		elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL, elf.R_X86_64_TLSDESC:
+	case elf.R_X86_64_TLSGD:
+		k = x86_64.RequestTLSGDAndTransformToDelta32
+	case elf.R_X86_64_TLSLD:
+		k = x86_64.RequestTLSLDAndTransformToDelta32
+	case elf.R_X86_64_DTPOFF32:
+		k = x86_64.DTPOff32
+	case elf.R_X86_64_DTPOFF64:
+		k = x86_64.DTPOff64
+	case elf.R_X86_64_DTPMOD64:
+		k = x86_64.DTPMod64
+	case elf.R_X86_64_GOTTPOFF, elf.R_X86_64_TPOFF32, elf.R_X86_64_TPOFF64:
 		return 0, 0, false, b.unsupported(sec, int64(off),
-			"thread-local storage relocation %v (needs the TLS platform support)", elf.R_X86_64(rtype))
+			"initial-exec or local-exec thread-local storage relocation %v: compile with -fPIC (or -ftls-model=global-dynamic)", elf.R_X86_64(rtype))
+	case elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL, elf.R_X86_64_TLSDESC:
+		return 0, 0, false, b.unsupported(sec, int64(off),
+			"TLS descriptor relocation %v: compile without -mtls-dialect=gnu2", elf.R_X86_64(rtype))
 	default:
 		return 0, 0, false, b.unsupported(sec, int64(off), "relocation type %v", elf.R_X86_64(rtype))
 	}

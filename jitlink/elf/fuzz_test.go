@@ -63,14 +63,11 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			g, err := elf.NewLinkGraph(p, data)
-			if filepath.Base(p) == "tls.o" {
-				if err == nil {
-					t.Fatal("TLS object built without TLS support")
-				}
-				return
-			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if filepath.Base(p) == "tls.o" {
+				return // needs a TLS platform to link (orc/elfplatform tests)
 			}
 			link(t, g, nil)
 		})

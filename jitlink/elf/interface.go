@@ -16,10 +16,23 @@ type InterfaceSymbol struct {
 	Absolute bool
 }
 
+// Interface is what an object provides to other objects.
+type Interface struct {
+	Symbols []InterfaceSymbol
+	// HasInitializers reports init or fini sections (.init_array, .ctors,
+	// ...) that a platform must run.
+	HasInitializers bool
+	// Locals names the object's named local definitions (static functions
+	// and data), which some tools promote.
+	Locals []string
+	// Undefined names the symbols the object refers to but does not define.
+	Undefined []string
+}
+
 // ReadInterface lists the non-local symbols an object defines, with the
 // linkage and scope NewLinkGraph would give them, without building the graph
 // (JIT layers use it to learn what an object provides before linking it).
-func ReadInterface(name string, data []byte) ([]InterfaceSymbol, error) {
+func ReadInterface(name string, data []byte) (*Interface, error) {
 	f, err := parseFile(name, data)
 	if err != nil {
 		return nil, err
@@ -28,13 +41,32 @@ func ReadInterface(name string, data []byte) ([]InterfaceSymbol, error) {
 	if err := b.readGroups(); err != nil {
 		return nil, err
 	}
-	if f.symtab < 0 {
-		return nil, nil
+	iface := &Interface{}
+	for i := range f.sections {
+		if ok, _ := b.loadable(i); ok && IsInitSection(f.sections[i].name) {
+			iface.HasInitializers = true
+		}
 	}
-	var out []InterfaceSymbol
+	if f.symtab < 0 {
+		return iface, nil
+	}
+	out := iface.Symbols
 	for i := 1; i < f.nsyms; i++ {
 		shndx, info := f.symSection(i)
-		if elf.ST_BIND(info) == elf.STB_LOCAL || shndx == uint32(elf.SHN_UNDEF) {
+		if shndx == uint32(elf.SHN_UNDEF) {
+			if s, err := f.sym(i); err == nil && s.name != "" && s.isUndefined() {
+				iface.Undefined = append(iface.Undefined, s.name)
+			}
+			continue
+		}
+		if elf.ST_BIND(info) == elf.STB_LOCAL {
+			if t := elf.ST_TYPE(info); t == elf.STT_FUNC || t == elf.STT_OBJECT || t == elf.STT_NOTYPE {
+				if s, err := f.sym(i); err == nil && s.name != "" && s.reserved == 0 && int(s.shndx) < len(f.sections) {
+					if ok, _ := b.loadable(int(s.shndx)); ok {
+						iface.Locals = append(iface.Locals, s.name)
+					}
+				}
+			}
 			continue
 		}
 		s, err := f.sym(i)
@@ -69,5 +101,6 @@ func ReadInterface(name string, data []byte) ([]InterfaceSymbol, error) {
 		}
 		out = append(out, is)
 	}
-	return out, nil
+	iface.Symbols = out
+	return iface, nil
 }

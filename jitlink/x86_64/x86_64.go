@@ -101,6 +101,9 @@ func KindName(k jitlink.EdgeKind) string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
 		return kindNames[k]
 	}
+	if i := int(k) - int(FirstPlatformKind); i >= 0 && i < len(tlsKindNames) {
+		return tlsKindNames[i]
+	}
 	return fmt.Sprintf("x86_64 kind %d", k)
 }
 
@@ -108,7 +111,8 @@ func KindName(k jitlink.EdgeKind) string {
 func fieldSize(k jitlink.EdgeKind) int {
 	switch k {
 	case Pointer64, Delta64, NegDelta64, Delta64FromGOT, Size64,
-		RequestGOTAndTransformToDelta64, RequestGOTAndTransformToDelta64FromGOT:
+		RequestGOTAndTransformToDelta64, RequestGOTAndTransformToDelta64FromGOT,
+		DTPOff64, DTPMod64:
 		return 8
 	case Pointer16, Delta16:
 		return 2
@@ -118,7 +122,8 @@ func fieldSize(k jitlink.EdgeKind) int {
 		BranchPCRel32ToPtrJumpStubBypassable, PCRel32GOTLoadRelaxable,
 		PCRel32GOTLoadREXRelaxable, Size32, RequestGOTAndTransformToDelta32,
 		RequestGOTAndTransformToPCRel32GOTLoadRelaxable,
-		RequestGOTAndTransformToPCRel32GOTLoadREXRelaxable:
+		RequestGOTAndTransformToPCRel32GOTLoadREXRelaxable,
+		RequestTLSGDAndTransformToDelta32, RequestTLSLDAndTransformToDelta32, DTPOff32:
 		return 4
 	}
 	return 0
@@ -224,6 +229,10 @@ func ApplyFixup(g *jitlink.LinkGraph, b *jitlink.Block, e *jitlink.Edge, got uin
 			return jitlink.OutOfRange(g, b, e, int64(v))
 		}
 		le.PutUint32(p, uint32(v))
+	case DTPOff32, DTPOff64, DTPMod64:
+		return applyTLSFixup(g, b, e, p)
+	case RequestTLSGDAndTransformToDelta32, RequestTLSLDAndTransformToDelta32:
+		return jitlink.NewFixupError(g, b, e, 0, tlsNotLowered(e.Kind))
 	default:
 		return jitlink.NewFixupError(g, b, e, 0, "edge was not lowered before fixup (missing GOT/PLT pass?)")
 	}

@@ -4,6 +4,8 @@
 package inprocess
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -54,7 +56,7 @@ func New(opts ...Option) *EPC {
 	}
 	e := &EPC{mm: o.mm}
 	if e.mm == nil {
-		run := memory.ActionRunner(e.runAction)
+		run := memory.ActionRunner(RunAction)
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(run)}
 		mmOpts := []memory.Option{memory.WithActionRunner(run)}
 		if o.low {
@@ -74,9 +76,47 @@ func New(opts ...Option) *EPC {
 	return e
 }
 
-func (e *EPC) runAction(c jitlink.WrapperCall) error {
-	_, err := native.CallWrapper(c.Fn, c.Args)
-	return err
+// RunAction runs an allocation action in this process: it calls the
+// action's wrapper function, whose result is an SPS-encoded Error. Memory
+// managers made for in-process use take it as their ActionRunner.
+func RunAction(c jitlink.WrapperCall) error {
+	out, err := native.CallWrapper(c.Fn, c.Args)
+	if err != nil {
+		return err
+	}
+	return decodeSPSError(out)
+}
+
+// decodeSPSError decodes an SPS Error: a bool, then a string (uint64 length
+// and bytes) if the bool is set. An empty result means no error.
+func decodeSPSError(b []byte) error {
+	if len(b) == 0 || b[0] == 0 {
+		return nil
+	}
+	if len(b) < 9 {
+		return errors.New("malformed error result from executor")
+	}
+	n := binary.LittleEndian.Uint64(b[1:])
+	if n > uint64(len(b)-9) {
+		return errors.New("malformed error result from executor")
+	}
+	return errors.New(string(b[9 : 9+n]))
+}
+
+// RuntimeSymbol returns the address of a function of gorc's executor
+// runtime (see orc/elfplatform).
+func (e *EPC) RuntimeSymbol(name string) (uint64, bool) {
+	a, ok := native.RuntimeSymbols()[name]
+	return a, ok
+}
+
+// ReserveTLSModule reserves a TLS module id in this process.
+func (e *EPC) ReserveTLSModule() (uint32, error) {
+	m := native.ReserveTLSModule()
+	if m == 0 {
+		return 0, errors.New("no TLS module ids left")
+	}
+	return uint32(m), nil
 }
 
 // TargetTriple returns the host triple.

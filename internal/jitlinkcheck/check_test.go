@@ -1,0 +1,107 @@
+package jitlinkcheck
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func testEnv() *Env {
+	mem := map[uint64][]byte{
+		// lea 0x10(%rip), %rax ; call rel32 -0x20 ; movq $0x1234, %rcx
+		0x1000: {0x48, 0x8d, 0x05, 0x10, 0x00, 0x00, 0x00, 0xe8, 0xe0, 0xff, 0xff, 0xff, 0x48, 0xc7, 0xc1, 0x34, 0x12, 0x00, 0x00},
+		0x2000: {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11},
+	}
+	syms := map[string]uint64{"code": 0x1000, "call_site": 0x1007, "data": 0x2000, "mov_site": 0x100c, "sym.with$odd:chars": 7}
+	return &Env{
+		Symbol: func(n string) (uint64, bool) { a, ok := syms[n]; return a, ok },
+		Read: func(addr uint64, n int) ([]byte, bool) {
+			for base, b := range mem {
+				if addr >= base && addr+uint64(n) <= base+uint64(len(b)) {
+					return b[addr-base : addr-base+uint64(n)], true
+				}
+			}
+			return nil, false
+		},
+		StubAddr: func(file, sym string) (uint64, error) {
+			if file == "ELF_x86-64_test.o" && sym == "ext" {
+				return 0x3000, nil
+			}
+			return 0, errors.New("no stub")
+		},
+		GOTAddr:     func(file, sym string) (uint64, error) { return 0x4000, nil },
+		SectionAddr: func(file, sec string) (uint64, error) { return 0x5000, nil },
+	}
+}
+
+func TestEval(t *testing.T) {
+	env := testEnv()
+	for _, tc := range []struct {
+		check    string
+		lhs, rhs uint64
+	}{
+		{"*{8}data = 0x1122334455667788", 0x1122334455667788, 0x1122334455667788},
+		{"*{4}data = 0x55667788", 0x55667788, 0x55667788},
+		{"*{2}(data + 2) = 0x5566", 0x5566, 0x5566},
+		{"(*{8}data)[63:56] = 0x11", 0x11, 0x11},
+		{"*{8}data[15:0] = 0x7788", 0x7788, 0x7788},
+		{"1 + 2 << 3 = 24", 24, 24}, // left-associative, no precedence
+		{"0x10 - 0x1 & 0xff | 0x100 = 0x10f", 0x10f, 0x10f},
+		{"decode_operand(code, 4) = 0x10", 0x10, 0x10},
+		{"decode_operand(call_site, 0) = 0xffffffffffffffe0", 0xffffffffffffffe0, 0xffffffffffffffe0},
+		{"next_pc(code) = code + 7", 0x1007, 0x1007},
+		{"decode_operand(mov_site, 1) = 0x1234", 0x1234, 0x1234},
+		{"stub_addr(ELF_x86-64_test.o, ext) = 0x3000", 0x3000, 0x3000},
+		{"got_addr(x.o, foo) + section_addr(x.o, .data) = 0x9000", 0x9000, 0x9000},
+		{"sym.with$odd:chars = 7", 7, 7},
+	} {
+		lhs, rhs, err := Eval(tc.check, env)
+		if err != nil || lhs != tc.lhs || rhs != tc.rhs {
+			t.Errorf("%s: got %#x, %#x, %v", tc.check, lhs, rhs, err)
+		}
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	env := testEnv()
+	for check, want := range map[string]string{
+		"missing = 1":                 "unknown symbol missing",
+		"1 2":                         "expected '='",
+		"*{9}data = 1":                "bad load size",
+		"*{8}0x999999 = 1":            "cannot read",
+		"stub_addr(a.o, ext) = 1":     "no stub",
+		"decode_operand(code, 9) = 1": "has no operand 9",
+		"nosuch(1) = 1":               "unknown function",
+		"(1 + 2 = 3":                  "expected ')'",
+		"1 = 1 garbage":               "unexpected",
+		"data[70:0] = 0":              "bad slice",
+	} {
+		if _, _, err := Eval(check, env); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want an error containing %q, got %v", check, want, err)
+		}
+	}
+}
+
+func TestRules(t *testing.T) {
+	src := `
+# jitlink-check: a = b
+        movq foo(%rip), %rax   # not a check
+# jitlink-check: decode_operand(x, 4) = \
+# jitlink-check:   y - z
+# other-check: c = d
+// jitlink-check: e = f
+jitlink-check: not a comment
+`
+	rules := Rules([]byte(src), "jitlink-check")
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.Expr)
+	}
+	want := []string{"a = b", "decode_operand(x, 4) =  y - z", "e = f"}
+	if strings.Join(got, "|") != strings.Join(want, "|") || rules[1].Line != 4 {
+		t.Fatalf("rules %q (lines %v)", got, rules)
+	}
+	if r := Rules([]byte(src), "other-check"); len(r) != 1 || r[0].Expr != "c = d" {
+		t.Fatalf("custom prefix: %v", r)
+	}
+}

@@ -1,0 +1,105 @@
+package jitlinktool
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// systemLibDirs are searched after the -L directories, as by the system's
+// linker; gcc's own directories (libstdc++, libgcc) come last.
+func systemLibDirs() []string {
+	dirs := []string{
+		"/usr/local/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+		"/usr/local/lib", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+	}
+	gcc, _ := filepath.Glob("/usr/lib/gcc/x86_64-linux-gnu/*")
+	slices.SortFunc(gcc, func(a, b string) int { return compareVersions(filepath.Base(b), filepath.Base(a)) })
+	return append(dirs, gcc...)
+}
+
+// compareVersions orders dotted version numbers numerically.
+func compareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		var x, y int
+		fmt.Sscan(as[i], &x)
+		fmt.Sscan(bs[i], &y)
+		if x != y {
+			return x - y
+		}
+	}
+	return len(as) - len(bs)
+}
+
+// findLibrary finds libNAME.so, else libNAME.a, in the first directory
+// that has either, as ld does.
+func findLibrary(name string, dirs []string) (string, error) {
+	for _, d := range dirs {
+		for _, ext := range []string{".so", ".a"} {
+			p := filepath.Join(d, "lib"+name+ext)
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("library -l%s not found (searched %s)", name, strings.Join(dirs, ", "))
+}
+
+// fileKind sniffs what a library path holds.
+func fileKind(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte("\x7fELF")):
+		if len(data) > 16 && data[16] == 3 { // ET_DYN
+			return "shared"
+		}
+		return "object"
+	case bytes.HasPrefix(data, []byte("!<arch>\n")), bytes.HasPrefix(data, []byte("!<thin>\n")):
+		return "archive"
+	}
+	return "script"
+}
+
+// scriptInputs reads a GNU ld linker script (such as libc.so or libm.so on
+// glibc) and returns the files it names in INPUT and GROUP, including those
+// in AS_NEEDED, and -l names.
+func scriptInputs(path string, data []byte) ([]string, error) {
+	text := string(data)
+	// Drop comments.
+	for {
+		i := strings.Index(text, "/*")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(text[i:], "*/")
+		if j < 0 {
+			return nil, fmt.Errorf("%s: unterminated comment in linker script", path)
+		}
+		text = text[:i] + " " + text[i+j+2:]
+	}
+	tokens := strings.FieldsFunc(text, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '(' || r == ')' || r == ','
+	})
+	var out []string
+	inList := false
+	for _, tok := range tokens {
+		switch tok {
+		case "GROUP", "INPUT":
+			inList = true
+		case "AS_NEEDED":
+		case "OUTPUT_FORMAT", "OUTPUT_ARCH", "SEARCH_DIR", "ENTRY":
+			inList = false
+		default:
+			if inList {
+				out = append(out, tok)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: not an object, archive, shared library or linker script with inputs", path)
+	}
+	return out, nil
+}

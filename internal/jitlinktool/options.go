@@ -1,0 +1,188 @@
+// Package jitlinktool implements gorc-jitlink, the llvm-jitlink-style tool:
+// link objects and archives into this process (or an executor) and run them,
+// or check the linked memory with jitlink-check expressions.
+package jitlinktool
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// options are the tool's command line.
+type options struct {
+	inputs         []string
+	harness        []string
+	entry          string
+	args           []string
+	noexec         bool
+	libDirs        []string
+	libs           []string
+	noProcessSyms  bool
+	abs            []absDef
+	phonyExternals bool
+	checks         []string
+	checkName      string
+	slabSize       uint64
+	slabAddress    uint64
+	hasSlabAddress bool
+	slabPageSize   uint64
+	showAddrs      bool
+	showGraph      bool
+	showTimes      bool
+	debug          bool
+	help           bool
+}
+
+type absDef struct {
+	name string
+	addr uint64
+}
+
+const usage = `usage: gorc-jitlink [options] inputs... [-args arg...]
+
+Links ELF relocatable objects and static archives into this process and runs
+the entry point with argv = [first input] + the -args, exiting with its result.
+
+  -entry NAME             entry point (default main)
+  -args ...               arguments for the entry point (the rest of the line)
+  -noexec                 link and look up the entry point, do not run it
+  -L DIR                  add DIR to the library search path
+  -lNAME, -l NAME         link libNAME.so (dlopen) or libNAME.a (members on demand)
+  -no-process-syms        hide this process's symbols (libc) from JIT'd code
+  -abs NAME=ADDR          define NAME as an absolute symbol (alias -define-abs)
+  -phony-externals        resolve undefined symbols to address 0
+  -harness FILES...       link FILES as a test harness for the other inputs
+  -check FILE             evaluate the jitlink-check expressions in FILE
+  -check-name NAME        check lines are "# NAME: ..." (default jitlink-check)
+  -slab-allocate SIZE     allocate from one slab of SIZE (e.g. 100Kb, 1Mb)
+  -slab-address ADDR      place the slab at ADDR (for -noexec checks)
+  -slab-page-size N       page size for slab layout
+  -show-addrs             print the addresses of symbols and sections
+  -show-graph             print each link graph after fixups
+  -show-times             print the time spent in each phase
+  -debug                  log the link on stderr
+`
+
+// flagOpts take no value.
+var flagOpts = map[string]bool{
+	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
+	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true,
+	"h": true, "help": true,
+}
+
+// valueOpts take a value (as "-opt value" or "-opt=value").
+var valueOpts = map[string]bool{
+	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
+	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
+}
+
+func parseArgs(argv []string) (*options, error) {
+	o := &options{entry: "main", checkName: "jitlink-check"}
+	inHarness := false
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		if a == "-args" || a == "--args" {
+			o.args = append(o.args, argv[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			if inHarness {
+				o.harness = append(o.harness, a)
+			} else {
+				o.inputs = append(o.inputs, a)
+			}
+			continue
+		}
+		inHarness = false
+		name := strings.TrimLeft(a, "-")
+		value, hasValue := "", false
+		if k, v, ok := strings.Cut(name, "="); ok {
+			name, value, hasValue = k, v, true
+		}
+		// -lNAME and -LDIR carry their value attached.
+		if !hasValue && len(name) > 1 && (name[0] == 'l' || name[0] == 'L') && !valueOpts[name] && !flagOpts[name] {
+			name, value, hasValue = name[:1], name[1:], true
+		}
+		if valueOpts[name] && !hasValue {
+			if i+1 >= len(argv) {
+				return nil, fmt.Errorf("option -%s needs a value", name)
+			}
+			i++
+			value = argv[i]
+		}
+		var err error
+		switch name {
+		case "entry":
+			o.entry = value
+		case "noexec":
+			o.noexec = true
+		case "L":
+			o.libDirs = append(o.libDirs, value)
+		case "l":
+			o.libs = append(o.libs, value)
+		case "no-process-syms", "no-process-symbols":
+			o.noProcessSyms = true
+		case "abs", "define-abs":
+			n, addr, ok := strings.Cut(value, "=")
+			if !ok || n == "" {
+				return nil, fmt.Errorf("-%s %q: want NAME=ADDRESS", name, value)
+			}
+			v, perr := strconv.ParseUint(addr, 0, 64)
+			if perr != nil {
+				return nil, fmt.Errorf("-%s %q: bad address %q", name, value, addr)
+			}
+			o.abs = append(o.abs, absDef{n, v})
+		case "phony-externals":
+			o.phonyExternals = true
+		case "harness":
+			inHarness = true
+		case "check":
+			o.checks = append(o.checks, value)
+		case "check-name":
+			o.checkName = value
+		case "slab-allocate":
+			o.slabSize, err = parseSize(value)
+		case "slab-address":
+			o.slabAddress, err = strconv.ParseUint(value, 0, 64)
+			o.hasSlabAddress = true
+		case "slab-page-size":
+			o.slabPageSize, err = strconv.ParseUint(value, 0, 64)
+		case "show-addrs":
+			o.showAddrs = true
+		case "show-graph":
+			o.showGraph = true
+		case "show-times":
+			o.showTimes = true
+		case "debug":
+			o.debug = true
+		case "h", "help":
+			o.help = true
+		default:
+			return nil, fmt.Errorf("unknown option %s (see -help)", a)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("-%s %q: %v", name, value, err)
+		}
+	}
+	if !o.help && len(o.inputs) == 0 {
+		return nil, fmt.Errorf("no input files (see -help)")
+	}
+	return o, nil
+}
+
+// parseSize parses a size with an optional Kb, Mb or Gb suffix.
+func parseSize(s string) (uint64, error) {
+	mult := uint64(1)
+	for suffix, m := range map[string]uint64{"Kb": 1 << 10, "Mb": 1 << 20, "Gb": 1 << 30, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30} {
+		if v, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = v, m
+			break
+		}
+	}
+	n, err := strconv.ParseUint(s, 0, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("bad size")
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,477 @@
+package jitlinktool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
+	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/lljit"
+	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/elfplatform"
+	"github.com/gorc-jit/gorc/orc/inprocess"
+)
+
+// Main runs the tool and returns its exit status. The caller exits through
+// C's exit, so that the JIT'd program's exit handlers and stdio run.
+func Main(argv []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(argv)
+	if err != nil {
+		fmt.Fprintln(stderr, "gorc-jitlink:", err)
+		return 1
+	}
+	if o.help {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	t := &tool{o: o, stdout: stdout, stderr: stderr, times: &timings{}}
+	code, err := t.run()
+	if err != nil {
+		report(stderr, err)
+		return 1
+	}
+	return code
+}
+
+// report prints one line per problem.
+func report(w io.Writer, err error) {
+	var errs []error
+	var flatten func(error)
+	flatten = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				flatten(x)
+			}
+			return
+		}
+		errs = append(errs, e)
+	}
+	flatten(err)
+	seen := map[string]bool{}
+	for _, e := range errs {
+		msg := strings.ReplaceAll(e.Error(), "\n", "; ")
+		if !seen[msg] {
+			seen[msg] = true
+			fmt.Fprintln(w, "gorc-jitlink:", msg)
+		}
+	}
+}
+
+type tool struct {
+	o      *options
+	stdout io.Writer
+	stderr io.Writer
+	j      *lljit.LLJIT
+	rec    *recorder
+	times  *timings
+	// names interface symbols of every input object, to link them all with
+	// -noexec and -check.
+	provided []orc.Name
+}
+
+// timings accumulates -show-times figures.
+type timings struct {
+	mu     sync.Mutex
+	phases map[string]time.Duration
+	order  []string
+}
+
+func (t *timings) add(phase string, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.phases == nil {
+		t.phases = map[string]time.Duration{}
+	}
+	if _, ok := t.phases[phase]; !ok {
+		t.order = append(t.order, phase)
+	}
+	t.phases[phase] += d
+}
+
+func (t *timings) since(phase string, start time.Time) { t.add(phase, time.Since(start)) }
+
+func (t *timings) print(w io.Writer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintln(w, "phase times:")
+	for _, p := range t.order {
+		fmt.Fprintf(w, "  %-22s %10.3f ms\n", p, float64(t.phases[p])/1e6)
+	}
+}
+
+func (t *tool) logf(format string, args ...any) {
+	if t.o.debug {
+		fmt.Fprintf(t.stderr, "gorc-jitlink: "+format+"\n", args...)
+	}
+}
+
+func (t *tool) run() (int, error) {
+	o := t.o
+	start := time.Now()
+	j, err := t.setup()
+	if err != nil {
+		return 0, err
+	}
+	t.j = j
+	t.times.since("setup", start)
+
+	start = time.Now()
+	if err := t.addInputs(); err != nil {
+		return 0, err
+	}
+	t.times.since("load inputs", start)
+
+	start = time.Now()
+	ctx := context.Background()
+	main := j.MainJITDylib()
+	entry, err := j.LookupIn(ctx, main, o.entry)
+	if err != nil {
+		return 0, fmt.Errorf("entry point %s: %w", o.entry, err)
+	}
+	t.logf("entry point %s at %#x", o.entry, entry)
+	if o.noexec || len(o.checks) > 0 || o.showAddrs {
+		// Link every input object, not only what the entry point needs.
+		set := make(orc.LookupSet, len(t.provided))
+		for i, n := range t.provided {
+			set[i] = orc.LookupEntry{Name: n, Weak: true}
+		}
+		if _, err := j.Session().Lookup(ctx, main.LinkOrder(), set, orc.Ready); err != nil {
+			return 0, err
+		}
+	}
+	t.times.since("link", start)
+
+	if t.rec != nil {
+		t.rec.seal()
+	}
+	if o.showAddrs {
+		t.rec.print(t.stdout)
+	}
+	if len(o.checks) > 0 {
+		start = time.Now()
+		if err := t.runChecks(); err != nil {
+			return 0, err
+		}
+		t.times.since("checks", start)
+	}
+	if o.noexec {
+		if o.showTimes {
+			t.times.print(t.stderr)
+		}
+		return 0, nil
+	}
+	argv := append([]string{o.inputs[0]}, o.args...)
+	start = time.Now()
+	native.InstallCrashHandler("gorc-jitlink: " + o.inputs[0] + " crashed: ")
+	if err := j.Initialize(ctx, main, argv); err != nil {
+		return 0, fmt.Errorf("running initializers: %w", err)
+	}
+	t.times.since("initializers", start)
+	if o.showTimes {
+		t.times.print(t.stderr)
+	}
+	rc, err := j.ExecutorProcessControl().RunAsMain(entry, argv)
+	if err != nil {
+		return 0, err
+	}
+	return rc, nil
+}
+
+// setup builds the JIT for the options.
+func (t *tool) setup() (*lljit.LLJIT, error) {
+	o := t.o
+	var epcOpts []inprocess.Option
+	noexecSlab := false
+	if o.slabSize > 0 {
+		slabOpts := []memory.SlabOption{memory.SlabActionRunner(inprocess.RunAction)}
+		if o.hasSlabAddress {
+			slabOpts = append(slabOpts, memory.SlabAddress(o.slabAddress))
+		}
+		if o.slabPageSize != 0 {
+			slabOpts = append(slabOpts, memory.SlabPageSize(o.slabPageSize))
+		}
+		slab, err := memory.NewSlab(o.slabSize, slabOpts...)
+		if err != nil {
+			return nil, err
+		}
+		if slab.Virtual() {
+			if !o.noexec {
+				return nil, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
+			}
+			noexecSlab = true
+		}
+		epcOpts = append(epcOpts, inprocess.WithMemoryManager(slab))
+	}
+	epc := inprocess.New(epcOpts...)
+	b := &lljit.Builder{EPC: epc, NoProcessSymbols: o.noProcessSyms}
+	if !o.noProcessSyms {
+		// Programs linked by gcc and g++ see the unwinder of libgcc_s
+		// (_Unwind_*); C++ programs need it, llvm-jitlink (itself C++)
+		// always has it loaded.
+		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
+	}
+	if noexecSlab {
+		// Code at virtual addresses must not be registered with the
+		// unwinder.
+		b.PlatformRuntime = noEHFrames{epc}
+	}
+	b.SessionOptions = append(b.SessionOptions, orc.WithErrorReporter(func(err error) { report(t.stderr, err) }))
+	b.ObjectLinkingLayerCreator = func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error) {
+		l := orc.NewObjectLinkingLayer(es, mm)
+		if len(o.checks) > 0 || o.showAddrs {
+			t.rec = newRecorder()
+			l.AddPlugin(t.rec)
+		}
+		if o.showGraph {
+			l.AddPlugin(&graphPrinter{w: t.stdout})
+		}
+		if o.debug {
+			l.AddPlugin(&debugLogger{t: t})
+		}
+		if o.showTimes {
+			l.SetPhaseTimer(func(g *jitlink.LinkGraph, phase string, d time.Duration) { t.times.add("link: "+phase, d) })
+		}
+		return l, nil
+	}
+	return b.Create()
+}
+
+// noEHFrames hides the unwinder registration functions from the platform.
+type noEHFrames struct{ elfplatform.Runtime }
+
+func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {
+	if strings.Contains(name, "eh_frame") {
+		return 0, false
+	}
+	return r.Runtime.RuntimeSymbol(name)
+}
+
+// addInputs adds absolute symbols, harness and test objects, archives and
+// libraries.
+func (t *tool) addInputs() error {
+	o, j := t.o, t.j
+	main := j.MainJITDylib()
+	if len(o.abs) > 0 {
+		syms := orc.SymbolMap{}
+		for _, a := range o.abs {
+			syms[orc.Intern(a.name)] = orc.Symbol{Addr: a.addr, Flags: orc.Exported}
+		}
+		if err := main.Define(orc.AbsoluteSymbols(syms)); err != nil {
+			return err
+		}
+	}
+	h, err := newHarness(o.harness)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		j.ObjectLinkingLayer().AddPlugin(h)
+	}
+	var errs []error
+	for _, p := range append(slices.Clone(o.harness), o.inputs...) {
+		errs = append(errs, t.addInput(p, h))
+	}
+	dirs := append(slices.Clone(o.libDirs), systemLibDirs()...)
+	for _, l := range o.libs {
+		p, err := findLibrary(l, dirs)
+		if err == nil {
+			err = t.addLibrary(p, dirs)
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if o.phonyExternals {
+		phony, err := j.Session().CreateJITDylib("<Phony Externals>")
+		if err != nil {
+			return err
+		}
+		phony.AddGenerator(orc.GeneratorFunc(func(jd *orc.JITDylib, names orc.LookupSet) error {
+			syms := orc.SymbolMap{}
+			for _, n := range names {
+				syms[n.Name] = orc.Symbol{Flags: orc.Exported}
+			}
+			return jd.Define(orc.AbsoluteSymbols(syms))
+		}))
+		main.AddToLinkOrder(phony, orc.MatchExportedOnly)
+	}
+	return nil
+}
+
+// addInput adds one input file: an object, an archive or a shared library.
+func (t *tool) addInput(path string, h *harness) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	switch fileKind(data) {
+	case "archive":
+		t.logf("archive %s", path)
+		return t.j.AddArchive(nil, path)
+	case "shared":
+		t.logf("shared library %s", path)
+		return t.j.LoadDylib(path)
+	case "script":
+		return fmt.Errorf("%s: not an ELF object or archive", path)
+	}
+	iface, err := elf.ReadInterface(path, data)
+	if err != nil {
+		return err
+	}
+	flags := orc.InterfaceFlags(iface)
+	if h != nil && !h.isHarness(path) {
+		flags = h.testInterface(path, iface, flags)
+	}
+	for n := range flags {
+		t.provided = append(t.provided, n)
+	}
+	t.logf("object %s: %d symbols", path, len(flags))
+	main := t.j.MainJITDylib()
+	return t.j.ObjectLinkingLayer().AddWithInterface(main.DefaultResourceTracker(), path, data, flags, iface.HasInitializers)
+}
+
+// addLibrary adds a library found by -l: shared libraries are loaded,
+// archives linked on demand, linker scripts followed.
+func (t *tool) addLibrary(path string, dirs []string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	switch fileKind(data) {
+	case "shared":
+		t.logf("library %s", path)
+		return t.j.LoadDylib(path)
+	case "archive":
+		t.logf("library %s", path)
+		return t.j.AddArchive(nil, path)
+	case "object":
+		return t.addInput(path, nil)
+	}
+	inputs, err := scriptInputs(path, data)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range inputs {
+		if l, ok := strings.CutPrefix(in, "-l"); ok {
+			p, err := findLibrary(l, dirs)
+			if err == nil {
+				err = t.addLibrary(p, dirs)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if !filepath.IsAbs(in) {
+			in = filepath.Join(filepath.Dir(path), in)
+		}
+		errs = append(errs, t.addLibrary(in, dirs))
+	}
+	return errors.Join(errs...)
+}
+
+// runChecks evaluates every check file against the linked memory.
+func (t *tool) runChecks() error {
+	env := &jitlinkcheck.Env{
+		Symbol: func(name string) (uint64, bool) {
+			if a, ok := t.rec.symbols[name]; ok {
+				return a, true
+			}
+			s, err := t.j.Session().LookupSymbol(context.Background(), t.j.MainJITDylib().LinkOrder(), orc.Intern(name))
+			return s.Addr, err == nil
+		},
+		Read:        t.rec.read,
+		StubAddr:    t.rec.stubAddr,
+		GOTAddr:     t.rec.gotAddr,
+		SectionAddr: t.rec.sectionAddr,
+	}
+	var errs []error
+	for _, file := range t.o.checks {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		rules := jitlinkcheck.Rules(data, t.o.checkName)
+		if len(rules) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no %s lines", file, t.o.checkName))
+			continue
+		}
+		failed := 0
+		for _, r := range rules {
+			lhs, rhs, err := jitlinkcheck.Eval(r.Expr, env)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s:%d: %s: %w", file, r.Line, r.Expr, err))
+				failed++
+			case lhs != rhs:
+				errs = append(errs, fmt.Errorf("%s:%d: check failed: %s (%#x != %#x)", file, r.Line, r.Expr, lhs, rhs))
+				failed++
+			}
+		}
+		t.logf("%s: %d of %d checks passed", file, len(rules)-failed, len(rules))
+	}
+	return errors.Join(errs...)
+}
+
+// graphPrinter prints each graph after fixups (-show-graph).
+type graphPrinter struct {
+	orc.PluginBase
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *graphPrinter) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	cfg.PostFixup = append(cfg.PostFixup, func(g *jitlink.LinkGraph) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return g.Dump(p.w)
+	})
+	return nil
+}
+
+// debugLogger logs links (-debug).
+type debugLogger struct {
+	orc.PluginBase
+	t *tool
+}
+
+func (d *debugLogger) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	d.t.logf("linking %s into %s (%d symbols)", g.Name(), mr.JITDylib().Name(), len(mr.Symbols()))
+	cfg.PostAllocation = append(cfg.PostAllocation, func(g *jitlink.LinkGraph) error {
+		for _, sec := range g.Sections() {
+			if len(sec.Blocks()) > 0 {
+				s, e := sec.Range()
+				d.t.logf("  %s: %s %s %#x-%#x", g.Name(), sec.Name(), sec.Prot(), s, e)
+			}
+		}
+		return nil
+	})
+	cfg.PreFixup = append(cfg.PreFixup, func(g *jitlink.LinkGraph) error {
+		for _, s := range g.ExternalSymbols() {
+			d.t.logf("  %s: %s -> %#x", g.Name(), s.Name(), s.Address())
+		}
+		return nil
+	})
+	return nil
+}
+
+func (d *debugLogger) NotifyEmitted(mr *orc.MaterializationResponsibility) error {
+	d.t.logf("emitted %d symbols into %s", len(mr.Symbols()), mr.JITDylib().Name())
+	return nil
+}
+
+func (d *debugLogger) NotifyFailed(mr *orc.MaterializationResponsibility) error {
+	d.t.logf("link into %s failed", mr.JITDylib().Name())
+	return nil
+}

@@ -1,0 +1,36 @@
+// gorc's executor runtime (runtime.c).
+#ifndef GORC_RUNTIME_H
+#define GORC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// The C ABI of ORC wrapper functions: bytes in, bytes out. Results of up to
+// a pointer's size are stored inline; larger ones (and out-of-band error
+// strings, which have Size 0) are malloc'd.
+typedef struct {
+	union {
+		char *ValuePtr;
+		char Value[sizeof(char *)];
+	} Data;
+	size_t Size;
+} gorc_wrapper_result;
+
+// The argument of __tls_get_addr.
+typedef struct {
+	uint64_t module, offset;
+} gorc_tls_index;
+
+void *gorc_tls_get_addr(const gorc_tls_index *ti);
+uint64_t gorc_tls_reserve_module(void);
+gorc_wrapper_result gorc_tls_register_wrapper(const char *args, size_t size);
+gorc_wrapper_result gorc_tls_deregister_wrapper(const char *args, size_t size);
+gorc_wrapper_result gorc_register_eh_frame_wrapper(const char *args, size_t size);
+gorc_wrapper_result gorc_deregister_eh_frame_wrapper(const char *args, size_t size);
+gorc_wrapper_result gorc_empty_wrapper(const char *args, size_t size);
+
+// Reports crashes of JIT'd code (one line, starting with prefix) and dies
+// of the signal; faults in the executable's own code go to Go.
+void gorc_install_crash_handler(const char *prefix);
+
+#endif

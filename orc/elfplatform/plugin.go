@@ -1,0 +1,37 @@
+package elfplatform
+
+import (
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/ehframe"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/orc"
+)
+
+// plugin adds the platform's passes to every link.
+type plugin struct {
+	orc.PluginBase
+	p *Platform
+}
+
+func (pl *plugin) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	p := pl.p
+	// Unwinders walk a registered .eh_frame up to a zero terminator.
+	cfg.PostPrune = append(cfg.PostPrune, ehframe.AddNullTerminator(".eh_frame"))
+	if g.Arch() == "x86_64" {
+		cfg.PostPrune = append(cfg.PostPrune, x86_64.BuildTLSIndexes)
+	}
+	var tls *tlsModule
+	cfg.PostAllocation = append(cfg.PostAllocation, func(g *jitlink.LinkGraph) error {
+		var err error
+		tls, err = p.layoutTLS(g)
+		return err
+	}, p.addEHFrameActions)
+	cfg.PostFixup = append(cfg.PostFixup, func(g *jitlink.LinkGraph) error {
+		if tls != nil {
+			p.addTLSActions(g, tls)
+		}
+		p.recordInits(mr, g)
+		return nil
+	})
+	return nil
+}
