@@ -376,3 +376,70 @@ func TestConcurrentMaterialization(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Thread-local data works on threads that existed before the link (and so
+// before its TLS module): each thread starts from the initial value.
+func TestTLSOnThreadsCreatedBeforeLink(t *testing.T) {
+	type call struct {
+		arg int
+		res chan int
+	}
+	// A goroutine locked to its own OS thread, started before anything is
+	// linked.
+	calls := make(chan call)
+	var run func(addr uint64, arg int) int
+	ready := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		close(ready)
+		for c := range calls {
+			c.res <- run(0, c.arg)
+		}
+	}()
+	<-ready
+
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "tls.c", `__thread int v = 5;
+static __thread int w;
+int bump(int by) { w += 1; v += by; return v * 100 + w; }
+`, "-O1", "-fPIC")
+	j, err := lljit.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := j.Lookup("bump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	epc := j.ExecutorProcessControl()
+	run = func(_ uint64, arg int) int {
+		r, err := epc.RunAsIntFunction(addr, arg)
+		if err != nil {
+			t.Error(err)
+		}
+		return r
+	}
+	old := func(arg int) int {
+		c := call{arg, make(chan int)}
+		calls <- c
+		return <-c.res
+	}
+	// The old thread and this one each have their own copy.
+	if got := old(1); got != 601 {
+		t.Fatalf("old thread, first call: %d, want 601", got)
+	}
+	if got := old(2); got != 802 {
+		t.Fatalf("old thread, second call: %d, want 802", got)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if got := run(addr, 10); got != 1501 {
+		t.Fatalf("another thread, first call: %d, want 1501", got)
+	}
+	close(calls)
+}

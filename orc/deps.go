@@ -5,66 +5,203 @@ import "fmt"
 // Dependency tracking.
 //
 // Each DependenceGroup passed to NotifyEmitted becomes an emitUnit: symbols
-// that become Ready together. A unit's deps are the not-yet-emitted symbols
-// it still waits for, directly or through emitted-but-not-ready symbols it
-// depends on (whose own waits it inherits). Invariant: deps holds only
-// symbols that are not emitted, and every symbol in a unit's deps lists the
-// unit among its dependants. When a symbol is emitted, each dependant swaps
-// it for the deps of the symbol's own unit; a unit whose deps drain is Ready.
-// Cycles need nothing special: a cycle's last emission drains them all.
+// that become Ready together. A unit waits for two kinds of things:
+//
+//   - pending: symbols it depends on that are not emitted yet, and
+//   - waitsOn: other units that are emitted but not Ready.
+//
+// It is Ready when it waits for nothing. When a pending symbol is emitted,
+// waiting for the symbol becomes waiting for the symbol's unit. Units that
+// wait on each other in a cycle become Ready together: a wait that would
+// close a cycle merges the cycle into one unit (a union-find set whose root
+// holds the merged state), so the wait graph between roots stays acyclic and
+// readiness can be propagated along it. Each operation touches only the
+// units it concerns; nothing is copied per dependant.
 
 type emitUnit struct {
-	jd       *JITDylib
-	syms     []*symbolEntry
-	direct   []*symbolEntry // dependencies as reported
-	deps     map[*symbolEntry]struct{}
-	siblings []*emitUnit // units of the same emission it depends on
-	failed   bool
-	cause    error
+	jd      *JITDylib
+	syms    []*symbolEntry
+	parent  *emitUnit // set once merged into another unit
+	pending map[*symbolEntry]struct{}
+	waitsOn map[*emitUnit]struct{}
+	waiters map[*emitUnit]struct{}
+	ready   bool
+	failed  bool
+	cause   error
 }
 
-// add makes u wait for x, unless x is already emitted: then there is
-// nothing to wait for in x itself (its own waits are inherited instead).
-func (u *emitUnit) add(x *symbolEntry) {
-	if x.state >= Emitted {
+// root returns the unit's representative, compressing the path.
+func (u *emitUnit) root() *emitUnit {
+	r := u
+	for r.parent != nil {
+		r = r.parent
+	}
+	for u.parent != nil {
+		next := u.parent
+		u.parent = r
+		u = next
+	}
+	return r
+}
+
+func (u *emitUnit) waiting() bool { return len(u.pending) > 0 || len(u.waitsOn) > 0 }
+
+// addPending makes root u wait for the unemitted symbol x.
+func (u *emitUnit) addPending(x *symbolEntry) {
+	if _, ok := u.pending[x]; ok {
 		return
 	}
-	if _, ok := u.deps[x]; ok {
-		return
+	if u.pending == nil {
+		u.pending = make(map[*symbolEntry]struct{})
 	}
-	if u.deps == nil {
-		u.deps = make(map[*symbolEntry]struct{})
-	}
-	u.deps[x] = struct{}{}
+	u.pending[x] = struct{}{}
 	m := x.mat()
 	m.dependants = append(m.dependants, u)
+}
+
+// addEdge records that u waits for w.
+func addEdge(u, w *emitUnit) {
+	if u.waitsOn == nil {
+		u.waitsOn = make(map[*emitUnit]struct{})
+	}
+	if w.waiters == nil {
+		w.waiters = make(map[*emitUnit]struct{})
+	}
+	u.waitsOn[w] = struct{}{}
+	w.waiters[u] = struct{}{}
+}
+
+// addWait makes root u wait for root w (emitted, not Ready), merging the
+// units of the cycle this closes, if any.
+func (es *ExecutionSession) addWait(u, w *emitUnit) {
+	if u == w {
+		return
+	}
+	if _, ok := u.waitsOn[w]; ok {
+		return
+	}
+	// Units on a path from w back to u form a cycle with u.
+	onPath := map[*emitUnit]bool{u: true}
+	visited := map[*emitUnit]bool{}
+	var reaches func(n *emitUnit) bool
+	reaches = func(n *emitUnit) bool {
+		if r, ok := onPath[n]; ok {
+			return r
+		}
+		if visited[n] {
+			return false
+		}
+		visited[n] = true
+		found := false
+		for m := range n.waitsOn {
+			if reaches(m) {
+				found = true
+			}
+		}
+		if found {
+			onPath[n] = true
+		}
+		return found
+	}
+	if !reaches(w) {
+		addEdge(u, w)
+		return
+	}
+	var cycle []*emitUnit
+	for n, on := range onPath {
+		if on {
+			cycle = append(cycle, n)
+		}
+	}
+	es.merge(cycle)
+}
+
+// merge joins units into one, the one with the most state becoming the
+// root.
+func (es *ExecutionSession) merge(units []*emitUnit) *emitUnit {
+	r := units[0]
+	for _, n := range units[1:] {
+		if len(n.pending)+len(n.waitsOn)+len(n.waiters) > len(r.pending)+len(r.waitsOn)+len(r.waiters) {
+			r = n
+		}
+	}
+	in := make(map[*emitUnit]bool, len(units))
+	for _, n := range units {
+		in[n] = true
+	}
+	for _, n := range units {
+		if n == r {
+			continue
+		}
+		n.parent = r
+		r.syms = append(r.syms, n.syms...)
+		n.syms = nil
+		for x := range n.pending {
+			r.addPending(x)
+		}
+		for w := range n.waitsOn {
+			delete(w.waiters, n)
+			if !in[w] {
+				addEdge(r, w)
+			}
+		}
+		for x := range n.waiters {
+			delete(x.waitsOn, n)
+			if !in[x] {
+				addEdge(x, r)
+			}
+		}
+		n.pending, n.waitsOn, n.waiters = nil, nil, nil
+		if n.failed && !r.failed {
+			r.failed, r.cause = true, n.cause
+		}
+	}
+	for w := range r.waitsOn {
+		if in[w] {
+			delete(r.waitsOn, w)
+			delete(w.waiters, r)
+		}
+	}
+	for x := range r.waiters {
+		if in[x] {
+			delete(r.waiters, x)
+		}
+	}
+	for _, e := range r.syms {
+		e.mat().emitted = r
+	}
+	return r
 }
 
 // emit records the emission of mr's symbols. Called locked.
 func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []DependenceGroup, b *batch) {
 	jd := mr.jd
-	units := make([]*emitUnit, 0, len(groups)+1)
+	type newUnit struct {
+		u      *emitUnit
+		direct []*symbolEntry
+	}
+	units := make([]newUnit, 0, len(groups)+1)
 	grouped := make(map[Name]bool)
 	for _, g := range groups {
-		u := &emitUnit{jd: jd}
+		nu := newUnit{u: &emitUnit{jd: jd}}
 		for _, name := range g.Symbols {
 			if !grouped[name] {
 				grouped[name] = true
-				u.syms = append(u.syms, jd.symbols[name])
+				nu.u.syms = append(nu.u.syms, jd.symbols[name])
 			}
 		}
 		for depJD, names := range g.Dependencies {
 			for _, n := range names {
 				if de := depJD.symbols[n]; de != nil {
-					u.direct = append(u.direct, de)
+					nu.direct = append(nu.direct, de)
 				} else if _, ok := depJD.absolute(n); ok {
 					// Ready from the start.
-				} else if u.cause == nil {
-					u.cause = fmt.Errorf("dependency %s in %s is not defined", n, depJD.name)
+				} else if nu.u.cause == nil {
+					nu.u.cause = fmt.Errorf("dependency %s in %s is not defined", n, depJD.name)
 				}
 			}
 		}
-		units = append(units, u)
+		units = append(units, nu)
 	}
 	if len(grouped) < len(mr.symbols) {
 		rest := &emitUnit{jd: jd}
@@ -73,20 +210,19 @@ func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []Dep
 				rest.syms = append(rest.syms, jd.symbols[name])
 			}
 		}
-		units = append(units, rest)
+		units = append(units, newUnit{u: rest})
 	}
-	for _, u := range units {
-		for _, e := range u.syms {
+	// The new symbols are emitted: their dependants now wait for their
+	// units instead.
+	for _, nu := range units {
+		for _, e := range nu.u.syms {
 			m := e.mat()
-			e.state, m.mr, m.emitted = Emitted, nil, u
+			e.state, m.mr, m.emitted = Emitted, nil, nu.u
 		}
 	}
-	inBatch := make(map[*emitUnit]bool, len(units))
-	for _, u := range units {
-		inBatch[u] = true
-	}
-	for _, u := range units {
-		for _, d := range u.direct {
+	for _, nu := range units {
+		u := nu.u.root()
+		for _, d := range nu.direct {
 			switch {
 			case d.failure() != nil:
 				if u.cause == nil {
@@ -94,71 +230,67 @@ func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []Dep
 				}
 			case d.state == Ready:
 			case d.state == Emitted:
-				var v *emitUnit
-				if d.m != nil {
-					v = d.m.emitted
-				}
-				if v == u || v == nil {
-					continue
-				}
-				if inBatch[v] {
-					u.siblings = append(u.siblings, v)
-					continue
-				}
-				for x := range v.deps {
-					u.add(x)
-				}
-			default:
-				u.add(d)
-			}
-		}
-		u.direct = nil
-	}
-	// Units of one emission inherit each other's waits.
-	for changed := true; changed; {
-		changed = false
-		for _, u := range units {
-			for _, v := range u.siblings {
-				for x := range v.deps {
-					if _, ok := u.deps[x]; !ok {
-						u.add(x)
-						changed = true
+				if w := d.m.emitted; w != nil {
+					if w := w.root(); !w.failed {
+						es.addWait(u, w)
+						u = u.root()
 					}
 				}
+			default:
+				u.addPending(d)
 			}
 		}
 	}
-	for _, u := range units {
-		if u.cause != nil {
-			es.failUnit(u, u.cause, b)
-		}
-	}
-	// Units that waited for these symbols now wait for what they wait for.
-	for _, u := range units {
-		if u.failed {
-			continue
-		}
-		for _, e := range u.syms {
+	for _, nu := range units {
+		for _, e := range nu.u.syms {
 			waiting := e.m.dependants
 			e.m.dependants = nil
 			for _, t := range waiting {
-				if t.failed {
+				t = t.root()
+				if t.failed || t.ready {
 					continue
 				}
-				delete(t.deps, e)
-				for x := range u.deps {
-					t.add(x)
-				}
-				if len(t.deps) == 0 {
-					es.ready(t, b)
+				delete(t.pending, e)
+				if w := nu.u.root(); !w.failed {
+					es.addWait(t, w)
 				}
 			}
 		}
 	}
-	for _, u := range units {
-		if !u.failed && len(u.deps) == 0 {
-			es.ready(u, b)
+	var candidates []*emitUnit
+	for _, nu := range units {
+		u := nu.u.root()
+		if nu.u.cause != nil {
+			es.failUnit(u, nu.u.cause, b)
+			continue
 		}
+		candidates = append(candidates, u)
+	}
+	// Anything that waited on the new symbols may be free now too.
+	for _, nu := range units {
+		for x := range nu.u.root().waiters {
+			candidates = append(candidates, x)
+		}
+	}
+	es.propagateReady(candidates, b)
+}
+
+// propagateReady marks Ready every candidate root that waits for nothing,
+// and then its waiters, transitively. Called locked.
+func (es *ExecutionSession) propagateReady(work []*emitUnit, b *batch) {
+	for len(work) > 0 {
+		u := work[len(work)-1].root()
+		work = work[:len(work)-1]
+		if u.ready || u.failed || u.waiting() {
+			continue
+		}
+		u.ready = true
+		es.ready(u, b)
+		for x := range u.waiters {
+			delete(x.waitsOn, u)
+			work = append(work, x)
+		}
+		u.waiters = nil
 	}
 }
 
@@ -175,15 +307,26 @@ func (es *ExecutionSession) ready(u *emitUnit, b *batch) {
 	}
 }
 
-// failUnit fails every symbol of u. Called locked.
+// failUnit fails every symbol of root u and the units waiting on it.
+// Called locked.
 func (es *ExecutionSession) failUnit(u *emitUnit, cause error, b *batch) {
-	if u.failed {
+	u = u.root()
+	if u.failed && u.syms == nil {
 		return
 	}
 	u.failed = true
-	u.deps = nil
-	for _, e := range u.syms {
+	if u.cause == nil {
+		u.cause = cause
+	}
+	syms := u.syms
+	u.syms = nil
+	waiters := u.waiters
+	u.waiters, u.waitsOn, u.pending = nil, nil, nil
+	for _, e := range syms {
 		e.mat().emitted = nil
 		es.failSymbol(u.jd, e, cause, b)
+	}
+	for x := range waiters {
+		es.failUnit(x, fmt.Errorf("a dependency failed: %w", cause), b)
 	}
 }

@@ -31,6 +31,7 @@ type options struct {
 	showGraph      bool
 	showTimes      bool
 	debug          bool
+	cpuProfile     string
 	help           bool
 }
 
@@ -62,6 +63,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -show-graph             print each link graph after fixups
   -show-times             print the time spent in each phase
   -debug                  log the link on stderr
+  -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
 `
 
 // flagOpts take no value.
@@ -75,6 +77,7 @@ var flagOpts = map[string]bool{
 var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
+	"cpuprofile": true,
 }
 
 func parseArgs(argv []string) (*options, error) {
@@ -156,6 +159,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.showTimes = true
 		case "debug":
 			o.debug = true
+		case "cpuprofile":
+			o.cpuProfile = value
 		case "h", "help":
 			o.help = true
 		default:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -36,7 +37,18 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	t := &tool{o: o, stdout: stdout, stderr: stderr, times: &timings{}}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "gorc-jitlink:", err)
+			return 1
+		}
+		pprof.StartCPUProfile(f)
+		// Stopped before the program runs (it may exit the process).
+		t.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	code, err := t.run()
+	t.stop()
 	if err != nil {
 		report(stderr, err)
 		return 1
@@ -69,12 +81,13 @@ func report(w io.Writer, err error) {
 }
 
 type tool struct {
-	o      *options
-	stdout io.Writer
-	stderr io.Writer
-	j      *lljit.LLJIT
-	rec    *recorder
-	times  *timings
+	stopProfile func()
+	o           *options
+	stdout      io.Writer
+	stderr      io.Writer
+	j           *lljit.LLJIT
+	rec         *recorder
+	times       *timings
 	// names interface symbols of every input object, to link them all with
 	// -noexec and -check.
 	provided []orc.Name
@@ -107,6 +120,14 @@ func (t *timings) print(w io.Writer) {
 	fmt.Fprintln(w, "phase times:")
 	for _, p := range t.order {
 		fmt.Fprintf(w, "  %-22s %10.3f ms\n", p, float64(t.phases[p])/1e6)
+	}
+}
+
+// stop ends CPU profiling, if it runs.
+func (t *tool) stop() {
+	if t.stopProfile != nil {
+		t.stopProfile()
+		t.stopProfile = nil
 	}
 }
 
@@ -165,6 +186,7 @@ func (t *tool) run() (int, error) {
 		}
 		t.times.since("checks", start)
 	}
+	t.stop()
 	if o.noexec {
 		if o.showTimes {
 			t.times.print(t.stderr)
