@@ -43,6 +43,7 @@ type Archive struct {
 	hasSymtab bool
 	symbols   []symbol       // symbol table in table order
 	first     map[string]int // symbol name -> index of the first member defining it
+	unmap     func() error   // releases a mapped file (from Open)
 }
 
 type symbol struct {

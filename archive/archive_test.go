@@ -521,6 +521,28 @@ func TestSqlite(t *testing.T) {
 	if got, want := symbolTable(a), nmArmap(t, sqlitePath); !slices.Equal(got, want) {
 		t.Errorf("symbol table differs from nm's: %d vs %d entries", len(got), len(want))
 	}
+	if err := a.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestOpenNotArchive checks that Open reports what is wrong with files it
+// cannot map or parse.
+func TestOpenNotArchive(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.a")
+	writeFile(t, empty, nil)
+	for _, path := range []string{empty, dir} {
+		if a, err := Open(path); err == nil {
+			a.Close()
+			t.Errorf("Open(%s) succeeded", path)
+		} else if !strings.Contains(err.Error(), path) {
+			t.Errorf("Open(%s): error %q does not name the file", path, err)
+		}
+	}
 }
 
 func BenchmarkParseSqlite(b *testing.B) {

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 )
 
-// Open reads the archive file at path and parses it; path is the archive's
-// name in messages.
+// Open maps the archive file at path into memory (or, where it cannot be
+// mapped, reads it) and parses it; path is the archive's name in messages.
+// Mapping means only the members a link uses are ever read from disk. Call
+// [Archive.Close] when the members' data is no longer needed.
 //
 // For a thin archive, Open reads each member from its own file, resolving
 // relative paths against the archive's directory as GNU ld does. The paths
@@ -21,7 +23,7 @@ import (
 // names the archive and member and wraps the underlying error, so
 // errors.Is(err, fs.ErrNotExist) works.
 func Open(path string) (*Archive, error) {
-	data, err := os.ReadFile(path)
+	data, unmap, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +32,25 @@ func Open(path string) (*Archive, error) {
 		byPath: map[string][]byte{},
 		byID:   map[fileID][]byte{},
 	}
-	return parse(path, data, l.load)
+	a, err := parse(path, data, l.load)
+	if err != nil {
+		unmap()
+		return nil, err
+	}
+	a.unmap = unmap
+	return a, nil
+}
+
+// Close releases the memory of an archive from [Open]. The data of its
+// members must not be used afterwards. Close on a parsed archive, or a
+// second Close, does nothing.
+func (a *Archive) Close() error {
+	if a.unmap == nil {
+		return nil
+	}
+	err := a.unmap()
+	a.unmap = nil
+	return err
 }
 
 // thinLoader reads the member files of one thin archive.

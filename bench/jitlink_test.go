@@ -24,6 +24,7 @@ func sqliteObjects(b *testing.B) ([]staticlink.Object, int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { a.Close() })
 	var objs []staticlink.Object
 	var size int64
 	for _, m := range a.Members() {

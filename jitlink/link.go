@@ -58,7 +58,9 @@ type Context interface {
 }
 
 // PhaseTimer, if implemented by a Context, receives the time spent in each
-// phase of the link.
+// phase of the link. The "await externals" phase is time spent waiting for
+// LookupExternals to answer, which for concurrent links overlaps with other
+// graphs' work; the other phases are work on this graph.
 type PhaseTimer interface {
 	PhaseDone(g *LinkGraph, phase string, d time.Duration)
 }
@@ -182,7 +184,7 @@ func (l *linker) phase2(ext []*Symbol, addrs []uint64, err error) {
 	for i, s := range ext {
 		s.base.addr = addrs[i]
 	}
-	l.mark("resolve")
+	l.mark("await externals")
 	if err := runPasses(g, l.cfg.PreFixup); err != nil {
 		l.fail(err)
 		return

@@ -5,8 +5,10 @@ package lljit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -56,6 +58,9 @@ type LLJIT struct {
 	libs     *orc.JITDylib // shared libraries loaded with LoadDylib
 	objLayer *orc.ObjectLinkingLayer
 	platform *elfplatform.Platform // nil without a platform
+
+	mu       sync.Mutex
+	archives []*archive.Archive // mapped by AddArchive, closed by Close
 }
 
 // New is (&Builder{}).Create().
@@ -223,8 +228,12 @@ func (j *LLJIT) AddArchive(jd *orc.JITDylib, path string) error {
 	}
 	gen, err := orc.NewStaticLibraryGenerator(j.objLayer, a, memberSymbols)
 	if err != nil {
+		a.Close()
 		return err
 	}
+	j.mu.Lock()
+	j.archives = append(j.archives, a)
+	j.mu.Unlock()
 	jd.AddGenerator(gen)
 	return nil
 }
@@ -274,10 +283,19 @@ func (j *LLJIT) RunMain(args ...string) (int, error) {
 }
 
 // Close ends the session: it waits for pending work, removes every JITDylib
-// (releasing JIT'd memory) and closes the executor. JIT'd code must not run
-// anymore.
+// (releasing JIT'd memory), closes the executor and unmaps the archives
+// that AddArchive opened. JIT'd code must not run anymore, and no lookup
+// may run concurrently with Close.
 func (j *LLJIT) Close() error {
-	if err := j.es.Close(); err != nil {
+	err := j.es.Close()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	// The session no longer links: the archives' members are unused.
+	for _, a := range j.archives {
+		err = errors.Join(err, a.Close())
+	}
+	j.archives = nil
+	if err != nil {
 		return fmt.Errorf("closing JIT: %w", err)
 	}
 	return nil

@@ -317,6 +317,8 @@ func TestSqlite(t *testing.T) {
 	if !strings.Contains(out.Stdout, "name=ada") {
 		t.Fatalf("unexpected output %q", out.Stdout)
 	}
+	// Linking the members on a pool of goroutines gives the same program.
+	same(t, dir, []string{obj}, []string{lib, "-lm"}, []string{"-num-threads", "2", lib, "-lm"}, nil)
 }
 
 const zlibSrc = `#include <stdio.h>

@@ -3,6 +3,7 @@ package jitlinktool
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,7 +50,25 @@ func findLibrary(name string, dirs []string) (string, error) {
 	return "", fmt.Errorf("library -l%s not found (searched %s)", name, strings.Join(dirs, ", "))
 }
 
-// fileKind sniffs what a library path holds.
+// sniff reports what the file at path holds from its first bytes, so that
+// archives and shared libraries are not read twice (archive.Open and dlopen
+// read them themselves).
+func sniff(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var head [18]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return "", err
+	}
+	return fileKind(head[:n]), nil
+}
+
+// fileKind tells objects, shared libraries, archives and (anything else)
+// linker scripts apart by their first bytes.
 func fileKind(data []byte) string {
 	switch {
 	case bytes.HasPrefix(data, []byte("\x7fELF")):

@@ -32,6 +32,7 @@ type options struct {
 	showTimes      bool
 	debug          bool
 	cpuProfile     string
+	numThreads     int
 	help           bool
 }
 
@@ -64,6 +65,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -show-times             print the time spent in each phase
   -debug                  log the link on stderr
   -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
+  -num-threads N          link on N goroutines (default 0: on the looking-up thread)
 `
 
 // flagOpts take no value.
@@ -77,7 +79,7 @@ var flagOpts = map[string]bool{
 var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
-	"cpuprofile": true,
+	"cpuprofile": true, "num-threads": true,
 }
 
 func parseArgs(argv []string) (*options, error) {
@@ -161,6 +163,11 @@ func parseArgs(argv []string) (*options, error) {
 			o.debug = true
 		case "cpuprofile":
 			o.cpuProfile = value
+		case "num-threads":
+			o.numThreads, err = strconv.Atoi(value)
+			if err == nil && o.numThreads < 0 {
+				err = fmt.Errorf("negative")
+			}
 		case "h", "help":
 			o.help = true
 		default:

@@ -119,8 +119,9 @@ func (t *timings) print(w io.Writer) {
 	defer t.mu.Unlock()
 	fmt.Fprintln(w, "phase times:")
 	for _, p := range t.order {
-		fmt.Fprintf(w, "  %-22s %10.3f ms\n", p, float64(t.phases[p])/1e6)
+		fmt.Fprintf(w, "  %-28s %10.3f ms\n", p, float64(t.phases[p])/1e6)
 	}
+	fmt.Fprintln(w, "  (link: phases are summed over graphs; awaiting externals overlaps other work)")
 }
 
 // stop ends CPU profiling, if it runs.
@@ -236,7 +237,7 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		epcOpts = append(epcOpts, inprocess.WithMemoryManager(slab))
 	}
 	epc := inprocess.New(epcOpts...)
-	b := &lljit.Builder{EPC: epc, NoProcessSymbols: o.noProcessSyms}
+	b := &lljit.Builder{EPC: epc, NoProcessSymbols: o.noProcessSyms, NumCompileThreads: o.numThreads}
 	if !o.noProcessSyms {
 		// Programs linked by gcc and g++ see the unwinder of libgcc_s
 		// (_Unwind_*); C++ programs need it, llvm-jitlink (itself C++)
@@ -334,11 +335,11 @@ func (t *tool) addInputs() error {
 
 // addInput adds one input file: an object, an archive or a shared library.
 func (t *tool) addInput(path string, h *harness) error {
-	data, err := os.ReadFile(path)
+	kind, err := sniff(path)
 	if err != nil {
 		return err
 	}
-	switch fileKind(data) {
+	switch kind {
 	case "archive":
 		t.logf("archive %s", path)
 		return t.j.AddArchive(nil, path)
@@ -347,6 +348,10 @@ func (t *tool) addInput(path string, h *harness) error {
 		return t.j.LoadDylib(path)
 	case "script":
 		return fmt.Errorf("%s: not an ELF object or archive", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
 	iface, err := elf.ReadInterface(path, data)
 	if err != nil {
@@ -367,11 +372,11 @@ func (t *tool) addInput(path string, h *harness) error {
 // addLibrary adds a library found by -l: shared libraries are loaded,
 // archives linked on demand, linker scripts followed.
 func (t *tool) addLibrary(path string, dirs []string) error {
-	data, err := os.ReadFile(path)
+	kind, err := sniff(path)
 	if err != nil {
 		return err
 	}
-	switch fileKind(data) {
+	switch kind {
 	case "shared":
 		t.logf("library %s", path)
 		return t.j.LoadDylib(path)
@@ -380,6 +385,10 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 		return t.j.AddArchive(nil, path)
 	case "object":
 		return t.addInput(path, nil)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
 	inputs, err := scriptInputs(path, data)
 	if err != nil {
