@@ -11,7 +11,7 @@ import (
 // their symbols and edges, and external and absolute symbols.
 func (g *LinkGraph) Dump(w io.Writer) error {
 	p := &printer{w: w}
-	p.printf("graph %q (%s, %d-byte pointers)\n", g.name, g.triple, g.ptrSize)
+	p.printf("LinkGraph %q (triple = %s), %d-byte pointers\n", g.name, g.triple, g.ptrSize)
 	for _, sec := range g.sections {
 		p.printf("section %s %s ordinal %d, %d blocks\n", sec.name, sec.prot, sec.ordinal, len(sec.blocks))
 		blocks := slices.Clone(sec.blocks)

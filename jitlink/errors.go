@@ -49,38 +49,60 @@ func located(file, section string, offset int64, msg string) string {
 // FixupError reports an edge that cannot be applied: its value is out of
 // range for the field, or the edge is malformed.
 type FixupError struct {
-	Graph   string
-	Section string
-	Offset  uint64 // offset of the fixup from the start of its section
-	Kind    string // edge kind name
-	Target  string // target symbol
-	Value   int64  // computed value, when out of range
-	Msg     string
+	Graph      string
+	Section    string
+	Offset     uint64 // offset of the fixup from the start of its section
+	FixupAddr  uint64 // address of the fixup
+	Kind       string // edge kind name
+	Target     string // target symbol
+	TargetAddr uint64
+	Addend     int64
+	Value      int64  // computed value, when out of range
+	Msg        string // what is wrong; empty when the value is out of range
 }
 
 func (e *FixupError) Error() string {
+	if e.Msg == "" {
+		// Worded as LLVM words it, so that tools matching LLVM's message
+		// (and its regression tests) recognize ours.
+		return fmt.Sprintf("%s: section %s: relocation target %q at address %#x with addend %s is out of range of %s fixup at %#x (offset %#x in section, value %s)",
+			e.Graph, e.Section, e.Target, e.TargetAddr, signedHex(e.Addend), e.Kind, e.FixupAddr, e.Offset, signedHex(e.Value))
+	}
 	return fmt.Sprintf("%s: section %s at offset %#x: %s fixup to %s: %s",
 		e.Graph, e.Section, e.Offset, e.Kind, e.Target, e.Msg)
+}
+
+func signedHex(v int64) string {
+	if v < 0 {
+		return fmt.Sprintf("-%#x", uint64(-v))
+	}
+	return fmt.Sprintf("%#x", v)
 }
 
 // NewFixupError builds a FixupError for edge e in block b.
 func NewFixupError(g *LinkGraph, b *Block, e *Edge, value int64, msg string) *FixupError {
 	sec := b.section
 	start, _ := sec.Range()
-	return &FixupError{
-		Graph:   g.name,
-		Section: sec.name,
-		Offset:  b.addr + uint64(e.Offset) - start,
-		Kind:    g.EdgeKindName(e.Kind),
-		Target:  symbolDescription(e.Target),
-		Value:   value,
-		Msg:     msg,
+	fe := &FixupError{
+		Graph:     g.name,
+		Section:   sec.name,
+		Offset:    b.addr + uint64(e.Offset) - start,
+		FixupAddr: b.addr + uint64(e.Offset),
+		Kind:      g.EdgeKindName(e.Kind),
+		Target:    symbolDescription(e.Target),
+		Addend:    e.Addend,
+		Value:     value,
+		Msg:       msg,
 	}
+	if e.Target != nil {
+		fe.TargetAddr = e.Target.Address()
+	}
+	return fe
 }
 
 // OutOfRange builds the error for a fixup value that does not fit its field.
 func OutOfRange(g *LinkGraph, b *Block, e *Edge, value int64) *FixupError {
-	return NewFixupError(g, b, e, value, fmt.Sprintf("value %#x out of range", value))
+	return NewFixupError(g, b, e, value, "")
 }
 
 func symbolDescription(s *Symbol) string {

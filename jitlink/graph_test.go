@@ -290,7 +290,7 @@ func TestDump(t *testing.T) {
 	if err := g.Dump(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`graph "dump.o"`, "section .text R-X", "symbol 0x0+0x0 main", "edge +0x1 BranchPCRel32 -> puts -0x4", "external puts"} {
+	for _, want := range []string{`LinkGraph "dump.o" (triple = x86_64-unknown-linux-gnu)`, "section .text R-X", "symbol 0x0+0x0 main", "edge +0x1 BranchPCRel32 -> puts -0x4", "external puts"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("dump lacks %q:\n%s", want, buf.String())
 		}

@@ -257,8 +257,9 @@ func (p *parser) slice(v uint64) (uint64, error) {
 	return v, nil
 }
 
-// load parses "{N} primary" and reads N bytes (little-endian); a slice
-// after it applies to the loaded value.
+// load parses "{N} expr" and reads N bytes (little-endian). As in LLVM's
+// checker the address is the whole expression that follows, so
+// "*{1}sym+1" reads the byte after sym.
 func (p *parser) load() (uint64, error) {
 	if !p.eat("{") {
 		return 0, p.errorf("expected '{' after '*'")
@@ -267,7 +268,7 @@ func (p *parser) load() (uint64, error) {
 	if err != nil || n < 1 || n > 8 || !p.eat("}") {
 		return 0, p.errorf("bad load size")
 	}
-	addr, err := p.primary()
+	addr, err := p.expr()
 	if err != nil {
 		return 0, err
 	}

@@ -44,8 +44,9 @@ func TestEval(t *testing.T) {
 		{"*{4}data = 0x55667788", 0x55667788, 0x55667788},
 		{"*{2}(data + 2) = 0x5566", 0x5566, 0x5566},
 		{"(*{8}data)[63:56] = 0x11", 0x11, 0x11},
-		{"*{8}data[15:0] = 0x7788", 0x7788, 0x7788},
-		{"1 + 2 << 3 = 24", 24, 24}, // left-associative, no precedence
+		{"(*{8}data)[15:0] = 0x7788", 0x7788, 0x7788},
+		{"*{1}data+1 = 0x77", 0x77, 0x77}, // the address is the whole expression
+		{"1 + 2 << 3 = 24", 24, 24},       // left-associative, no precedence
 		{"0x10 - 0x1 & 0xff | 0x100 = 0x10f", 0x10f, 0x10f},
 		{"decode_operand(code, 4) = 0x10", 0x10, 0x10},
 		{"decode_operand(call_site, 0) = 0xffffffffffffffe0", 0xffffffffffffffe0, 0xffffffffffffffe0},

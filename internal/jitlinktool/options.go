@@ -5,6 +5,7 @@ package jitlinktool
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -28,11 +29,12 @@ type options struct {
 	hasSlabAddress bool
 	slabPageSize   uint64
 	showAddrs      bool
-	showGraph      bool
+	showGraphs     *regexp.Regexp // graphs to print; nil: none
 	showTimes      bool
 	debug          bool
 	cpuProfile     string
 	numThreads     int
+	perfSupport    bool
 	help           bool
 }
 
@@ -62,16 +64,18 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -slab-page-size N       page size for slab layout
   -show-addrs             print the addresses of symbols and sections
   -show-graph             print each link graph after fixups
+  -show-graphs REGEX      print the graphs whose names match REGEX
   -show-times             print the time spent in each phase
   -debug                  log the link on stderr
   -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
+  -perf-support           write a jitdump file for perf (see package perfjit)
   -num-threads N          link on N goroutines (default 0: on the looking-up thread)
 `
 
 // flagOpts take no value.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
-	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true,
+	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true,
 	"h": true, "help": true,
 }
 
@@ -79,7 +83,7 @@ var flagOpts = map[string]bool{
 var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
-	"cpuprofile": true, "num-threads": true,
+	"cpuprofile": true, "num-threads": true, "show-graphs": true,
 }
 
 func parseArgs(argv []string) (*options, error) {
@@ -156,13 +160,17 @@ func parseArgs(argv []string) (*options, error) {
 		case "show-addrs":
 			o.showAddrs = true
 		case "show-graph":
-			o.showGraph = true
+			o.showGraphs = regexp.MustCompile("")
+		case "show-graphs":
+			o.showGraphs, err = regexp.Compile(value)
 		case "show-times":
 			o.showTimes = true
 		case "debug":
 			o.debug = true
 		case "cpuprofile":
 			o.cpuProfile = value
+		case "perf-support":
+			o.perfSupport = true
 		case "num-threads":
 			o.numThreads, err = strconv.Atoi(value)
 			if err == nil && o.numThreads < 0 {

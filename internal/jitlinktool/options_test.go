@@ -2,6 +2,7 @@ package jitlinktool_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +50,7 @@ call_site:
 	callq external_func@PLT
 lea_site:
 	leaq local_data(%rip), %rcx
+	leaq _GLOBAL_OFFSET_TABLE_(%rip), %rdx
 	xorl %eax, %eax
 	retq
 
@@ -65,6 +67,8 @@ local_data:
 # jitlink-check: decode_operand(call_site, 0) = \
 # jitlink-check:     stub_addr(checks.o, external_func) - next_pc(call_site)
 # jitlink-check: *{8}(got_addr(checks.o, external_data)) = external_data
+# jitlink-check: _GLOBAL_OFFSET_TABLE_ = got_addr(checks.o, external_data)
+# jitlink-check: *{1}lea_site+1 = 0x8d
 # jitlink-check: decode_operand(main, 4) = got_addr(checks.o, external_data) - next_pc(main)
 # jitlink-check: section_addr(checks.o, .text) = 0xfff00000
 # other-prefix: local_data - main = 0x2000
@@ -116,7 +120,7 @@ int main(void) { puts("main"); return 0; }
 	if got.ExitCode != 9 || !strings.HasSuffix(got.Stdout, "other entry 2 arg1\n") {
 		t.Fatalf("-entry: exit %d, stdout %q, stderr %s", got.ExitCode, got.Stdout, got.Stderr)
 	}
-	for _, want := range []string{"hello.o:", "section .text", "symbol", "other_entry", `graph "` + obj + `"`, "edge +"} {
+	for _, want := range []string{"hello.o:", "section .text", "symbol", "other_entry", `LinkGraph "` + obj + `" (triple = x86_64-unknown-linux-gnu)`, "edge +"} {
 		if !strings.Contains(got.Stdout, want) {
 			t.Errorf("-show-addrs/-show-graph output lacks %q", want)
 		}
@@ -129,6 +133,25 @@ int main(void) { puts("main"); return 0; }
 	// -noexec links and looks up, but does not run.
 	if got = jit(t, "-noexec", obj); got.ExitCode != 0 || got.Stdout != "" {
 		t.Fatalf("-noexec ran the program: %q", got.Stdout)
+	}
+	// -show-graphs prints only the graphs whose names match.
+	if got = jit(t, "-noexec", "-show-graphs", "nomatch", obj); got.ExitCode != 0 || got.Stdout != "" {
+		t.Fatalf("-show-graphs nomatch printed %q (%s)", got.Stdout, got.Stderr)
+	}
+	if got = jit(t, "-noexec", "-show-graphs", `hello\.o$`, obj); !strings.Contains(got.Stdout, "LinkGraph") {
+		t.Fatalf("-show-graphs hello.o printed %q (%s)", got.Stdout, got.Stderr)
+	}
+	// -perf-support leaves a jitdump under $JITDUMPDIR (package perfjit
+	// tests its contents).
+	cmd := exec.Command(tool, "-perf-support", obj)
+	cmd.Env = append(os.Environ(), "JITDUMPDIR="+dir)
+	if got = testutil.Run(t, cmd); got.ExitCode != 0 || got.Stdout != "main\n" {
+		t.Fatalf("-perf-support: exit %d %q %s", got.ExitCode, got.Stdout, got.Stderr)
+	}
+	if dumps, _ := filepath.Glob(filepath.Join(dir, ".debug/jit/gorc-jit-*/jit-*.dump")); len(dumps) != 1 {
+		t.Fatalf("-perf-support: dumps %v", dumps)
+	} else if fi, err := os.Stat(dumps[0]); err != nil || fi.Size() <= 40 {
+		t.Fatalf("-perf-support: dump %s has no records (%v)", dumps[0], err)
 	}
 	// -no-process-syms hides libc; -phony-externals turns that into nulls.
 	got = jit(t, "-no-process-syms", obj)

@@ -66,7 +66,9 @@ func (r *recorder) record(g *jitlink.LinkGraph) error {
 		start, end := sec.Range()
 		fi.sections[sec.Name()] = [2]uint64{start, end}
 		for _, b := range sec.Blocks() {
-			if sec.Lifetime() == jitlink.LifetimeNoAlloc && !sec.IsTLS() {
+			// Empty blocks (such as the one _GLOBAL_OFFSET_TABLE_ may
+			// mark) would hide the block that shares their address.
+			if sec.Lifetime() == jitlink.LifetimeNoAlloc && !sec.IsTLS() || b.Size() == 0 {
 				continue
 			}
 			data := make([]byte, b.Size())

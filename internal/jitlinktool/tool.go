@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/inprocess"
+	"github.com/gorc-jit/gorc/orc/perfjit"
 )
 
 // Main runs the tool and returns its exit status. The caller exits through
@@ -49,6 +51,11 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 	}
 	code, err := t.run()
 	t.stop()
+	if t.perf != nil {
+		// A program that exits the process skips this: the dump then
+		// lacks only its closing record, which perf does not need.
+		err = errors.Join(err, t.perf.Close())
+	}
 	if err != nil {
 		report(stderr, err)
 		return 1
@@ -87,6 +94,7 @@ type tool struct {
 	stderr      io.Writer
 	j           *lljit.LLJIT
 	rec         *recorder
+	perf        *perfjit.Plugin // -perf-support
 	times       *timings
 	// names interface symbols of every input object, to link them all with
 	// -noexec and -check.
@@ -256,8 +264,16 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			t.rec = newRecorder()
 			l.AddPlugin(t.rec)
 		}
-		if o.showGraph {
-			l.AddPlugin(&graphPrinter{w: t.stdout})
+		if o.perfSupport {
+			p, err := perfjit.New()
+			if err != nil {
+				return nil, err
+			}
+			t.perf = p
+			l.AddPlugin(p)
+		}
+		if o.showGraphs != nil {
+			l.AddPlugin(&graphPrinter{w: t.stdout, match: o.showGraphs})
 		}
 		if o.debug {
 			l.AddPlugin(&debugLogger{t: t})
@@ -455,14 +471,19 @@ func (t *tool) runChecks() error {
 	return errors.Join(errs...)
 }
 
-// graphPrinter prints each graph after fixups (-show-graph).
+// graphPrinter prints the graphs whose names match after fixups
+// (-show-graph, -show-graphs).
 type graphPrinter struct {
 	orc.PluginBase
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	match *regexp.Regexp
 }
 
 func (p *graphPrinter) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	if !p.match.MatchString(g.Name()) {
+		return nil
+	}
 	cfg.PostFixup = append(cfg.PostFixup, func(g *jitlink.LinkGraph) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()

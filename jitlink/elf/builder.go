@@ -76,10 +76,21 @@ func (b *builder) unsupported(sec string, off int64, format string, args ...any)
 	return &jitlink.UnsupportedError{File: b.f.name, Section: sec, Offset: off, What: fmt.Sprintf(format, args...)}
 }
 
+// tripleFor names the OS of an object whose header says which: FreeBSD
+// objects carry its OS ABI; the others (System V, GNU) are taken as Linux.
+func tripleFor(triple string, abi elf.OSABI) string {
+	if abi == elf.ELFOSABI_FREEBSD {
+		if arch, _, ok := strings.Cut(triple, "-unknown-"); ok {
+			return arch + "-unknown-freebsd"
+		}
+	}
+	return triple
+}
+
 func (b *builder) build() (*jitlink.LinkGraph, error) {
 	f := b.f
 	b.be = b.arch.newBackend()
-	b.g = jitlink.NewLinkGraph(f.name, b.arch.triple, 8, le, b.be)
+	b.g = jitlink.NewLinkGraph(f.name, tripleFor(b.arch.triple, elf.OSABI(f.data[elf.EI_OSABI])), 8, le, b.be)
 	n := len(f.sections)
 	b.blocks = make([]*jitlink.Block, n)
 	b.secSyms = make([]*jitlink.Symbol, n)

@@ -474,3 +474,23 @@ func TestGOTSymbolIsLocal(t *testing.T) {
 		t.Fatalf("GOT symbol after link: %v", s)
 	}
 }
+
+// TestTripleFromOSABI checks that the graph's triple names the OS the
+// object's header gives: FreeBSD's OS ABI, or Linux for System V and GNU.
+func TestTripleFromOSABI(t *testing.T) {
+	obj := testutil.Assemble(t, t.TempDir(), "t.s", "\t.text\nf: ret\n")
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for abi, want := range map[byte]string{0: "x86_64-unknown-linux-gnu", 3: "x86_64-unknown-linux-gnu", 9: "x86_64-unknown-freebsd"} {
+		data[7] = abi
+		g, err := elf.NewLinkGraph(obj, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.TargetTriple() != want {
+			t.Errorf("OS ABI %d: triple %s, want %s", abi, g.TargetTriple(), want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -76,10 +77,14 @@ func TestFixups(t *testing.T) {
 				if !errors.As(err, &fe) {
 					t.Fatalf("want an out-of-range FixupError, got %v", err)
 				}
-				for _, s := range []string{"test.o", ".data", "0x4", "target", "out of range"} {
+				kindName, _, _ := strings.Cut(tc.name, "/")
+				for _, s := range []string{"test.o", ".data", "offset 0x4", `relocation target "target" at address ` + fmt.Sprintf("%#x", tc.target), "out of range of " + kindName + " fixup"} {
 					if !strings.Contains(err.Error(), s) {
 						t.Errorf("error %q does not mention %q", err, s)
 					}
+				}
+				if fe.Value == 0 || fe.TargetAddr != tc.target || fe.Addend != tc.addend {
+					t.Errorf("FixupError fields: value %#x, target %#x, addend %#x", fe.Value, fe.TargetAddr, fe.Addend)
 				}
 				return
 			}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs LLVM's JITLink regression tests (lit-style .s/.yaml files with RUN
+# lines) against gorc-jitlink: each RUN line runs under bash with
+# llvm-jitlink meaning gorc-jitlink and the other tools (llvm-mc, FileCheck,
+# not, yaml2obj) taken from LLVM 19, as lit would substitute them
+# (JITLINK=llvm-jitlink-14 runs them against LLVM's own tool instead). Prints
+# PASS/FAIL per file, the first failing command's output, and a count.
+#
+#   scripts/llvm-jitlink-tests.sh FILE-OR-DIR...
+#
+# The tests are LLVM's (Apache-2.0 WITH LLVM-exception): fetch them, run
+# them from where they lie, do not commit them.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+llvm=${LLVM_BIN:-/usr/lib/llvm-19/bin}
+[ -x "$llvm/llvm-mc" ] || { echo "need LLVM tools in $llvm (apt-get install llvm-19)" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/bin"
+if [ -n "${JITLINK:-}" ]; then
+	# Run the tests against another linker (e.g. llvm-jitlink-14) for a baseline.
+	ln -s "$(command -v "$JITLINK")" "$work/bin/llvm-jitlink"
+else
+	(cd "$root" && go build -o "$work/bin/llvm-jitlink" ./cmd/gorc-jitlink) || exit 2
+fi
+for t in llvm-mc FileCheck not yaml2obj llvm-objcopy llvm-readobj count; do
+	[ -x "$llvm/$t" ] && ln -s "$llvm/$t" "$work/bin/$t"
+done
+
+files=()
+for a in "$@"; do
+	if [ -d "$a" ]; then
+		while IFS= read -r f; do files+=("$f"); done < <(find "$(realpath "$a")" -name '*.s' -o -name '*.yaml' -o -name '*.test' | sort)
+	else
+		files+=("$(realpath "$a")")
+	fi
+done
+
+pass=0 fail=0 unsupported=0
+for f in "${files[@]}"; do
+	name=${f#"$PWD/"}
+	# Join continued RUN lines, then substitute lit's %s, %t, %T, %/s.
+	mapfile -t runs < <(sed -n 's/^.*RUN: *//p' "$f" | awk '{ if (sub(/\\$/, "")) { acc = acc $0 } else { print acc $0; acc = "" } }')
+	if [ ${#runs[@]} -eq 0 ]; then continue; fi
+	if grep -qE 'REQUIRES:.*(asserts|system-darwin|system-windows)' "$f" || grep -qE 'UNSUPPORTED:.*x86_64-linux|XFAIL: *\*' "$f"; then
+		echo "UNSUPPORTED $name ($(grep -hoE '(REQUIRES|UNSUPPORTED|XFAIL):.*' "$f" | head -1))"
+		unsupported=$((unsupported + 1))
+		continue
+	fi
+	tmp="$work/t$((pass + fail))"
+	mkdir -p "$tmp"
+	ok=1
+	for r in "${runs[@]}"; do
+		cmd=${r//%\/s/$f}
+		cmd=${cmd//%s/$f}
+		cmd=${cmd//%T/$tmp}
+		cmd=${cmd//%t/$tmp/t}
+		cmd=${cmd//%p/$(dirname "$f")}
+		cmd=${cmd//%S/$(dirname "$f")}
+		if ! out=$(cd "$tmp" && PATH="$work/bin:$PATH" bash -o pipefail -c "$cmd" 2>&1); then
+			ok=0
+			echo "FAIL $name"
+			echo "  \$ $cmd"
+			printf '%s\n' "$out" | head -8 | sed 's/^/  | /'
+			break
+		fi
+	done
+	if [ $ok = 1 ]; then
+		echo "PASS $name"
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+	fi
+done
+echo "passed $pass of $((pass + fail)) ($unsupported unsupported)"
+[ $fail = 0 ]
