@@ -35,6 +35,17 @@ type ExecutorProcessControl interface {
 	RunAsIntFunction(addr uint64, arg int) (int, error)
 	// CallWrapper calls a wrapper function (bytes in, bytes out) at addr.
 	CallWrapper(addr uint64, args []byte) ([]byte, error)
+	// WriteMemory writes data to executor memory at addr (memory that is
+	// writable there, such as a stub's pointer).
+	WriteMemory(addr uint64, data []byte) error
+	// JITDispatch returns the executor function JIT'd code calls to reach
+	// the controller, and the context value it passes (LLVM's
+	// __llvm_orc_SimpleRemoteEPC_dispatch_fn and _ctx); ok is false if the
+	// executor has none.
+	JITDispatch() (fn, ctx uint64, ok bool)
+	// SetJITDispatchHandler installs the function that answers those
+	// calls; tag is the executor address JIT'd code named.
+	SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, error))
 	// Close releases the executor (for a remote one, ends the connection).
 	Close() error
 }

@@ -20,11 +20,13 @@ type ExecutionSession struct {
 	// of Ready symbols only read, and take it shared.
 	mu       sync.RWMutex
 	jds      []*JITDylib
-	closed   bool
+	closing  bool // Close has begun
+	closed   bool // Close has stopped lookups
 	managers []ResourceManager
 	platform Platform
 
 	epc         ExecutorProcessControl
+	jitHandlers sync.Map // tag (uint64) -> JITDispatchHandler
 	dispatcher  TaskDispatcher
 	reportError func(error)
 	prefix      string // platform mangling prefix
@@ -58,10 +60,39 @@ func NewExecutionSession(opts ...SessionOption) *ExecutionSession {
 	for _, o := range opts {
 		o(es)
 	}
-	if es.epc != nil && strings.Contains(es.epc.TargetTriple(), "apple") {
-		es.prefix = "_"
+	if es.epc != nil {
+		if strings.Contains(es.epc.TargetTriple(), "apple") {
+			es.prefix = "_"
+		}
+		es.epc.SetJITDispatchHandler(es.runJITDispatch)
 	}
 	return es
+}
+
+// JITDispatchHandler answers a call JIT'd code makes to the controller:
+// args are the bytes it passed, the result the bytes it gets back.
+type JITDispatchHandler func(args []byte) ([]byte, error)
+
+// RegisterJITDispatchHandler makes calls that JIT'd code addresses to tag
+// (an executor address, usually a JIT'd symbol's) run h. Calls to tags
+// without a handler are refused: JIT'd code reaches only the controller
+// functions registered here.
+func (es *ExecutionSession) RegisterJITDispatchHandler(tag uint64, h JITDispatchHandler) error {
+	if tag == 0 || h == nil {
+		return errors.New("RegisterJITDispatchHandler: need a tag and a handler")
+	}
+	if _, dup := es.jitHandlers.LoadOrStore(tag, h); dup {
+		return fmt.Errorf("a JIT dispatch handler is already registered for tag %#x", tag)
+	}
+	return nil
+}
+
+func (es *ExecutionSession) runJITDispatch(tag uint64, args []byte) ([]byte, error) {
+	h, ok := es.jitHandlers.Load(tag)
+	if !ok {
+		return nil, fmt.Errorf("JIT'd code called the controller with tag %#x, which has no handler", tag)
+	}
+	return h.(JITDispatchHandler)(args)
 }
 
 // ExecutorProcessControl returns the session's executor (nil if none).
@@ -158,15 +189,25 @@ func (es *ExecutionSession) RemoveJITDylib(jd *JITDylib) error {
 // executor. Lookups fail from then on.
 func (es *ExecutionSession) Close() error {
 	es.mu.Lock()
-	if es.closed {
+	if es.closed || es.closing {
 		es.mu.Unlock()
 		return nil
 	}
-	es.closed = true
+	es.closing = true
 	jds := slices.Clone(es.jds)
 	es.mu.Unlock()
-	es.dispatcher.Shutdown()
 	var errs []error
+	// Finalizers run first, while the session can still link and look up
+	// what runs them.
+	if p := es.Platform(); p != nil {
+		for _, jd := range slices.Backward(jds) {
+			errs = append(errs, p.TeardownJITDylib(jd))
+		}
+	}
+	es.mu.Lock()
+	es.closed = true
+	es.mu.Unlock()
+	es.dispatcher.Shutdown()
 	for _, jd := range slices.Backward(jds) {
 		errs = append(errs, es.RemoveJITDylib(jd))
 	}

@@ -11,8 +11,9 @@ import (
 	"github.com/gorc-jit/gorc/internal/testutil"
 )
 
-// tool is the gorc-jitlink binary, built once for the tests.
-var tool string
+// tool is the gorc-jitlink binary, built once for the tests, with
+// executor (gorc-executor) beside it.
+var tool, executor string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gorc-jitlink-test")
@@ -21,10 +22,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tool = filepath.Join(dir, "gorc-jitlink")
-	build := exec.Command("go", "build", "-o", tool, "github.com/gorc-jit/gorc/cmd/gorc-jitlink")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building gorc-jitlink: %v\n%s", err, out)
-		os.Exit(1)
+	executor = filepath.Join(dir, "gorc-executor")
+	for bin, pkg := range map[string]string{tool: "cmd/gorc-jitlink", executor: "cmd/gorc-executor"} {
+		build := exec.Command("go", "build", "-o", bin, "github.com/gorc-jit/gorc/"+pkg)
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -362,4 +366,34 @@ func TestClangPrograms(t *testing.T) {
 	same(t, dir, []string{obj}, []string{"-lstdc++"}, []string{"-lstdc++"}, nil)
 	initfini := testutil.CompileWith(t, clang, dir, "initfini.c", initFiniSrc, "-O1")
 	same(t, dir, []string{initfini}, nil, nil, []string{"x"})
+}
+
+const pieDataSrc = `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+	int n = 0;
+	for (char **e = environ; *e; e++) n++;
+	fprintf(stdout, "stdout %d %s\n", argc, n > 0 ? "env" : "noenv");
+	fputs("to stderr\n", stderr);
+	fflush(stderr);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("optind %d\n", optind);
+	return 0;
+}
+`
+
+const coutSrc = `#include <iostream>
+int main() { std::cout << "cout " << 42 << std::endl; std::cerr << "cerr\n"; return 0; }
+`
+
+// Code compiled the default way (PIE) reads libc's and libstdc++'s data
+// with 32-bit PC-relative loads: JIT memory must lie within reach.
+func TestPIEDataReferences(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "pie.c", pieDataSrc)
+	same(t, dir, []string{obj}, nil, nil, []string{"x"})
+	cout := testutil.Compile(t, dir, "cout.cc", coutSrc)
+	same(t, dir, []string{cout}, []string{"-lstdc++"}, []string{"-lstdc++"}, nil)
 }

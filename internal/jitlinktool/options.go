@@ -5,6 +5,8 @@ package jitlinktool
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +37,8 @@ type options struct {
 	cpuProfile     string
 	numThreads     int
 	perfSupport    bool
+	oopExecutor    string // path of the executor to launch; "" for in process
+	oopConnect     string // host:port of a listening executor
 	help           bool
 }
 
@@ -69,6 +73,10 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -debug                  log the link on stderr
   -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
   -perf-support           write a jitdump file for perf (see package perfjit)
+  -oop-executor[=PATH]    run the code in an executor process (default: the
+                          gorc-executor next to this tool)
+  -oop-executor-connect=HOST:PORT
+                          run the code in the executor listening there
   -num-threads N          link on N goroutines (default 0: on the looking-up thread)
 `
 
@@ -83,7 +91,7 @@ var flagOpts = map[string]bool{
 var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
-	"cpuprofile": true, "num-threads": true, "show-graphs": true,
+	"cpuprofile": true, "num-threads": true, "show-graphs": true, "oop-executor-connect": true,
 }
 
 func parseArgs(argv []string) (*options, error) {
@@ -112,6 +120,14 @@ func parseArgs(argv []string) (*options, error) {
 		// -lNAME and -LDIR carry their value attached.
 		if !hasValue && len(name) > 1 && (name[0] == 'l' || name[0] == 'L') && !valueOpts[name] && !flagOpts[name] {
 			name, value, hasValue = name[:1], name[1:], true
+		}
+		if name == "oop-executor" {
+			// The value is optional, so only "-oop-executor=PATH" has one.
+			o.oopExecutor = value
+			if !hasValue {
+				o.oopExecutor = defaultExecutor()
+			}
+			continue
 		}
 		if valueOpts[name] && !hasValue {
 			if i+1 >= len(argv) {
@@ -169,6 +185,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.debug = true
 		case "cpuprofile":
 			o.cpuProfile = value
+		case "oop-executor-connect":
+			o.oopConnect = value
 		case "perf-support":
 			o.perfSupport = true
 		case "num-threads":
@@ -184,6 +202,9 @@ func parseArgs(argv []string) (*options, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-%s %q: %v", name, value, err)
 		}
+	}
+	if (o.oopExecutor != "" || o.oopConnect != "") && (o.slabSize > 0 || o.hasSlabAddress) {
+		return nil, fmt.Errorf("the -slab options apply to in-process linking, not to -oop-executor")
 	}
 	if !o.help && len(o.inputs) == 0 {
 		return nil, fmt.Errorf("no input files (see -help)")
@@ -205,4 +226,16 @@ func parseSize(s string) (uint64, error) {
 		return 0, fmt.Errorf("bad size")
 	}
 	return n * mult, nil
+}
+
+// defaultExecutor is the gorc-executor next to this tool, or else the one
+// on $PATH.
+func defaultExecutor() string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "gorc-executor")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "gorc-executor"
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/orc/perfjit"
+	"github.com/gorc-jit/gorc/orc/remote"
 )
 
 // Main runs the tool and returns its exit status. The caller exits through
@@ -58,7 +59,9 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		report(stderr, err)
-		return 1
+		if code == 0 {
+			code = 1
+		}
 	}
 	return code
 }
@@ -213,8 +216,26 @@ func (t *tool) run() (int, error) {
 		t.times.print(t.stderr)
 	}
 	rc, err := j.ExecutorProcessControl().RunAsMain(entry, argv)
+	if _, inProcess := j.ExecutorProcessControl().(*inprocess.EPC); inProcess {
+		// Exit handlers and finalizers run when this process exits.
+		return rc, err
+	}
+	var exit *remote.ExitError
+	if errors.As(err, &exit) {
+		// The program called exit, or crashed, in the executor.
+		if exit.Signal != 0 {
+			return 128 + int(exit.Signal), fmt.Errorf("%s: %w", o.inputs[0], err)
+		}
+		fmt.Fprintf(t.stderr, "gorc-jitlink: %s: %v\n", o.inputs[0], err)
+		return exit.Code, nil
+	}
 	if err != nil {
 		return 0, err
+	}
+	// Run the finalizers and exit handlers in the executor, release its
+	// memory and let it exit (flushing the program's output).
+	if err := j.Close(); err != nil {
+		return rc, err
 	}
 	return rc, nil
 }
@@ -222,40 +243,31 @@ func (t *tool) run() (int, error) {
 // setup builds the JIT for the options.
 func (t *tool) setup() (*lljit.LLJIT, error) {
 	o := t.o
-	var epcOpts []inprocess.Option
-	noexecSlab := false
-	if o.slabSize > 0 {
-		slabOpts := []memory.SlabOption{memory.SlabActionRunner(inprocess.RunAction)}
-		if o.hasSlabAddress {
-			slabOpts = append(slabOpts, memory.SlabAddress(o.slabAddress))
-		}
-		if o.slabPageSize != 0 {
-			slabOpts = append(slabOpts, memory.SlabPageSize(o.slabPageSize))
-		}
-		slab, err := memory.NewSlab(o.slabSize, slabOpts...)
+	b := &lljit.Builder{NoProcessSymbols: o.noProcessSyms, NumCompileThreads: o.numThreads}
+	switch {
+	case o.oopExecutor != "":
+		epc, err := remote.Launch(o.oopExecutor, remote.Stdio(t.stdout, t.stderr))
 		if err != nil {
 			return nil, err
 		}
-		if slab.Virtual() {
-			if !o.noexec {
-				return nil, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
-			}
-			noexecSlab = true
+		b.EPC = epc
+	case o.oopConnect != "":
+		epc, err := remote.Connect(o.oopConnect)
+		if err != nil {
+			return nil, err
 		}
-		epcOpts = append(epcOpts, inprocess.WithMemoryManager(slab))
-	}
-	epc := inprocess.New(epcOpts...)
-	b := &lljit.Builder{EPC: epc, NoProcessSymbols: o.noProcessSyms, NumCompileThreads: o.numThreads}
-	if !o.noProcessSyms {
-		// Programs linked by gcc and g++ see the unwinder of libgcc_s
-		// (_Unwind_*); C++ programs need it, llvm-jitlink (itself C++)
-		// always has it loaded.
-		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
-	}
-	if noexecSlab {
-		// Code at virtual addresses must not be registered with the
-		// unwinder.
-		b.PlatformRuntime = noEHFrames{epc}
+		b.EPC = epc
+	default:
+		epc, noexecSlab, err := t.inProcess()
+		if err != nil {
+			return nil, err
+		}
+		b.EPC = epc
+		if noexecSlab {
+			// Code at virtual addresses must not be registered with the
+			// unwinder.
+			b.PlatformRuntime = noEHFrames{epc}
+		}
 	}
 	b.SessionOptions = append(b.SessionOptions, orc.WithErrorReporter(func(err error) { report(t.stderr, err) }))
 	b.ObjectLinkingLayerCreator = func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error) {
@@ -288,6 +300,40 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 
 // noEHFrames hides the unwinder registration functions from the platform.
 type noEHFrames struct{ elfplatform.Runtime }
+
+// inProcess makes the in-process executor; noexecSlab is set when memory
+// lies at addresses that cannot be mapped (for -noexec checks only).
+func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
+	o := t.o
+	var epcOpts []inprocess.Option
+	if o.slabSize > 0 {
+		slabOpts := []memory.SlabOption{memory.SlabActionRunner(inprocess.RunAction)}
+		if o.hasSlabAddress {
+			slabOpts = append(slabOpts, memory.SlabAddress(o.slabAddress))
+		}
+		if o.slabPageSize != 0 {
+			slabOpts = append(slabOpts, memory.SlabPageSize(o.slabPageSize))
+		}
+		slab, err := memory.NewSlab(o.slabSize, slabOpts...)
+		if err != nil {
+			return nil, false, err
+		}
+		if slab.Virtual() {
+			if !o.noexec {
+				return nil, false, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
+			}
+			noexecSlab = true
+		}
+		epcOpts = append(epcOpts, inprocess.WithMemoryManager(slab))
+	}
+	if !o.noProcessSyms {
+		// Programs linked by gcc and g++ see the unwinder of libgcc_s
+		// (_Unwind_*); C++ programs need it, llvm-jitlink (itself C++)
+		// always has it loaded.
+		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
+	}
+	return inprocess.New(epcOpts...), noexecSlab, nil
+}
 
 func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {
 	if strings.Contains(name, "eh_frame") {

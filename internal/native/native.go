@@ -8,6 +8,7 @@ package native
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 extern char **environ;
 
@@ -31,6 +32,7 @@ static gorc_wrapper_result gorc_call_wrapper(uintptr_t fn, const char *data, siz
 }
 static void *gorc_rtld_default(void) { return RTLD_DEFAULT; }
 static void gorc_fflush_all(void) { fflush(NULL); }
+static void gorc_write(uintptr_t dst, const void *src, size_t n) { memcpy((void *)dst, src, n); }
 */
 import "C"
 
@@ -156,12 +158,24 @@ func CallWrapper(fn uint64, args []byte) ([]byte, error) {
 // Runtime functions JIT'd code and allocation actions call, by name.
 func RuntimeSymbols() map[string]uint64 {
 	return map[string]uint64{
-		"gorc_tls_get_addr":                uint64(uintptr(C.gorc_tls_get_addr)),
-		"gorc_tls_register_wrapper":        uint64(uintptr(C.gorc_tls_register_wrapper)),
-		"gorc_tls_deregister_wrapper":      uint64(uintptr(C.gorc_tls_deregister_wrapper)),
-		"gorc_register_eh_frame_wrapper":   uint64(uintptr(C.gorc_register_eh_frame_wrapper)),
-		"gorc_deregister_eh_frame_wrapper": uint64(uintptr(C.gorc_deregister_eh_frame_wrapper)),
-		"gorc_empty_wrapper":               uint64(uintptr(C.gorc_empty_wrapper)),
+		"gorc_tls_get_addr":                        uint64(uintptr(C.gorc_tls_get_addr)),
+		"gorc_tls_register_wrapper":                uint64(uintptr(C.gorc_tls_register_wrapper)),
+		"gorc_tls_deregister_wrapper":              uint64(uintptr(C.gorc_tls_deregister_wrapper)),
+		"gorc_register_eh_frame_wrapper":           uint64(uintptr(C.gorc_register_eh_frame_wrapper)),
+		"gorc_deregister_eh_frame_wrapper":         uint64(uintptr(C.gorc_deregister_eh_frame_wrapper)),
+		"gorc_empty_wrapper":                       uint64(uintptr(C.gorc_empty_wrapper)),
+		"gorc_jit_dispatch":                        uint64(uintptr(C.gorc_jit_dispatch)),
+		"llvm_orc_registerEHFrameSectionWrapper":   uint64(uintptr(C.llvm_orc_registerEHFrameSectionWrapper)),
+		"llvm_orc_deregisterEHFrameSectionWrapper": uint64(uintptr(C.llvm_orc_deregisterEHFrameSectionWrapper)),
+		"llvm_orc_registerJITLoaderGDBWrapper":     uint64(uintptr(C.llvm_orc_registerJITLoaderGDBWrapper)),
+	}
+}
+
+// Write copies data to address addr of this process (memory the caller
+// knows to be mapped writable).
+func Write(addr uint64, data []byte) {
+	if len(data) > 0 {
+		C.gorc_write(C.uintptr_t(addr), unsafe.Pointer(&data[0]), C.size_t(len(data)))
 	}
 }
 

@@ -273,6 +273,78 @@ gorc_wrapper_result gorc_empty_wrapper(const char *args, size_t size) {
 	return gorc_result_empty();
 }
 
+// ---- Names LLVM's controller looks up in an executor ----
+//
+// llvm-jitlink-14 finds these through the dylib manager and uses them as
+// allocation actions or calls them directly.
+
+gorc_wrapper_result llvm_orc_registerEHFrameSectionWrapper(const char *args, uint64_t size) {
+	return gorc_register_eh_frame_wrapper(args, size);
+}
+
+gorc_wrapper_result llvm_orc_deregisterEHFrameSectionWrapper(const char *args, uint64_t size) {
+	return gorc_deregister_eh_frame_wrapper(args, size);
+}
+
+// ---- The GDB JIT interface ----
+//
+// Debuggers set a breakpoint on __jit_debug_register_code and read the
+// in-memory object files listed in __jit_debug_descriptor.
+
+struct jit_code_entry {
+	struct jit_code_entry *next_entry, *prev_entry;
+	const char *symfile_addr;
+	uint64_t symfile_size;
+};
+
+struct jit_descriptor {
+	uint32_t version, action_flag;
+	struct jit_code_entry *relevant_entry, *first_entry;
+};
+
+struct jit_descriptor __jit_debug_descriptor = {1, 0, 0, 0};
+
+void __attribute__((noinline, used)) __jit_debug_register_code(void) { __asm__ volatile(""); }
+
+static pthread_mutex_t gdb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// Args: SPS ExecutorAddrRange of an in-memory debug object, then (in LLVM
+// 15 and later) a bool saying whether to notify the debugger. Result: SPS
+// Error.
+gorc_wrapper_result llvm_orc_registerJITLoaderGDBWrapper(const char *args, uint64_t size) {
+	uint64_t start, end;
+	size_t left = size;
+	if (!read_u64(&args, &left, &start) || !read_u64(&args, &left, &end) || end < start)
+		return gorc_result_sps_error("GDB JIT registration: malformed arguments");
+	int notify = left == 0 || args[0] != 0;
+	struct jit_code_entry *e = calloc(1, sizeof *e);
+	if (!e)
+		return gorc_result_sps_error("GDB JIT registration: out of memory");
+	e->symfile_addr = (const char *)(uintptr_t)start;
+	e->symfile_size = end - start;
+	pthread_mutex_lock(&gdb_lock);
+	e->next_entry = __jit_debug_descriptor.first_entry;
+	if (e->next_entry)
+		e->next_entry->prev_entry = e;
+	__jit_debug_descriptor.first_entry = e;
+	__jit_debug_descriptor.relevant_entry = e;
+	__jit_debug_descriptor.action_flag = 1; // JIT_REGISTER_FN
+	if (notify)
+		__jit_debug_register_code();
+	pthread_mutex_unlock(&gdb_lock);
+	return gorc_result_sps_error(NULL);
+}
+
+// ---- Calls from JIT'd code to the controller ----
+
+extern void gorcDispatch(uintptr_t ctx, uintptr_t tag, char *data, size_t size, gorc_wrapper_result *out);
+
+gorc_wrapper_result gorc_jit_dispatch(void *ctx, const void *tag, const char *data, size_t size) {
+	gorc_wrapper_result r = gorc_result_empty();
+	gorcDispatch((uintptr_t)ctx, (uintptr_t)tag, (char *)data, size, &r);
+	return r;
+}
+
 // ---- Crashes in JIT'd code ----
 //
 // The Go runtime turns SIGSEGV and friends into a stack dump of the Go

@@ -29,6 +29,17 @@ gorc_wrapper_result gorc_register_eh_frame_wrapper(const char *args, size_t size
 gorc_wrapper_result gorc_deregister_eh_frame_wrapper(const char *args, size_t size);
 gorc_wrapper_result gorc_empty_wrapper(const char *args, size_t size);
 
+// The names LLVM's controllers look up in an executor.
+gorc_wrapper_result llvm_orc_registerEHFrameSectionWrapper(const char *args, uint64_t size);
+gorc_wrapper_result llvm_orc_deregisterEHFrameSectionWrapper(const char *args, uint64_t size);
+gorc_wrapper_result llvm_orc_registerJITLoaderGDBWrapper(const char *args, uint64_t size);
+
+// gorc_jit_dispatch is how JIT'd code calls the controller (LLVM's
+// __llvm_orc_SimpleRemoteEPC_dispatch_fn): ctx identifies the session,
+// tag the controller's handler; the result is the handler's bytes, or an
+// out-of-band error.
+gorc_wrapper_result gorc_jit_dispatch(void *ctx, const void *tag, const char *data, size_t size);
+
 // Reports crashes of JIT'd code (one line, starting with prefix) and dies
 // of the signal; faults in the executable's own code go to Go.
 void gorc_install_crash_handler(const char *prefix);

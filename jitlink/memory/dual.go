@@ -57,7 +57,8 @@ const dualGranule = 64
 const punchThreshold = 1 << 20
 
 // NewDualMapped reserves size bytes (at most 2 GiB) split between code,
-// read-only data (a quarter each) and writable data (half).
+// read-only data (a quarter each) and writable data (half), next to the
+// process's shared libraries where there is room (see near.go).
 func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	var o slabOptions
 	for _, f := range opts {
@@ -82,9 +83,11 @@ func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	}
 	flags := unix.MAP_PRIVATE | unix.MAP_ANON | unix.MAP_NORESERVE
 	if o.low {
-		flags |= unix.MAP_32BIT
+		d.reserve, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
+	} else {
+		d.reserve, err = reserveNearLibraries(size, flags)
 	}
-	if d.reserve, err = mmap(0, size, unix.PROT_NONE, flags); err != nil {
+	if err != nil {
 		return fail(fmt.Errorf("reserving %d bytes: %w", size, err))
 	}
 	if o.low && addrOf(d.reserve)+size > 1<<31 {

@@ -61,7 +61,8 @@ func SlabLow2GB() SlabOption { return func(o *slabOptions) { o.low = true } }
 // SlabActionRunner sets how allocation actions are run.
 func SlabActionRunner(r ActionRunner) SlabOption { return func(o *slabOptions) { o.run = r } }
 
-// NewSlab reserves size bytes of address space (rounded up to pages).
+// NewSlab reserves size bytes of address space (rounded up to pages), next
+// to the process's shared libraries where there is room (see near.go).
 func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 	var o slabOptions
 	for _, f := range opts {
@@ -95,9 +96,10 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		s.base = o.addr
 	default:
 		if o.low {
-			flags |= unix.MAP_32BIT
+			s.mem, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
+		} else {
+			s.mem, err = reserveNearLibraries(size, flags)
 		}
-		s.mem, err = mmap(0, size, unix.PROT_NONE, flags)
 		if err == nil {
 			s.base = addrOf(s.mem)
 			if o.low && s.base+size > 1<<31 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -19,9 +20,10 @@ import (
 	"github.com/gorc-jit/gorc/orc"
 )
 
-// SlabSize is the address range reserved for each JITDylib's code and data
-// by the default memory manager: all of a JITDylib's graphs stay within
-// 32-bit PC-relative range of each other.
+// SlabSize is the address range the default memory manager reserves for
+// JIT'd code and data, next to the process's shared libraries: all graphs
+// stay within 32-bit PC-relative range of each other and of the libraries'
+// data.
 const SlabSize = 1 << 30
 
 // EPC is the in-process ExecutorProcessControl. It is safe for concurrent
@@ -30,6 +32,10 @@ type EPC struct {
 	mm   jitlink.MemoryManager
 	mu   sync.Mutex
 	libs []*native.Library // by handle
+
+	dispatchCtx     uint64
+	releaseDispatch func()
+	dispatch        atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 }
 
 // Option configures an EPC.
@@ -55,6 +61,13 @@ func New(opts ...Option) *EPC {
 		f(&o)
 	}
 	e := &EPC{mm: o.mm}
+	e.dispatchCtx, e.releaseDispatch = native.NewDispatchContext(func(tag uint64, args []byte) ([]byte, error) {
+		h := e.dispatch.Load()
+		if h == nil {
+			return nil, errors.New("JIT'd code called the controller, but no session handles such calls")
+		}
+		return (*h)(tag, args)
+	})
 	if e.mm == nil {
 		run := memory.ActionRunner(RunAction)
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(run)}
@@ -63,13 +76,13 @@ func New(opts ...Option) *EPC {
 			slabOpts = append(slabOpts, memory.SlabLow2GB())
 			mmOpts = append(mmOpts, memory.Low2GB())
 		}
-		e.mm = &slabsWithFallback{
-			slabs: memory.NewPerDylib(func() (jitlink.MemoryManager, error) {
+		e.mm = &slabWithFallback{
+			newSlab: func() (jitlink.MemoryManager, error) {
 				if d, err := memory.NewDualMapped(SlabSize, slabOpts...); err == nil {
 					return d, nil
 				}
 				return memory.NewSlab(SlabSize, slabOpts...)
-			}),
+			},
 			fallback: memory.NewInProcess(mmOpts...),
 		}
 	}
@@ -188,6 +201,23 @@ func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
 	return int(int32(r)), err
 }
 
+// WriteMemory writes data at addr in this process.
+func (e *EPC) WriteMemory(addr uint64, data []byte) error {
+	native.Write(addr, data)
+	return nil
+}
+
+// JITDispatch returns the dispatch function and this EPC's context.
+func (e *EPC) JITDispatch() (fn, ctx uint64, ok bool) {
+	return native.DispatchFunction(), e.dispatchCtx, true
+}
+
+// SetJITDispatchHandler installs the function answering JIT'd code's calls
+// to the controller.
+func (e *EPC) SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, error)) {
+	e.dispatch.Store(&h)
+}
+
 // CallWrapper calls a wrapper function in this process.
 func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
 	return native.CallWrapper(addr, args)
@@ -195,27 +225,36 @@ func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
 
 // Close closes the libraries the EPC opened.
 func (e *EPC) Close() error {
+	e.releaseDispatch()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.libs = nil // dlclose would unload code JIT'd code may still use
 	return nil
 }
 
-// slabsWithFallback allocates from per-JITDylib slabs, or from plain
-// mappings when a slab cannot hold an allocation.
-type slabsWithFallback struct {
-	slabs    *memory.PerDylib
+// slabWithFallback allocates from one slab shared by every JITDylib, made
+// at the first allocation (so that it lands next to the libraries loaded
+// by then), or from plain mappings when the slab cannot hold an
+// allocation.
+type slabWithFallback struct {
+	newSlab  func() (jitlink.MemoryManager, error)
+	once     sync.Once
+	slab     jitlink.MemoryManager // nil if it could not be made
 	fallback *memory.InProcess
 }
 
-func (m *slabsWithFallback) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
-	a, err := m.slabs.Allocate(req)
-	if err != nil {
-		return m.fallback.Allocate(req)
+func (m *slabWithFallback) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
+	m.once.Do(func() { m.slab, _ = m.newSlab() })
+	if m.slab != nil {
+		if a, err := m.slab.Allocate(req); err == nil {
+			return a, nil
+		}
 	}
-	return a, nil
+	return m.fallback.Allocate(req)
 }
 
-func (m *slabsWithFallback) Deallocate(allocs []jitlink.FinalizedAlloc) error {
-	return m.slabs.Deallocate(allocs)
+// Deallocate releases allocations of either kind (the memory package's
+// managers each release any of its allocations).
+func (m *slabWithFallback) Deallocate(allocs []jitlink.FinalizedAlloc) error {
+	return m.fallback.Deallocate(allocs)
 }

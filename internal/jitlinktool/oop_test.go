@@ -1,0 +1,181 @@
+package jitlinktool_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorc-jit/gorc/internal/testutil"
+)
+
+const cxxNoTLSSrc = `#include <cstdio>
+#include <stdexcept>
+#include <string>
+struct Tracer { const char *n; Tracer(const char *n) : n(n) { std::printf("construct %s\n", n); } ~Tracer() { std::printf("destruct %s\n", n); } };
+static Tracer global("g");
+static int f(int x) { if (x > 2) throw std::runtime_error("too big: " + std::to_string(x)); return x; }
+int main() {
+	int s = 0;
+	for (int i = 0; i < 5; i++) { try { s += f(i); } catch (const std::exception &e) { std::printf("caught %s\n", e.what()); } }
+	std::printf("sum %d\n", s);
+	return 4;
+}
+`
+
+// TestOutOfProcess runs the corpus with the code in an executor process:
+// gorc-executor (the default -oop-executor, found next to the tool) and
+// LLVM's llvm-jitlink-executor-14. The output must be the native program's.
+func TestOutOfProcess(t *testing.T) {
+	dir := t.TempDir()
+	sqlite := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
+	multi := []string{
+		testutil.Compile(t, dir, "main.c", multiMain, "-O2"),
+		testutil.Compile(t, dir, "lib.c", multiLib, "-O2"),
+		testutil.Compile(t, dir, "strong.c", multiStrong, "-O2"),
+	}
+	sqliteMain := testutil.Compile(t, dir, "sqlite.c", sqliteSrc, "-O2")
+	cxxNoTLS := testutil.Compile(t, dir, "exc.cc", cxxNoTLSSrc, "-O1")
+	initfini := testutil.Compile(t, dir, "initfini.c", initFiniSrc, "-O1")
+	pie := testutil.Compile(t, dir, "pie.c", pieDataSrc)
+	executors := map[string]string{
+		"gorc-executor":            "-oop-executor",
+		"llvm-jitlink-executor-14": "-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14"),
+	}
+	for name, flag := range executors {
+		t.Run(name, func(t *testing.T) {
+			same(t, dir, multi, nil, []string{flag}, []string{"x", "y"})
+			same(t, dir, []string{sqliteMain}, []string{sqlite, "-lm"}, []string{flag, sqlite, "-lm"}, nil)
+			same(t, dir, []string{cxxNoTLS}, []string{"-lstdc++"}, []string{flag, "-lstdc++"}, nil)
+			same(t, dir, []string{initfini}, nil, []string{flag}, []string{"x"})
+			same(t, dir, []string{pie}, nil, []string{flag}, nil)
+		})
+	}
+	// Thread-local storage needs gorc's executor runtime.
+	t.Run("gorc-executor/tls-and-c++", func(t *testing.T) {
+		tls := testutil.Compile(t, dir, "tls.c", tlsSrc, "-O1", "-fPIC")
+		other := testutil.Compile(t, dir, "other.c", "__thread int other_tls = 42;", "-O1", "-fPIC")
+		same(t, dir, []string{tls, other}, []string{"-pthread"}, []string{"-oop-executor"}, nil)
+		cxx := testutil.Compile(t, dir, "prog.cc", cxxSrc, "-O1", "-fPIC")
+		same(t, dir, []string{cxx}, []string{"-lstdc++"}, []string{"-oop-executor", "-lstdc++"}, nil)
+	})
+}
+
+// TestOutOfProcessTCP runs programs in a gorc-executor listening on a
+// loopback port; their output is the executor's.
+func TestOutOfProcessTCP(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "sqlite.c", sqliteSrc, "-O2")
+	lib := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
+	want := testutil.Native(t, dir, []string{obj}, []string{lib, "-lm"})
+	for range 2 {
+		addr := freePort(t)
+		exe := exec.Command(executor, "listen="+addr)
+		var out, errb bytes.Buffer
+		exe.Stdout, exe.Stderr = &out, &errb
+		if err := exe.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitListening(t, addr)
+		got := jit(t, "-oop-executor-connect="+addr, obj, lib, "-lm")
+		if err := exe.Wait(); err != nil {
+			t.Fatalf("executor: %v\n%s", err, errb.String())
+		}
+		if got.ExitCode != want.ExitCode || out.String() != want.Stdout {
+			t.Fatalf("over TCP: exit %d, executor printed %q (stderr %s); native: exit %d, %q",
+				got.ExitCode, out.String(), got.Stderr+errb.String(), want.ExitCode, want.Stdout)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitListening(t *testing.T, addr string) {
+	for range 200 {
+		// The executor serves one connection, so only look for the
+		// listening socket in /proc/net/tcp instead of connecting.
+		if listening(addr) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("executor did not listen on %s", addr)
+}
+
+// listening reports whether a socket listens on addr (127.0.0.1:port),
+// from /proc/net/tcp.
+func listening(addr string) bool {
+	_, port, _ := net.SplitHostPort(addr)
+	out, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	var p int
+	fmt.Sscan(port, &p)
+	needle := fmt.Sprintf("0100007F:%04X 00000000:0000 0A", p)
+	return strings.Contains(string(out), needle)
+}
+
+// TestLLVMControllerGorcExecutor: llvm-jitlink-14 runs programs in
+// gorc-executor as it does in its own executor. (llvm-jitlink passes the
+// program exactly the -args, without an argv[0]; these programs ignore
+// argc.)
+func TestLLVMControllerGorcExecutor(t *testing.T) {
+	llvm := testutil.NeedTool(t, "llvm-jitlink-14")
+	dir := t.TempDir()
+	sqlite := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
+	hello := testutil.Compile(t, dir, "hello.c", "#include <stdio.h>\nint main(void) { printf(\"hello\\n\"); return 5; }\n", "-O2")
+	sqliteMain := testutil.Compile(t, dir, "sqlite.c", sqliteSrc, "-O2")
+	exc := testutil.Compile(t, dir, "exc.cc", strings.ReplaceAll(cxxNoTLSSrc, "static Tracer global(\"g\");", ""), "-O1")
+	for _, tc := range []struct {
+		objs, ldflags, inputs []string
+	}{
+		{[]string{hello}, nil, nil},
+		{[]string{sqliteMain}, []string{sqlite, "-lm"}, []string{sqlite}},
+		{[]string{exc}, []string{"-lstdc++"}, nil},
+	} {
+		want := testutil.Native(t, dir, tc.objs, tc.ldflags)
+		args := append(append([]string{"-oop-executor=" + executor}, tc.objs...), tc.inputs...)
+		got := testutil.Run(t, exec.Command(llvm, args...))
+		if got.Stdout != want.Stdout || got.ExitCode != want.ExitCode {
+			t.Errorf("llvm-jitlink-14 %s: exit %d, %q (stderr %s); native: exit %d, %q",
+				strings.Join(args, " "), got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
+		}
+	}
+}
+
+// TestExecutorCrashAndExit: a program that crashes or calls exit in the
+// executor is reported, and the tool exits as the program did.
+func TestExecutorCrashAndExit(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "crash.c", `#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+	printf("before\n");
+	fflush(stdout);
+	if (argc > 1) exit(7);
+	*(volatile int *)16 = 1;
+	return 0;
+}
+`)
+	got := jit(t, "-oop-executor", obj)
+	if got.ExitCode != 128+11 || got.Stdout != "before\n" || !strings.Contains(got.Stderr, "killed by signal 11") ||
+		!strings.Contains(got.Stderr, "SIGSEGV") {
+		t.Errorf("crash: exit %d, stdout %q, stderr %q", got.ExitCode, got.Stdout, got.Stderr)
+	}
+	got = jit(t, "-oop-executor", obj, "-args", "x")
+	if got.ExitCode != 7 || got.Stdout != "before\n" || !strings.Contains(got.Stderr, "exited with status 7") {
+		t.Errorf("exit: exit %d, stdout %q, stderr %q", got.ExitCode, got.Stdout, got.Stderr)
+	}
+}

@@ -1,0 +1,380 @@
+// Package remote is the controller's side of an executor in another
+// process: an ExecutorProcessControl that speaks LLVM 14's remote-executor
+// protocol to gorc-executor or llvm-jitlink-executor-14, over pipes to a
+// process it starts or over a network connection. It is pure Go: a
+// controller built without cgo links for a remote executor.
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
+	"github.com/gorc-jit/gorc/orc/shared/wire"
+)
+
+// EPC controls an executor process over the remote-executor protocol. It
+// is safe for concurrent use.
+type EPC struct {
+	conn  *wire.Conn
+	setup protocol.Setup
+	syms  map[string]uint64
+	mm    jitlink.MemoryManager
+	gorc  bool // the executor is gorc's (it publishes gorc's additions)
+
+	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
+
+	cmd      *exec.Cmd     // the executor process, when launched
+	exited   chan struct{} // closed once cmd has been waited for
+	waitErr  error
+	closeMu  sync.Mutex
+	closed   bool
+	serveErr chan error
+}
+
+// Option configures an EPC.
+type Option func(*config)
+
+type config struct {
+	stdout, stderr io.Writer
+	shared         bool
+	args           []string
+}
+
+// Stdio sets where a launched executor's stdout and stderr go (default:
+// this process's).
+func Stdio(stdout, stderr io.Writer) Option {
+	return func(c *config) { c.stdout, c.stderr = stdout, stderr }
+}
+
+// SharedMemory makes the EPC link into memory mapped in both processes
+// (gorc-executor on the same machine only), so that finalizing sends no
+// content over the connection. Without it, or where the executor cannot
+// share memory, segments are copied over the connection.
+func SharedMemory() Option { return func(c *config) { c.shared = true } }
+
+// Launch starts the executor at path, talking to it over a pair of pipes
+// (passed as "filedescs=3,4"), and waits for its Setup message.
+func Launch(path string, opts ...Option) (*EPC, error) {
+	c := configure(opts)
+	toExec, ourW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	ourR, fromExec, err := os.Pipe()
+	if err != nil {
+		toExec.Close()
+		ourW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(path, "filedescs=3,4")
+	cmd.ExtraFiles = []*os.File{toExec, fromExec}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
+	err = cmd.Start()
+	toExec.Close()
+	fromExec.Close()
+	if err != nil {
+		ourW.Close()
+		ourR.Close()
+		return nil, fmt.Errorf("starting executor: %w", err)
+	}
+	e := &EPC{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		e.waitErr = cmd.Wait()
+		close(e.exited)
+	}()
+	if err := e.start(wire.NewConn(ourR, ourW, closers{ourR, ourW}), c); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("executor %s: %w", path, e.exitReason(err))
+	}
+	return e, nil
+}
+
+// Connect connects to an executor listening at addr (host:port) on TCP.
+func Connect(addr string, opts ...Option) (*EPC, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to executor: %w", err)
+	}
+	return New(nc, nc, nc, opts...)
+}
+
+// New talks to an executor over an established transport: it reads r,
+// writes w and closes c at the end.
+func New(r io.Reader, w io.Writer, c io.Closer, opts ...Option) (*EPC, error) {
+	e := &EPC{}
+	if err := e.start(wire.NewConn(r, w, c), configure(opts)); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func configure(opts []Option) *config {
+	c := &config{stdout: os.Stdout, stderr: os.Stderr}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// start reads the Setup message and serves the executor's calls.
+func (e *EPC) start(conn *wire.Conn, c *config) error {
+	e.conn = conn
+	payload, err := conn.ReadSetup()
+	if err != nil {
+		return err
+	}
+	if err := sps.Unmarshal(payload, &e.setup); err != nil {
+		conn.Close()
+		return fmt.Errorf("executor's Setup message: %w", err)
+	}
+	e.syms = make(map[string]uint64, len(e.setup.Symbols))
+	for _, s := range e.setup.Symbols {
+		e.syms[s.Name] = uint64(s.Addr)
+	}
+	for _, name := range []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
+		protocol.MemoryManagerFinalize, protocol.MemoryManagerDeallocate, protocol.DylibManagerInstance,
+		protocol.DylibManagerOpen, protocol.DylibManagerLookup, protocol.RunAsMain} {
+		if e.syms[name] == 0 {
+			conn.Close()
+			return fmt.Errorf("executor's Setup message lacks %s", name)
+		}
+	}
+	_, e.gorc = e.syms[protocol.RunAsVoid]
+	e.serveErr = make(chan error, 1)
+	go func() { e.serveErr <- conn.Serve(e.handle) }()
+	e.mm = newCopyingManager(e)
+	if c.shared {
+		if mm, err := newSharedManager(e); err == nil {
+			e.mm = mm
+		}
+	}
+	return nil
+}
+
+// handle answers a call from the executor (JIT'd code calling a tag).
+func (e *EPC) handle(tag uint64, args []byte, reply func([]byte, error)) {
+	h := e.dispatch.Load()
+	if h == nil {
+		reply(nil, fmt.Errorf("executor called tag %#x, but no session handles such calls", tag))
+		return
+	}
+	reply((*h)(tag, args))
+}
+
+// IsGorcExecutor reports whether the executor is gorc's (rather than
+// LLVM's), offering TLS, run-as-int and shared memory.
+func (e *EPC) IsGorcExecutor() bool { return e.gorc }
+
+// Symbol returns an address the executor published at setup.
+func (e *EPC) Symbol(name string) (uint64, bool) {
+	a, ok := e.syms[name]
+	return a, ok
+}
+
+func (e *EPC) sym(name string) uint64 { return e.syms[name] }
+
+// TargetTriple returns the executor's triple.
+func (e *EPC) TargetTriple() string { return e.setup.Triple }
+
+// PageSize returns the executor's page size.
+func (e *EPC) PageSize() uint64 { return e.setup.PageSize }
+
+// MemoryManager returns the memory manager linking into the executor.
+func (e *EPC) MemoryManager() jitlink.MemoryManager { return e.mm }
+
+// CallWrapper calls the wrapper function at addr in the executor. LLVM's
+// executors answer a call that failed with an empty result.
+func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
+	out, err := e.conn.Call(addr, args)
+	if err != nil {
+		return nil, e.exitReason(err)
+	}
+	return out, nil
+}
+
+// LoadDylib opens a library in the executor ("" is the executor process).
+func (e *EPC) LoadDylib(path string) (orc.DylibHandle, error) {
+	h, err := sps.CallExpected[uint64](e, e.sym(protocol.DylibManagerOpen),
+		protocol.OpenArgs{Instance: sps.Addr(e.sym(protocol.DylibManagerInstance)), Path: path})
+	if err != nil {
+		return 0, fmt.Errorf("loading %q in the executor: %w", path, err)
+	}
+	return orc.DylibHandle(h), nil
+}
+
+// LookupSymbols looks names up in a library opened with LoadDylib.
+func (e *EPC) LookupSymbols(h orc.DylibHandle, syms []orc.SymbolRequest) ([]uint64, error) {
+	req := protocol.LookupArgs{Instance: sps.Addr(e.sym(protocol.DylibManagerInstance)), Handle: uint64(h),
+		Names: make([]protocol.LookupRequest, len(syms))}
+	for i, s := range syms {
+		req.Names[i] = protocol.LookupRequest{Name: s.Name, Required: s.Required}
+	}
+	addrs, err := sps.CallExpected[[]sps.Addr](e, e.sym(protocol.DylibManagerLookup), req)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) != len(syms) {
+		return nil, fmt.Errorf("executor answered %d addresses for %d names", len(addrs), len(syms))
+	}
+	out := make([]uint64, len(addrs))
+	for i, a := range addrs {
+		out[i] = uint64(a)
+	}
+	return out, nil
+}
+
+// RunAsMain runs int main(int, char**) at addr with argv = args.
+func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
+	if args == nil {
+		args = []string{}
+	}
+	r, err := sps.Call[int64](e, e.sym(protocol.RunAsMain), protocol.RunAsMainArgs{Main: sps.Addr(addr), Args: args})
+	if err != nil {
+		return 0, err
+	}
+	return int(int32(r)), nil
+}
+
+// RunAsVoidFunction runs void f(void) at addr. LLVM's executor has no such
+// call: there f runs as main with no arguments, which a void function
+// ignores.
+func (e *EPC) RunAsVoidFunction(addr uint64) error {
+	if !e.gorc {
+		_, err := e.RunAsMain(addr, nil)
+		return err
+	}
+	_, err := sps.Call[sps.Empty](e, e.sym(protocol.RunAsVoid), sps.Addr(addr))
+	return err
+}
+
+// RunAsIntFunction runs int f(int) at addr (gorc-executor only).
+func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
+	if !e.gorc {
+		return 0, errors.New("the executor (not gorc's) cannot run int(int) functions")
+	}
+	r, err := sps.Call[int32](e, e.sym(protocol.RunAsInt), protocol.RunAsIntArgs{Fn: sps.Addr(addr), Arg: int32(arg)})
+	return int(r), err
+}
+
+// WriteMemory writes data at addr in the executor.
+func (e *EPC) WriteMemory(addr uint64, data []byte) error {
+	_, err := sps.Call[sps.Empty](e, e.sym(protocol.WriteBuffers), []protocol.WriteBuffer{{Addr: sps.Addr(addr), Data: data}})
+	return err
+}
+
+// JITDispatch returns the executor's dispatch function and context.
+func (e *EPC) JITDispatch() (fn, ctx uint64, ok bool) {
+	fn, ok1 := e.syms[protocol.DispatchFn]
+	ctx, ok2 := e.syms[protocol.DispatchCtx]
+	return fn, ctx, ok1 && ok2
+}
+
+// SetJITDispatchHandler installs the function answering JIT'd code's calls
+// to the controller.
+func (e *EPC) SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, error)) {
+	e.dispatch.Store(&h)
+}
+
+// RuntimeSymbol returns the executor address of a function of gorc's
+// runtime (for orc/elfplatform). LLVM's executor has only the eh-frame
+// registration among them, under its own name.
+func (e *EPC) RuntimeSymbol(name string) (uint64, bool) {
+	if a, ok := e.syms[name]; ok {
+		return a, true
+	}
+	switch name {
+	case "gorc_register_eh_frame_wrapper":
+		return e.Symbol(protocol.RegisterEHFrame)
+	case "gorc_deregister_eh_frame_wrapper":
+		return e.Symbol(protocol.DeregisterEHFrame)
+	}
+	return 0, false
+}
+
+// ReserveTLSModule reserves a TLS module id in the executor.
+func (e *EPC) ReserveTLSModule() (uint32, error) {
+	if !e.gorc {
+		return 0, errors.New("the executor has no thread-local storage runtime (use gorc-executor)")
+	}
+	return sps.CallExpected[uint32](e, e.sym(protocol.ReserveTLSModule), sps.Empty{})
+}
+
+// ExitError reports that the executor process ended while a call was in
+// flight: the JIT'd program called exit, or crashed.
+type ExitError struct {
+	Code   int            // exit status, if it exited
+	Signal syscall.Signal // the signal that killed it, if one did
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("the executor was killed by signal %d (%s)", int(e.Signal), e.Signal)
+	}
+	return fmt.Sprintf("the executor exited with status %d", e.Code)
+}
+
+// exitReason turns a connection error into an ExitError when the executor
+// was launched here and has ended.
+func (e *EPC) exitReason(err error) error {
+	if e.cmd == nil || err == nil {
+		return err
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(5 * time.Second):
+		return err
+	}
+	var ee *exec.ExitError
+	if !errors.As(e.waitErr, &ee) && e.waitErr != nil {
+		return err
+	}
+	st := e.cmd.ProcessState
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return &ExitError{Signal: ws.Signal()}
+	}
+	return &ExitError{Code: st.ExitCode()}
+}
+
+// Close hangs up and, for a launched executor, waits for it to exit
+// (killing it if it does not within a few seconds).
+func (e *EPC) Close() error {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	err := e.conn.Hangup()
+	if e.cmd == nil {
+		return err
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(5 * time.Second):
+		e.cmd.Process.Kill()
+		<-e.exited
+		return errors.New("the executor did not exit after hangup: killed")
+	}
+	return nil
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	for _, x := range c {
+		x.Close()
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
+)
+
+// copyingManager links into working memory here and sends each segment's
+// bytes to the executor when the allocation is finalized (LLVM's
+// EPCGenericJITLinkMemoryManager): one reservation per allocation, as
+// LLVM's executor requires.
+type copyingManager struct {
+	e                                    *EPC
+	instance, reserve, finalize, dealloc uint64
+}
+
+func newCopyingManager(e *EPC) *copyingManager {
+	return &copyingManager{e: e,
+		instance: e.sym(protocol.MemoryManagerInstance),
+		reserve:  e.sym(protocol.MemoryManagerReserve),
+		finalize: e.sym(protocol.MemoryManagerFinalize),
+		dealloc:  e.sym(protocol.MemoryManagerDeallocate)}
+}
+
+// layout places segments on page boundaries (each gets its own
+// protection) and returns their offsets and the total size.
+func layout(segs []jitlink.SegmentRequest, page uint64) ([]uint64, uint64, error) {
+	offs := make([]uint64, len(segs))
+	var end uint64
+	for i, s := range segs {
+		align := max(page, s.Align)
+		if align&(align-1) != 0 {
+			return nil, 0, fmt.Errorf("segment %d: alignment %d is not a power of two", i, s.Align)
+		}
+		offs[i] = (end + align - 1) &^ (align - 1)
+		end = offs[i] + s.Size()
+	}
+	return offs, max((end+page-1)&^(page-1), page), nil
+}
+
+func (m *copyingManager) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
+	offs, total, err := layout(req.Segments, m.e.PageSize())
+	if err != nil {
+		return nil, err
+	}
+	base, err := sps.CallExpected[sps.Addr](m.e, m.reserve, protocol.ReserveArgs{Instance: sps.Addr(m.instance), Size: total})
+	if err != nil {
+		return nil, fmt.Errorf("reserving %d bytes in the executor: %w", total, err)
+	}
+	working := make([]byte, total)
+	a := &copyingAlloc{m: m, base: uint64(base), req: req.Segments, offs: offs,
+		segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
+	for i, s := range req.Segments {
+		end := offs[i] + s.Size()
+		a.segs[i] = jitlink.SegmentAlloc{Addr: uint64(base) + offs[i], Working: working[offs[i]:end:end]}
+	}
+	return a, nil
+}
+
+func (m *copyingManager) release(bases []sps.Addr) error {
+	return sps.CallError(m.e, m.dealloc, protocol.DeallocateArgs{Instance: sps.Addr(m.instance), Bases: bases})
+}
+
+func (m *copyingManager) Deallocate(allocs []jitlink.FinalizedAlloc) error {
+	bases := make([]sps.Addr, len(allocs))
+	for i, a := range allocs {
+		bases[i] = sps.Addr(a.Addr)
+	}
+	return m.release(bases)
+}
+
+type copyingAlloc struct {
+	m    *copyingManager
+	base uint64
+	req  []jitlink.SegmentRequest
+	offs []uint64
+	segs []jitlink.SegmentAlloc
+}
+
+func (a *copyingAlloc) Segments() []jitlink.SegmentAlloc { return a.segs }
+
+func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
+	req := protocol.FinalizeRequest{Actions: convertActions(actions)}
+	for i, s := range a.req {
+		if s.Size() == 0 {
+			continue
+		}
+		req.Segments = append(req.Segments, protocol.Segment{Prot: prot(s.Prot), Addr: sps.Addr(a.segs[i].Addr),
+			Size: s.Size(), Content: a.segs[i].Working[:s.ContentSize]})
+	}
+	if len(req.Segments) == 0 {
+		// LLVM's executor refuses an empty request: send a page of nothing.
+		req.Segments = []protocol.Segment{{Prot: protocol.ProtRead, Addr: sps.Addr(a.base), Size: 1}}
+	}
+	err := sps.CallError(a.m.e, a.m.finalize, protocol.FinalizeArgs{Instance: sps.Addr(a.m.instance), Request: req})
+	if err != nil {
+		done(jitlink.FinalizedAlloc{}, errors.Join(fmt.Errorf("finalizing memory in the executor: %w", err), a.Abandon()))
+		return
+	}
+	done(jitlink.FinalizedAlloc{Addr: a.base}, nil)
+}
+
+func (a *copyingAlloc) Abandon() error { return a.m.release([]sps.Addr{sps.Addr(a.base)}) }
+
+func prot(p jitlink.MemProt) uint8 {
+	var r uint8
+	if p&jitlink.ProtRead != 0 {
+		r |= protocol.ProtRead
+	}
+	if p&jitlink.ProtWrite != 0 {
+		r |= protocol.ProtWrite
+	}
+	if p&jitlink.ProtExec != 0 {
+		r |= protocol.ProtExec
+	}
+	return r
+}
+
+func convertActions(actions []jitlink.AllocAction) []protocol.ActionPair {
+	out := make([]protocol.ActionPair, len(actions))
+	for i, a := range actions {
+		out[i] = protocol.ActionPair{
+			Finalize: protocol.WrapperCall{Fn: sps.Addr(a.Finalize.Fn), Args: a.Finalize.Args},
+			Dealloc:  protocol.WrapperCall{Fn: sps.Addr(a.Dealloc.Fn), Args: a.Dealloc.Args},
+		}
+	}
+	return out
+}

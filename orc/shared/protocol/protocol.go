@@ -1,0 +1,205 @@
+// Package protocol defines what controller and executor say to each other
+// over the remote-executor connection: the Setup message, the names of the
+// wrapper functions the executor publishes, and the SPS types of their
+// arguments and results, as LLVM 14's SimpleRemoteEPC defines them, plus
+// gorc's own additions (marked as such), which LLVM's executor lacks.
+package protocol
+
+import "github.com/gorc-jit/gorc/orc/shared/sps"
+
+// Setup is the executor's opening message.
+type Setup struct {
+	Triple   string
+	PageSize uint64
+	Symbols  []Symbol // the bootstrap symbols
+}
+
+// Symbol is a named executor address.
+type Symbol struct {
+	Name string
+	Addr sps.Addr
+}
+
+// Bootstrap symbols of LLVM 14's executor.
+const (
+	DispatchCtx = "__llvm_orc_SimpleRemoteEPC_dispatch_ctx"
+	DispatchFn  = "__llvm_orc_SimpleRemoteEPC_dispatch_fn"
+
+	MemoryManagerInstance   = "__llvm_orc_SimpleExecutorMemoryManager_Instance"
+	MemoryManagerReserve    = "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper"
+	MemoryManagerFinalize   = "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper"
+	MemoryManagerDeallocate = "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper"
+
+	DylibManagerInstance = "__llvm_orc_SimpleExecutorDylibManager_Instance"
+	DylibManagerOpen     = "__llvm_orc_SimpleExecutorDylibManager_open_wrapper"
+	DylibManagerLookup   = "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper"
+
+	WriteUint8s  = "__llvm_orc_bootstrap_mem_write_uint8s_wrapper"
+	WriteUint16s = "__llvm_orc_bootstrap_mem_write_uint16s_wrapper"
+	WriteUint32s = "__llvm_orc_bootstrap_mem_write_uint32s_wrapper"
+	WriteUint64s = "__llvm_orc_bootstrap_mem_write_uint64s_wrapper"
+	WriteBuffers = "__llvm_orc_bootstrap_mem_write_buffers_wrapper"
+
+	RegisterEHFrame   = "__llvm_orc_bootstrap_register_ehframe_section_wrapper"
+	DeregisterEHFrame = "__llvm_orc_bootstrap_deregister_ehframe_section_wrapper"
+	RunAsMain         = "__llvm_orc_bootstrap_run_as_main_wrapper"
+)
+
+// gorc's additions: an executor that publishes these is a gorc executor.
+const (
+	// RunAsVoid runs void f(void): args (Addr), result Empty.
+	RunAsVoid = "__gorc_run_as_void_wrapper"
+	// RunAsInt runs int f(int): args (Addr, int32), result int32.
+	RunAsInt = "__gorc_run_as_int_wrapper"
+	// ReserveTLSModule reserves a TLS module id: result Expected<uint32>.
+	ReserveTLSModule = "__gorc_reserve_tls_module_wrapper"
+
+	// The shared-memory mapper: memory the controller maps too.
+	SharedMemoryInstance   = "__gorc_SharedMemoryMapper_Instance"
+	SharedMemoryReserve    = "__gorc_SharedMemoryMapper_reserve_wrapper"
+	SharedMemoryInitialize = "__gorc_SharedMemoryMapper_initialize_wrapper"
+	SharedMemoryRelease    = "__gorc_SharedMemoryMapper_release_wrapper"
+)
+
+// Memory protections in a Segment.
+const (
+	ProtRead  = 1
+	ProtWrite = 2
+	ProtExec  = 4
+)
+
+// WrapperCall is a call of a wrapper function by address.
+type WrapperCall struct {
+	Fn   sps.Addr
+	Args []byte
+}
+
+// ActionPair is an allocation action: Finalize runs after the memory is
+// finalized, Dealloc before it is released.
+type ActionPair struct {
+	Finalize, Dealloc WrapperCall
+}
+
+// Segment is a range of an allocation with its final protection. Content
+// may be shorter than Size: the rest is zero.
+type Segment struct {
+	Prot    uint8
+	Addr    sps.Addr
+	Size    uint64
+	Content []byte
+}
+
+// FinalizeRequest finalizes one allocation.
+type FinalizeRequest struct {
+	Segments []Segment
+	Actions  []ActionPair
+}
+
+// ReserveArgs: Expected<Addr> reserve(Addr instance, uint64 size).
+type ReserveArgs struct {
+	Instance sps.Addr
+	Size     uint64
+}
+
+// FinalizeArgs: Error finalize(Addr instance, FinalizeRequest).
+type FinalizeArgs struct {
+	Instance sps.Addr
+	Request  FinalizeRequest
+}
+
+// DeallocateArgs: Error deallocate(Addr instance, seq<Addr> bases).
+type DeallocateArgs struct {
+	Instance sps.Addr
+	Bases    []sps.Addr
+}
+
+// OpenArgs: Expected<uint64> open(Addr instance, string path, uint64 mode).
+// An empty path is the executor process itself.
+type OpenArgs struct {
+	Instance sps.Addr
+	Path     string
+	Mode     uint64
+}
+
+// LookupRequest is one name to look up; a missing name that is not
+// required comes back as address 0.
+type LookupRequest struct {
+	Name     string
+	Required bool
+}
+
+// LookupArgs: Expected<seq<Addr>> lookup(Addr instance, uint64 handle,
+// seq<LookupRequest>).
+type LookupArgs struct {
+	Instance sps.Addr
+	Handle   uint64
+	Names    []LookupRequest
+}
+
+// RunAsMainArgs: int64 run_as_main(Addr main, seq<string> args); argv is
+// exactly Args.
+type RunAsMainArgs struct {
+	Main sps.Addr
+	Args []string
+}
+
+// RunAsIntArgs: int32 run_as_int(Addr fn, int32 arg) (gorc).
+type RunAsIntArgs struct {
+	Fn  sps.Addr
+	Arg int32
+}
+
+// Write pairs of the bootstrap memory writes: void(seq<WriteN>).
+type (
+	WriteUint8 struct {
+		Addr  sps.Addr
+		Value uint8
+	}
+	WriteUint16 struct {
+		Addr  sps.Addr
+		Value uint16
+	}
+	WriteUint32 struct {
+		Addr  sps.Addr
+		Value uint32
+	}
+	WriteUint64 struct {
+		Addr  sps.Addr
+		Value uint64
+	}
+	WriteBuffer struct {
+		Addr sps.Addr
+		Data []byte
+	}
+)
+
+// SharedReserveArgs: Expected<SharedReservation> reserve(Addr instance,
+// uint64 size) (gorc). The executor maps size bytes of a new shared-memory
+// file and names it; the controller maps the same file.
+type SharedReserveArgs struct {
+	Instance sps.Addr
+	Size     uint64
+}
+
+// SharedReservation is where the shared memory lies and the file (under
+// /dev/shm) that holds it.
+type SharedReservation struct {
+	Addr sps.Addr
+	Path string
+}
+
+// SharedInitializeArgs: Error initialize(Addr instance, FinalizeRequest)
+// (gorc): as finalize, but the segments' content is already in place
+// (Content is empty) and only protections and actions are applied.
+type SharedInitializeArgs struct {
+	Instance sps.Addr
+	Request  FinalizeRequest
+}
+
+// SharedReleaseArgs: Error release(Addr instance, seq<Addr> bases) (gorc):
+// runs the dealloc actions of the allocations starting at bases and
+// returns their pages to the reservation.
+type SharedReleaseArgs struct {
+	Instance sps.Addr
+	Bases    []sps.Addr
+}

@@ -1,0 +1,232 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ErrClosed is returned by calls on a connection that has ended.
+var ErrClosed = errors.New("remote executor connection closed")
+
+// Handler answers an incoming call: tag names the callee, args are its
+// argument bytes. It must call reply exactly once, from any goroutine and
+// at any time (wrapper functions may answer asynchronously). A non-nil
+// error is sent as the protocol's failure (an empty result).
+type Handler func(tag uint64, args []byte, reply func(result []byte, err error))
+
+// Conn is one end of a remote-executor connection. Calls may be made from
+// many goroutines at once; incoming calls are handled concurrently.
+type Conn struct {
+	r      *bufio.Reader
+	w      io.Writer
+	closer io.Closer
+	max    uint64
+
+	wmu sync.Mutex // one message written at a time
+
+	mu      sync.Mutex
+	nextSeq uint64
+	pending map[uint64]chan Message
+	err     error // why the connection ended; nil while it lives
+	done    chan struct{}
+	calls   sync.WaitGroup // incoming calls not yet answered
+}
+
+// Option configures a Conn.
+type Option func(*Conn)
+
+// MaxMessage sets the largest message the Conn accepts.
+func MaxMessage(n uint64) Option { return func(c *Conn) { c.max = n } }
+
+// NewConn returns a connection reading r and writing w; closer (which may
+// be nil) is closed when the connection ends, to release the transport.
+func NewConn(r io.Reader, w io.Writer, closer io.Closer, opts ...Option) *Conn {
+	c := &Conn{r: bufio.NewReaderSize(r, 64<<10), w: w, closer: closer, max: DefaultMaxMessage,
+		pending: make(map[uint64]chan Message), done: make(chan struct{})}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Done is closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended: nil while it lives, ErrClosed
+// after a Hangup or a clean close, or the error that broke it.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Send writes one message.
+func (c *Conn) Send(m Message) error {
+	var h [HeaderSize]byte
+	le := binary.LittleEndian
+	le.PutUint64(h[0:], uint64(HeaderSize+len(m.Payload)))
+	le.PutUint64(h[8:], uint64(m.Op))
+	le.PutUint64(h[16:], m.Seq)
+	le.PutUint64(h[24:], m.Tag)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	if _, err := c.w.Write(h[:]); err != nil {
+		return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
+	}
+	if len(m.Payload) > 0 {
+		if _, err := c.w.Write(m.Payload); err != nil {
+			return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
+		}
+	}
+	return nil
+}
+
+// SendSetup sends the executor's opening message.
+func (c *Conn) SendSetup(payload []byte) error {
+	return c.Send(Message{Op: OpSetup, Payload: payload})
+}
+
+// ReadSetup reads the executor's opening message; a controller calls it
+// before Serve.
+func (c *Conn) ReadSetup() ([]byte, error) {
+	m, err := ReadMessage(c.r, c.max)
+	if err != nil {
+		if err == io.EOF {
+			err = &ProtocolError{Msg: "executor closed the connection before its Setup message"}
+		}
+		return nil, c.fail(err)
+	}
+	if m.Op != OpSetup {
+		return nil, c.fail(&ProtocolError{Msg: fmt.Sprintf("expected Setup, got %s", m.Op)})
+	}
+	return m.Payload, nil
+}
+
+// Call sends a call to tag and waits for its result. An empty result is
+// what LLVM 14 sends for a call that failed; callers that expect bytes
+// treat it as failure.
+func (c *Conn) Call(tag uint64, args []byte) ([]byte, error) {
+	ch := make(chan Message, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	seq := c.nextSeq
+	c.nextSeq++
+	c.pending[seq] = ch
+	c.mu.Unlock()
+	if err := c.Send(Message{Op: OpCallWrapper, Seq: seq, Tag: tag, Payload: args}); err != nil {
+		c.mu.Lock()
+		delete(c.pending, seq)
+		c.mu.Unlock()
+		return nil, err
+	}
+	select {
+	case m := <-ch:
+		return m.Payload, nil
+	case <-c.done:
+		// The result may have arrived just before the end.
+		select {
+		case m := <-ch:
+			return m.Payload, nil
+		default:
+		}
+		return nil, c.Err()
+	}
+}
+
+// Serve reads messages until the connection ends, answering calls with h
+// (each on its own goroutine) and routing results to their callers. It
+// returns nil when the peer hung up or closed the connection, otherwise
+// the error that broke it; either way the connection is closed.
+func (c *Conn) Serve(h Handler) error {
+	for {
+		m, err := ReadMessage(c.r, c.max)
+		if err != nil {
+			if err == io.EOF {
+				c.fail(ErrClosed)
+				return nil
+			}
+			return c.fail(err)
+		}
+		switch m.Op {
+		case OpHangup:
+			c.fail(ErrClosed)
+			return nil
+		case OpResult:
+			c.mu.Lock()
+			ch, ok := c.pending[m.Seq]
+			delete(c.pending, m.Seq)
+			c.mu.Unlock()
+			if !ok {
+				return c.fail(&ProtocolError{Msg: fmt.Sprintf("result for unknown call %d", m.Seq)})
+			}
+			ch <- m
+		case OpCallWrapper:
+			c.calls.Add(1)
+			go c.handle(h, m)
+		case OpSetup:
+			return c.fail(&ProtocolError{Msg: "unexpected Setup message"})
+		}
+	}
+}
+
+func (c *Conn) handle(h Handler, m Message) {
+	var once sync.Once
+	h(m.Tag, m.Payload, func(result []byte, err error) {
+		once.Do(func() {
+			defer c.calls.Done()
+			if err != nil {
+				result = nil
+			}
+			c.Send(Message{Op: OpResult, Seq: m.Seq, Payload: result})
+		})
+	})
+}
+
+// Hangup tells the peer the session is over and closes the connection.
+func (c *Conn) Hangup() error {
+	err := c.Send(Message{Op: OpHangup})
+	c.fail(ErrClosed)
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close closes the connection without a Hangup.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	return nil
+}
+
+// Wait waits until every incoming call has been answered.
+func (c *Conn) Wait() { c.calls.Wait() }
+
+// fail ends the connection with err (the first reason wins), failing the
+// calls still waiting, and returns the reason it ended.
+func (c *Conn) fail(err error) error {
+	c.mu.Lock()
+	if c.err != nil {
+		err = c.err
+		c.mu.Unlock()
+		return err
+	}
+	c.err = err
+	c.pending = nil
+	close(c.done)
+	c.mu.Unlock()
+	if c.closer != nil {
+		c.closer.Close()
+	}
+	return err
+}

@@ -1,0 +1,95 @@
+package orcrt
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
+)
+
+// AddBootstrap publishes in s what an executor offers besides its
+// managers: memory writes, running functions (as main, and gorc's int(int)
+// and void(void)), eh-frame registration, TLS module ids, and the native
+// runtime functions JIT'd code and allocation actions call (gorc's TLS and
+// registration wrappers, and the names LLVM's controller looks up).
+func AddBootstrap(s *Session) error {
+	le := binary.LittleEndian
+	wrappers := map[string]WrapperFunction{
+		protocol.WriteUint8s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint8) sps.Empty {
+			for _, w := range ws {
+				native.Write(uint64(w.Addr), []byte{w.Value})
+			}
+			return sps.Empty{}
+		})),
+		protocol.WriteUint16s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint16) sps.Empty {
+			for _, w := range ws {
+				native.Write(uint64(w.Addr), le.AppendUint16(nil, w.Value))
+			}
+			return sps.Empty{}
+		})),
+		protocol.WriteUint32s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint32) sps.Empty {
+			for _, w := range ws {
+				native.Write(uint64(w.Addr), le.AppendUint32(nil, w.Value))
+			}
+			return sps.Empty{}
+		})),
+		protocol.WriteUint64s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint64) sps.Empty {
+			for _, w := range ws {
+				native.Write(uint64(w.Addr), le.AppendUint64(nil, w.Value))
+			}
+			return sps.Empty{}
+		})),
+		protocol.WriteBuffers: SyncWrapper(sps.Handler(func(ws []protocol.WriteBuffer) sps.Empty {
+			for _, w := range ws {
+				native.Write(uint64(w.Addr), w.Data)
+			}
+			return sps.Empty{}
+		})),
+		protocol.RunAsMain: SyncWrapper(sps.Handler(func(a protocol.RunAsMainArgs) int64 {
+			return int64(native.CallMain(uint64(a.Main), a.Args))
+		})),
+		protocol.RunAsVoid: SyncWrapper(sps.Handler(func(fn sps.Addr) sps.Empty {
+			native.CallVoid(uint64(fn))
+			return sps.Empty{}
+		})),
+		protocol.RunAsInt: SyncWrapper(sps.Handler(func(a protocol.RunAsIntArgs) int32 {
+			r, _ := native.CallInt(uint64(a.Fn), uint64(int64(a.Arg)))
+			return int32(r)
+		})),
+		protocol.ReserveTLSModule: SyncWrapper(sps.Handler(func(sps.Empty) sps.Expected[uint32] {
+			m := native.ReserveTLSModule()
+			if m == 0 {
+				return sps.Fail[uint32](errors.New("no TLS module ids left"))
+			}
+			return sps.Ok(uint32(m))
+		})),
+	}
+	for name, f := range wrappers {
+		if _, err := s.RegisterWrapper(name, f); err != nil {
+			return err
+		}
+	}
+	rt := native.RuntimeSymbols()
+	for name, addr := range rt {
+		s.DefineSymbol(name, addr)
+	}
+	// LLVM's controller registers eh-frames through these; they take and
+	// return what gorc's own wrappers do.
+	s.DefineSymbol(protocol.RegisterEHFrame, rt["gorc_register_eh_frame_wrapper"])
+	s.DefineSymbol(protocol.DeregisterEHFrame, rt["gorc_deregister_eh_frame_wrapper"])
+	return nil
+}
+
+// AddServices gives s everything a standalone executor offers: the memory
+// and dylib managers, the shared-memory mapper and the bootstrap functions.
+func AddServices(s *Session) error {
+	if _, err := NewMemoryManager(s); err != nil {
+		return err
+	}
+	if _, err := NewDylibManager(s); err != nil {
+		return err
+	}
+	return AddBootstrap(s)
+}

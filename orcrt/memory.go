@@ -1,0 +1,256 @@
+package orcrt
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
+)
+
+// MemoryManager is the executor's JIT'd memory, as LLVM's
+// SimpleExecutorMemoryManager: the controller reserves an allocation,
+// links into its own working memory, and sends the segments to finalize.
+type MemoryManager struct {
+	s        *Session
+	instance uint64
+
+	mu     sync.Mutex
+	allocs map[uint64]*allocation // by base address
+}
+
+// allocation is one reserved range.
+type allocation struct {
+	mem      []byte
+	deallocs []protocol.WrapperCall // reverse order of running
+}
+
+// NewMemoryManager creates the memory manager, publishes its wrapper
+// functions in s, and adds it to s's resource managers.
+func NewMemoryManager(s *Session) (*MemoryManager, error) {
+	m := &MemoryManager{s: s, allocs: make(map[uint64]*allocation)}
+	inst, err := s.NewAddress(protocol.MemoryManagerInstance)
+	if err != nil {
+		return nil, err
+	}
+	m.instance = inst
+	for name, f := range map[string]WrapperFunction{
+		protocol.MemoryManagerReserve: SyncWrapper(sps.Handler(func(a protocol.ReserveArgs) sps.Expected[sps.Addr] {
+			if err := m.check(a.Instance); err != nil {
+				return sps.Fail[sps.Addr](err)
+			}
+			addr, err := m.Reserve(a.Size)
+			if err != nil {
+				return sps.Fail[sps.Addr](err)
+			}
+			return sps.Ok(sps.Addr(addr))
+		})),
+		protocol.MemoryManagerFinalize: SyncWrapper(sps.Handler(func(a protocol.FinalizeArgs) error {
+			if err := m.check(a.Instance); err != nil {
+				return err
+			}
+			return m.Finalize(a.Request)
+		})),
+		protocol.MemoryManagerDeallocate: SyncWrapper(sps.Handler(func(a protocol.DeallocateArgs) error {
+			if err := m.check(a.Instance); err != nil {
+				return err
+			}
+			return m.Deallocate(a.Bases)
+		})),
+	} {
+		if _, err := s.RegisterWrapper(name, f); err != nil {
+			return nil, err
+		}
+	}
+	s.AddResourceManager(m)
+	return m, nil
+}
+
+func (m *MemoryManager) check(inst sps.Addr) error {
+	if uint64(inst) != m.instance {
+		return fmt.Errorf("memory manager: unknown instance %#x", uint64(inst))
+	}
+	return nil
+}
+
+// Reserve maps size bytes, readable and writable until finalized.
+func (m *MemoryManager) Reserve(size uint64) (uint64, error) {
+	if size == 0 || size > 1<<40 {
+		return 0, fmt.Errorf("memory manager: cannot reserve %d bytes", size)
+	}
+	mem, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	if err != nil {
+		return 0, fmt.Errorf("memory manager: reserving %d bytes: %w", size, err)
+	}
+	base := addrOf(mem)
+	m.mu.Lock()
+	m.allocs[base] = &allocation{mem: mem}
+	m.mu.Unlock()
+	return base, nil
+}
+
+// find returns the allocation holding [addr, addr+size). Called locked.
+func (m *MemoryManager) find(addr, size uint64) (*allocation, uint64, error) {
+	for base, a := range m.allocs {
+		if addr >= base && addr-base <= uint64(len(a.mem)) && size <= uint64(len(a.mem))-(addr-base) {
+			return a, addr - base, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("memory manager: range %#x+%#x is not in a reserved allocation", addr, size)
+}
+
+// Finalize copies each segment's content in, applies its protection, and
+// runs the finalize actions. If an action fails, the dealloc actions of
+// those that ran are run and the error returned.
+func (m *MemoryManager) Finalize(req protocol.FinalizeRequest) error {
+	if len(req.Segments) == 0 {
+		if len(req.Actions) > 0 {
+			return errors.New("memory manager: finalize actions without segments")
+		}
+		return nil
+	}
+	m.mu.Lock()
+	var alloc *allocation
+	for _, seg := range req.Segments {
+		a, off, err := m.find(uint64(seg.Addr), seg.Size)
+		if err == nil && alloc != nil && a != alloc {
+			err = fmt.Errorf("memory manager: finalize request spans allocations")
+		}
+		if err == nil && uint64(len(seg.Content)) > seg.Size {
+			err = fmt.Errorf("memory manager: segment at %#x has %d bytes of content for %d bytes", uint64(seg.Addr), len(seg.Content), seg.Size)
+		}
+		if err != nil {
+			m.mu.Unlock()
+			return err
+		}
+		alloc = a
+		n := copy(a.mem[off:], seg.Content)
+		clear(a.mem[off+uint64(n) : off+seg.Size])
+	}
+	m.mu.Unlock()
+	for _, seg := range req.Segments {
+		if err := protect(alloc.mem, uint64(seg.Addr)-addrOf(alloc.mem), seg.Size, seg.Prot); err != nil {
+			return err
+		}
+	}
+	deallocs, err := runActions(m.s, req.Actions)
+	m.mu.Lock()
+	alloc.deallocs = append(alloc.deallocs, deallocs...)
+	m.mu.Unlock()
+	return err
+}
+
+// protect applies prot to the pages of [off, off+size) of mem.
+func protect(mem []byte, off, size uint64, prot uint8) error {
+	if size == 0 {
+		return nil
+	}
+	page := uint64(unix.Getpagesize())
+	start := off &^ (page - 1)
+	end := min((off+size+page-1)&^(page-1), uint64(len(mem)))
+	var p int
+	if prot&protocol.ProtRead != 0 {
+		p |= unix.PROT_READ
+	}
+	if prot&protocol.ProtWrite != 0 {
+		p |= unix.PROT_WRITE
+	}
+	if prot&protocol.ProtExec != 0 {
+		p |= unix.PROT_EXEC
+	}
+	if err := unix.Mprotect(mem[start:end], p); err != nil {
+		return fmt.Errorf("memory manager: mprotect %#x+%#x: %w", addrOf(mem)+start, end-start, err)
+	}
+	return nil
+}
+
+// runActions runs finalize actions in order and returns the dealloc
+// actions of those that succeeded. On failure it runs those deallocs
+// (in reverse) itself and returns the error.
+func runActions(s *Session, actions []protocol.ActionPair) ([]protocol.WrapperCall, error) {
+	var deallocs []protocol.WrapperCall
+	for i, a := range actions {
+		if a.Finalize.Fn != 0 {
+			if err := runAction(s, a.Finalize); err != nil {
+				errs := []error{fmt.Errorf("finalize action %d: %w", i, err)}
+				for _, d := range slices.Backward(deallocs) {
+					errs = append(errs, runAction(s, d))
+				}
+				return nil, errors.Join(errs...)
+			}
+		}
+		if a.Dealloc.Fn != 0 {
+			deallocs = append(deallocs, a.Dealloc)
+		}
+	}
+	return deallocs, nil
+}
+
+// runAction calls an action's wrapper function; its result is an SPS
+// Error.
+func runAction(s *Session, c protocol.WrapperCall) error {
+	out, err := s.CallWrapperSync(uint64(c.Fn), c.Args)
+	if err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	var e error
+	if err := sps.Unmarshal(out, &e); err != nil {
+		return fmt.Errorf("action %#x: %w", uint64(c.Fn), err)
+	}
+	return e
+}
+
+// Deallocate runs the dealloc actions of the allocations at bases (in
+// reverse order) and unmaps them.
+func (m *MemoryManager) Deallocate(bases []sps.Addr) error {
+	var errs []error
+	for _, b := range bases {
+		m.mu.Lock()
+		a := m.allocs[uint64(b)]
+		delete(m.allocs, uint64(b))
+		m.mu.Unlock()
+		if a == nil {
+			errs = append(errs, fmt.Errorf("memory manager: no allocation at %#x", uint64(b)))
+			continue
+		}
+		errs = append(errs, m.release(a))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *MemoryManager) release(a *allocation) error {
+	var errs []error
+	for _, d := range slices.Backward(a.deallocs) {
+		errs = append(errs, runAction(m.s, d))
+	}
+	errs = append(errs, unix.Munmap(a.mem))
+	return errors.Join(errs...)
+}
+
+// Detach forgets the allocations: the memory stays for the code using it.
+func (m *MemoryManager) Detach() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.allocs = make(map[uint64]*allocation)
+	return nil
+}
+
+// Shutdown releases every allocation.
+func (m *MemoryManager) Shutdown() error {
+	m.mu.Lock()
+	allocs := m.allocs
+	m.allocs = make(map[uint64]*allocation)
+	m.mu.Unlock()
+	var errs []error
+	for _, a := range allocs {
+		errs = append(errs, m.release(a))
+	}
+	return errors.Join(errs...)
+}
