@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs gorc-jitlink and llvm-jitlink (14, and 19 when installed) on the same
 # inputs, alternately, and prints medians and ratios: linking main +
-# Debian's libsqlite3.a (-noexec, and running it), and a hello world.
+# Debian's libsqlite3.a (-noexec, and running it), a hello world, and the
+# sqlite program run in an executor process.
 # llvm-jitlink gets no -lm: it cannot follow glibc's libm linker script, and
 # its own process already has libm loaded; gorc-jitlink (a Go program) loads
 # it with -lm.
@@ -14,6 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 go build -o "$work/gorc-jitlink" ./cmd/gorc-jitlink
+go build -o "$work/gorc-executor" ./cmd/gorc-executor
 go build -o "$work/compare" ./bench/compare
 cat > "$work/sqlite.c" <<'C'
 #include <stdio.h>
@@ -53,3 +55,13 @@ for llvm in "${llvms[@]}"; do
 		-name gorc-jitlink -cmd "$work/gorc-jitlink $work/hello.o" \
 		-name "$name" -cmd "$llvm $work/hello.o"
 done
+
+# Out of process: the same program run in an executor process, gorc's
+# controller and executor (copying segments, or sharing memory) against
+# LLVM's pair.
+echo "== main + libsqlite3.a -lm, run out of process (llvm-jitlink-14 -oop-executor)"
+"$work/compare" -n "$runs" \
+	-name gorc-oop-copy -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor $work/sqlite.o $lib -lm" \
+	-name gorc-oop-shared -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor -use-shared-memory $work/sqlite.o $lib -lm" \
+	-name gorc-in-process -cmd "$work/gorc-jitlink $work/sqlite.o $lib -lm" \
+	-name llvm-14-oop -cmd "llvm-jitlink-14 -oop-executor=llvm-jitlink-executor-14 $work/sqlite.o $lib"

@@ -180,33 +180,45 @@ func BenchmarkMaterialize1000Objects(b *testing.B) {
 // libsqlite3.a -lm` does, through LLJIT: the archive's members are linked on
 // demand as main's references need them.
 func BenchmarkLLJITSqlite(b *testing.B) {
+	obj := sqliteMainObject(b)
+	for b.Loop() {
+		j := linkSqliteMain(b, &lljit.Builder{}, obj)
+		b.StopTimer()
+		j.Close()
+		b.StartTimer()
+	}
+}
+
+// sqliteMainObject compiles a main that opens an in-memory database.
+func sqliteMainObject(b *testing.B) []byte {
 	testutil.NeedFile(b, sqliteArchive)
-	dir := b.TempDir()
-	mainObj := testutil.Compile(b, dir, "main.c", `#include <sqlite3.h>
+	mainObj := testutil.Compile(b, b.TempDir(), "main.c", `#include <sqlite3.h>
 int main(void) { sqlite3 *db; sqlite3_open(":memory:", &db); sqlite3_exec(db, "select 1", 0, 0, 0); return sqlite3_close(db); }`, "-O2")
 	obj, err := os.ReadFile(mainObj)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		j, err := lljit.New()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := j.AddObject(nil, "main.o", obj); err != nil {
-			b.Fatal(err)
-		}
-		if err := j.AddArchive(nil, sqliteArchive); err != nil {
-			b.Fatal(err)
-		}
-		if err := j.LoadDylib("libm.so.6"); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := j.Lookup("main"); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		j.Close()
-		b.StartTimer()
+	return obj
+}
+
+// linkSqliteMain links main + libsqlite3.a + libm with the builder's JIT
+// and looks up main.
+func linkSqliteMain(b *testing.B, bld *lljit.Builder, obj []byte) *lljit.LLJIT {
+	j, err := bld.Create()
+	if err != nil {
+		b.Fatal(err)
 	}
+	if err := j.AddObject(nil, "main.o", obj); err != nil {
+		b.Fatal(err)
+	}
+	if err := j.AddArchive(nil, sqliteArchive); err != nil {
+		b.Fatal(err)
+	}
+	if err := j.LoadDylib("libm.so.6"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := j.Lookup("main"); err != nil {
+		b.Fatal(err)
+	}
+	return j
 }

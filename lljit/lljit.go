@@ -13,6 +13,7 @@ import (
 	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/inprocess"
@@ -111,6 +112,16 @@ func (b *Builder) Create() (*LLJIT, error) {
 		return fail(err)
 	}
 	j.libs = libs
+	if fn, ctx, ok := epc.JITDispatch(); ok {
+		// How JIT'd code calls the controller (see
+		// RegisterJITDispatchHandlers), under LLVM's names.
+		if err := libs.Define(orc.AbsoluteSymbols(orc.SymbolMap{
+			orc.Intern(DispatchFunction): {Addr: fn, Flags: orc.Exported | orc.Callable},
+			orc.Intern(DispatchContext):  {Addr: ctx, Flags: orc.Exported},
+		})); err != nil {
+			return fail(err)
+		}
+	}
 	if !b.NoProcessSymbols {
 		ps, err := es.CreateJITDylib("<Process Symbols>")
 		if err != nil {
@@ -164,6 +175,53 @@ func (j *LLJIT) CreateJITDylib(name string) (*orc.JITDylib, error) {
 		}
 	}
 	return jd, nil
+}
+
+// The symbols through which JIT'd code calls the controller:
+//
+//	typedef struct { union { char *ptr; char inline_[8]; } data; size_t size; } result;
+//	extern result __llvm_orc_SimpleRemoteEPC_dispatch_fn(void *ctx, const void *tag,
+//	                                                      const char *data, size_t size);
+//	extern char __llvm_orc_SimpleRemoteEPC_dispatch_ctx, my_tag;
+//	result r = __llvm_orc_SimpleRemoteEPC_dispatch_fn(&__llvm_orc_SimpleRemoteEPC_dispatch_ctx,
+//	                                                  &my_tag, buf, len);
+//
+// The result's bytes are inline when size <= 8 and malloc'd otherwise; a
+// call that failed has size 0 and a malloc'd message in data.ptr.
+const (
+	DispatchFunction = "__llvm_orc_SimpleRemoteEPC_dispatch_fn"
+	DispatchContext  = "__llvm_orc_SimpleRemoteEPC_dispatch_ctx"
+)
+
+// RegisterJITDispatchHandlers defines each name in jd as a tag, a byte of
+// JIT'd data whose address JIT'd code passes to the dispatch function, and
+// makes calls to that tag run the name's handler in the controller. Only
+// registered tags reach the controller.
+func (j *LLJIT) RegisterJITDispatchHandlers(jd *orc.JITDylib, handlers map[string]orc.JITDispatchHandler) error {
+	if jd == nil {
+		jd = j.main
+	}
+	g := x86_64.NewLinkGraph("<JIT dispatch tags>")
+	sec := g.CreateSection(".rodata.gorc_tags", jitlink.ProtRead)
+	set := make(orc.LookupSet, 0, len(handlers))
+	for name := range handlers {
+		b := g.CreateContentBlock(sec, []byte{0}, uint64(len(set)), 1, 0)
+		g.AddDefinedSymbol(b, 0, name, 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+		set = append(set, orc.LookupEntry{Name: orc.Intern(name)})
+	}
+	if err := j.objLayer.AddLinkGraph(jd.DefaultResourceTracker(), g); err != nil {
+		return err
+	}
+	syms, err := j.es.Lookup(context.Background(), orc.Search(jd), set, orc.Ready)
+	if err != nil {
+		return err
+	}
+	for name, h := range handlers {
+		if err := j.es.RegisterJITDispatchHandler(syms[orc.Intern(name)].Addr, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Platform returns the ELF platform, or nil.

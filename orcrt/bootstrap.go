@@ -91,5 +91,8 @@ func AddServices(s *Session) error {
 	if _, err := NewDylibManager(s); err != nil {
 		return err
 	}
+	if _, err := NewSharedMemoryMapper(s); err != nil {
+		return err
+	}
 	return AddBootstrap(s)
 }

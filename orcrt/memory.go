@@ -176,11 +176,7 @@ func runActions(s *Session, actions []protocol.ActionPair) ([]protocol.WrapperCa
 	for i, a := range actions {
 		if a.Finalize.Fn != 0 {
 			if err := runAction(s, a.Finalize); err != nil {
-				errs := []error{fmt.Errorf("finalize action %d: %w", i, err)}
-				for _, d := range slices.Backward(deallocs) {
-					errs = append(errs, runAction(s, d))
-				}
-				return nil, errors.Join(errs...)
+				return nil, errors.Join(fmt.Errorf("finalize action %d: %w", i, err), runDeallocs(s, deallocs))
 			}
 		}
 		if a.Dealloc.Fn != 0 {
@@ -188,6 +184,15 @@ func runActions(s *Session, actions []protocol.ActionPair) ([]protocol.WrapperCa
 		}
 	}
 	return deallocs, nil
+}
+
+// runDeallocs runs dealloc actions, last first.
+func runDeallocs(s *Session, deallocs []protocol.WrapperCall) error {
+	var errs []error
+	for _, d := range slices.Backward(deallocs) {
+		errs = append(errs, runAction(s, d))
+	}
+	return errors.Join(errs...)
 }
 
 // runAction calls an action's wrapper function; its result is an SPS
@@ -226,12 +231,7 @@ func (m *MemoryManager) Deallocate(bases []sps.Addr) error {
 }
 
 func (m *MemoryManager) release(a *allocation) error {
-	var errs []error
-	for _, d := range slices.Backward(a.deallocs) {
-		errs = append(errs, runAction(m.s, d))
-	}
-	errs = append(errs, unix.Munmap(a.mem))
-	return errors.Join(errs...)
+	return errors.Join(runDeallocs(m.s, a.deallocs), unix.Munmap(a.mem))
 }
 
 // Detach forgets the allocations: the memory stays for the code using it.

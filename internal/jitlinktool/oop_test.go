@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,17 +44,19 @@ func TestOutOfProcess(t *testing.T) {
 	cxxNoTLS := testutil.Compile(t, dir, "exc.cc", cxxNoTLSSrc, "-O1")
 	initfini := testutil.Compile(t, dir, "initfini.c", initFiniSrc, "-O1")
 	pie := testutil.Compile(t, dir, "pie.c", pieDataSrc)
-	executors := map[string]string{
-		"gorc-executor":            "-oop-executor",
-		"llvm-jitlink-executor-14": "-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14"),
+	executors := map[string][]string{
+		"gorc-executor":               {"-oop-executor"},
+		"gorc-executor/shared-memory": {"-oop-executor", "-use-shared-memory"},
+		"llvm-jitlink-executor-14":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14")},
 	}
-	for name, flag := range executors {
+	for name, flags := range executors {
 		t.Run(name, func(t *testing.T) {
-			same(t, dir, multi, nil, []string{flag}, []string{"x", "y"})
-			same(t, dir, []string{sqliteMain}, []string{sqlite, "-lm"}, []string{flag, sqlite, "-lm"}, nil)
-			same(t, dir, []string{cxxNoTLS}, []string{"-lstdc++"}, []string{flag, "-lstdc++"}, nil)
-			same(t, dir, []string{initfini}, nil, []string{flag}, []string{"x"})
-			same(t, dir, []string{pie}, nil, []string{flag}, nil)
+			with := func(args ...string) []string { return append(slices.Clone(flags), args...) }
+			same(t, dir, multi, nil, with(), []string{"x", "y"})
+			same(t, dir, []string{sqliteMain}, []string{sqlite, "-lm"}, with(sqlite, "-lm"), nil)
+			same(t, dir, []string{cxxNoTLS}, []string{"-lstdc++"}, with("-lstdc++"), nil)
+			same(t, dir, []string{initfini}, nil, with(), []string{"x"})
+			same(t, dir, []string{pie}, nil, with(), nil)
 		})
 	}
 	// Thread-local storage needs gorc's executor runtime.
@@ -177,5 +181,28 @@ int main(int argc, char **argv) {
 	got = jit(t, "-oop-executor", obj, "-args", "x")
 	if got.ExitCode != 7 || got.Stdout != "before\n" || !strings.Contains(got.Stderr, "exited with status 7") {
 		t.Errorf("exit: exit %d, stdout %q, stderr %q", got.ExitCode, got.Stdout, got.Stderr)
+	}
+}
+
+// TestControllerWithoutCgo: a gorc-jitlink built with CGO_ENABLED=0 links
+// for an executor process (and says it cannot run code itself).
+func TestControllerWithoutCgo(t *testing.T) {
+	dir := t.TempDir()
+	pure := filepath.Join(dir, "gorc-jitlink-nocgo")
+	build := exec.Command("go", "build", "-o", pure, "github.com/gorc-jit/gorc/cmd/gorc-jitlink")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 build: %v\n%s", err, out)
+	}
+	obj := testutil.Compile(t, dir, "sqlite.c", sqliteSrc, "-O2")
+	lib := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
+	want := testutil.Native(t, dir, []string{obj}, []string{lib, "-lm"})
+	got := testutil.Run(t, exec.Command(pure, "-oop-executor="+executor, obj, lib, "-lm"))
+	if got.Stdout != want.Stdout || got.ExitCode != want.ExitCode {
+		t.Fatalf("cgo-free controller: exit %d, %q (%s); native exit %d, %q", got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
+	}
+	got = testutil.Run(t, exec.Command(pure, obj, lib, "-lm"))
+	if got.ExitCode != 1 || !strings.Contains(got.Stderr, "built without cgo") {
+		t.Fatalf("in process without cgo: exit %d, %q", got.ExitCode, got.Stderr)
 	}
 }

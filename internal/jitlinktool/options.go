@@ -39,6 +39,7 @@ type options struct {
 	perfSupport    bool
 	oopExecutor    string // path of the executor to launch; "" for in process
 	oopConnect     string // host:port of a listening executor
+	sharedMemory   bool   // map JIT'd memory in both processes
 	help           bool
 }
 
@@ -77,13 +78,15 @@ the entry point with argv = [first input] + the -args, exiting with its result.
                           gorc-executor next to this tool)
   -oop-executor-connect=HOST:PORT
                           run the code in the executor listening there
+  -use-shared-memory      with an executor on this machine, link into memory
+                          mapped in both processes instead of copying it over
   -num-threads N          link on N goroutines (default 0: on the looking-up thread)
 `
 
 // flagOpts take no value.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
-	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true,
+	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
 	"h": true, "help": true,
 }
 
@@ -187,6 +190,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.cpuProfile = value
 		case "oop-executor-connect":
 			o.oopConnect = value
+		case "use-shared-memory":
+			o.sharedMemory = true
 		case "perf-support":
 			o.perfSupport = true
 		case "num-threads":

@@ -244,19 +244,25 @@ func (t *tool) run() (int, error) {
 func (t *tool) setup() (*lljit.LLJIT, error) {
 	o := t.o
 	b := &lljit.Builder{NoProcessSymbols: o.noProcessSyms, NumCompileThreads: o.numThreads}
+	var remoteOpts []remote.Option
+	if o.sharedMemory {
+		remoteOpts = append(remoteOpts, remote.SharedMemory())
+	}
 	switch {
 	case o.oopExecutor != "":
-		epc, err := remote.Launch(o.oopExecutor, remote.Stdio(t.stdout, t.stderr))
+		epc, err := remote.Launch(o.oopExecutor, append(remoteOpts, remote.Stdio(t.stdout, t.stderr))...)
 		if err != nil {
 			return nil, err
 		}
 		b.EPC = epc
 	case o.oopConnect != "":
-		epc, err := remote.Connect(o.oopConnect)
+		epc, err := remote.Connect(o.oopConnect, remoteOpts...)
 		if err != nil {
 			return nil, err
 		}
 		b.EPC = epc
+	case !native.Available:
+		return nil, errors.New("this gorc-jitlink was built without cgo: it runs code only in an executor process (-oop-executor)")
 	default:
 		epc, noexecSlab, err := t.inProcess()
 		if err != nil {

@@ -42,6 +42,10 @@ import (
 	"unsafe"
 )
 
+// Available reports whether this build can run native code (it can: this
+// is the cgo build).
+const Available = true
+
 // CallMain calls fn as int main(int argc, char **argv, char **envp) with the
 // given arguments (argv[0] included) and the process environment.
 func CallMain(fn uint64, args []string) int {

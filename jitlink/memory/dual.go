@@ -85,7 +85,8 @@ func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	if o.low {
 		d.reserve, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
 	} else {
-		d.reserve, err = reserveNearLibraries(size, flags)
+		// Code comes first: it is what reads library data.
+		d.reserve, err = reserveNearLibraries(size, size/4, flags)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("reserving %d bytes: %w", size, err))

@@ -2,8 +2,10 @@ package memory
 
 import (
 	"bufio"
+	"cmp"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,21 +24,22 @@ import (
 // libraries loaded later.
 const reach = 1<<31 - 128<<20
 
-// reserveNearLibraries reserves size bytes of inaccessible address space
-// within 32-bit reach of the process's shared libraries if it can, and
-// anywhere otherwise.
-func reserveNearLibraries(size uint64, flags int) ([]byte, error) {
-	if lo, hi, ok := libraryRange(); ok {
-		const align = 2 << 20
-		above := alignUp(hi, align)
-		var below uint64
-		if lo > size+align {
-			below = (lo - size) &^ (align - 1)
-		}
-		for _, addr := range []uint64{above, below} {
-			if addr == 0 || max(addr+size, hi)-min(addr, lo) > reach {
-				continue
-			}
+// ReserveNearLibraries reserves size bytes of inaccessible address space
+// (private, not backed by memory until remapped or protected) whose first
+// near bytes lie within 32-bit reach of the process's shared libraries if
+// it can, and anywhere otherwise. Executors use it to place JIT'd memory.
+func ReserveNearLibraries(size, near uint64) ([]byte, error) {
+	return reserveNearLibraries(size, near, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+}
+
+// reserveNearLibraries places the reservation so that its first near bytes
+// (where code goes: only code reads library data PC-relatively) reach the
+// libraries.
+func reserveNearLibraries(size, near uint64, flags int) ([]byte, error) {
+	if f, err := os.Open("/proc/self/maps"); err == nil {
+		l := readMaps(f)
+		f.Close()
+		for _, addr := range l.placements(size, near) {
 			if mem, err := mmapAt(addr, size, flags); err == nil {
 				return mem, nil
 			}
@@ -45,41 +48,75 @@ func reserveNearLibraries(size uint64, flags int) ([]byte, error) {
 	return mmap(0, size, unix.PROT_NONE, flags)
 }
 
-// libraryRange returns the lowest and highest addresses of the shared
-// libraries mapped in this process.
-func libraryRange() (lo, hi uint64, ok bool) {
-	f, err := os.Open("/proc/self/maps")
-	if err != nil {
-		return 0, 0, false
-	}
-	defer f.Close()
-	return librariesIn(f)
+// addressSpace is what /proc/self/maps says: the mapped ranges, in
+// address order, and the span of the shared libraries among them.
+type addressSpace struct {
+	mapped []addrRange
+	lo, hi uint64 // the libraries' span; hi == 0 if there are none
 }
 
-// librariesIn reads a /proc/PID/maps listing.
-func librariesIn(maps io.Reader) (lo, hi uint64, ok bool) {
+type addrRange struct{ start, end uint64 }
+
+// readMaps reads a /proc/PID/maps listing.
+func readMaps(maps io.Reader) addressSpace {
+	var l addressSpace
 	sc := bufio.NewScanner(maps)
 	for sc.Scan() {
-		// start-end perms offset dev inode path
+		// start-end perms offset dev inode [path]
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || !isSharedLibrary(fields[5]) {
+		if len(fields) < 5 {
 			continue
 		}
 		start, end, found := strings.Cut(fields[0], "-")
 		s, err1 := strconv.ParseUint(start, 16, 64)
 		e, err2 := strconv.ParseUint(end, 16, 64)
-		if !found || err1 != nil || err2 != nil {
+		if !found || err1 != nil || err2 != nil || e <= s {
 			continue
 		}
-		if !ok || s < lo {
-			lo = s
+		l.mapped = append(l.mapped, addrRange{s, e})
+		if len(fields) >= 6 && isSharedLibrary(fields[5]) {
+			if l.hi == 0 || s < l.lo {
+				l.lo = s
+			}
+			l.hi = max(l.hi, e)
 		}
-		if !ok || e > hi {
-			hi = e
-		}
-		ok = true
 	}
-	return lo, hi, ok
+	return l
+}
+
+// placements lists addresses where size bytes fit in free address space
+// with their first near bytes within reach of the libraries, nearest
+// first: the start of each free gap above them and the end of each gap
+// below.
+func (l addressSpace) placements(size, near uint64) []uint64 {
+	if l.hi == 0 {
+		return nil
+	}
+	const align = 2 << 20
+	type cand struct{ addr, span uint64 }
+	var cands []cand
+	consider := func(addr uint64) {
+		if span := max(addr+near, l.hi) - min(addr, l.lo); span <= reach {
+			cands = append(cands, cand{addr, span})
+		}
+	}
+	for i := 0; i+1 < len(l.mapped); i++ {
+		gapStart, gapEnd := alignUp(l.mapped[i].end, align), l.mapped[i+1].start
+		if gapEnd <= gapStart || gapEnd-gapStart < size {
+			continue
+		}
+		if gapStart >= l.hi {
+			consider(gapStart)
+		} else if gapEnd <= l.lo {
+			consider((gapEnd - size) &^ (align - 1))
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(a.span, b.span) })
+	addrs := make([]uint64, len(cands))
+	for i, c := range cands {
+		addrs[i] = c.addr
+	}
+	return addrs
 }
 
 func isSharedLibrary(path string) bool {

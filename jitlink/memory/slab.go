@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gorc-jit/gorc/internal/spans"
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
@@ -23,7 +24,7 @@ type Slab struct {
 	mem      []byte // the reserved working range
 	base     uint64 // target address of mem[0]
 	pageSize uint64
-	free     []span // sorted, coalesced free ranges (offsets into mem)
+	free     *spans.List // offsets into mem
 	// used is the high-water mark of allocation: pages beyond it were never
 	// handed out and are still zero.
 	used    uint64
@@ -31,8 +32,6 @@ type Slab struct {
 	virtual bool // target addresses are not where the bytes are
 	closed  bool
 }
-
-type span struct{ off, size uint64 }
 
 // SlabOption configures a slab.
 type SlabOption func(*slabOptions)
@@ -80,7 +79,7 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		return nil, fmt.Errorf("slab size %d out of range", size)
 	}
 	size = alignUp(size, page)
-	s := &Slab{pageSize: page, run: o.run, free: []span{{0, size}}}
+	s := &Slab{pageSize: page, run: o.run, free: spans.New(size)}
 	flags := unix.MAP_PRIVATE | unix.MAP_ANON | unix.MAP_NORESERVE
 	var err error
 	switch {
@@ -98,7 +97,7 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		if o.low {
 			s.mem, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
 		} else {
-			s.mem, err = reserveNearLibraries(size, flags)
+			s.mem, err = reserveNearLibraries(size, size, flags)
 		}
 		if err == nil {
 			s.base = addrOf(s.mem)
@@ -156,23 +155,14 @@ func (s *Slab) take(size uint64) (off, dirty uint64, err error) {
 	if s.closed {
 		return 0, 0, errors.New("slab is closed")
 	}
-	for i := range s.free {
-		f := &s.free[i]
-		if f.size >= size {
-			off := f.off
-			f.off += size
-			f.size -= size
-			if f.size == 0 {
-				s.free = append(s.free[:i], s.free[i+1:]...)
-			}
-			// Pages below the high-water mark were used before; the rest
-			// are fresh and still zero.
-			if s.used > off {
-				dirty = min(size, s.used-off)
-			}
-			s.used = max(s.used, off+size)
-			return off, dirty, nil
+	if off, ok := s.free.Take(size); ok {
+		// Pages below the high-water mark were used before; the rest are
+		// fresh and still zero.
+		if s.used > off {
+			dirty = min(size, s.used-off)
 		}
+		s.used = max(s.used, off+size)
+		return off, dirty, nil
 	}
 	return 0, 0, fmt.Errorf("slab of %d bytes has no free range of %d bytes", len(s.mem), size)
 }
@@ -186,23 +176,8 @@ func (s *Slab) give(off, size uint64) {
 	// Make the pages inaccessible (a stale pointer faults rather than runs
 	// old code) but keep them committed: the next allocation reuses them
 	// without faulting them in again. Close returns them to the system.
-	r := s.mem[off : off+size]
-	unix.Mprotect(r, unix.PROT_NONE)
-	i := 0
-	for i < len(s.free) && s.free[i].off < off {
-		i++
-	}
-	s.free = append(s.free, span{})
-	copy(s.free[i+1:], s.free[i:])
-	s.free[i] = span{off, size}
-	if i+1 < len(s.free) && s.free[i].off+s.free[i].size == s.free[i+1].off {
-		s.free[i].size += s.free[i+1].size
-		s.free = append(s.free[:i+1], s.free[i+2:]...)
-	}
-	if i > 0 && s.free[i-1].off+s.free[i-1].size == s.free[i].off {
-		s.free[i-1].size += s.free[i].size
-		s.free = append(s.free[:i], s.free[i+1:]...)
-	}
+	unix.Mprotect(s.mem[off:off+size], unix.PROT_NONE)
+	s.free.Give(off, size)
 }
 
 // Allocate places the graph's segments in one free range of the slab.

@@ -152,6 +152,8 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		}
 	}
 	_, e.gorc = e.syms[protocol.RunAsVoid]
+	// gorc's executor understands failures reported with a message.
+	conn.SendErrors(e.gorc)
 	e.serveErr = make(chan error, 1)
 	go func() { e.serveErr <- conn.Serve(e.handle) }()
 	e.mm = newCopyingManager(e)

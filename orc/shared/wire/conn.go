@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is returned by calls on a connection that has ended.
@@ -34,7 +35,25 @@ type Conn struct {
 	err     error // why the connection ended; nil while it lives
 	done    chan struct{}
 	calls   sync.WaitGroup // incoming calls not yet answered
+
+	sendErrors atomic.Bool // report failed calls with ErrorTag
 }
+
+// ErrorTag, in a Result message, says that the call failed and the
+// payload is the error message. LLVM 14 allows no tag in a Result (it
+// sends a failed call's result empty and rejects tagged results), so a Conn
+// sends it only when told that its peer is gorc's; it understands it
+// always.
+const ErrorTag = 1
+
+// CallError is the failure a peer reported for a call.
+type CallError struct{ Msg string }
+
+func (e *CallError) Error() string { return e.Msg }
+
+// SendErrors makes the Conn report failed calls with ErrorTag and their
+// message, instead of an empty result. Use it only with gorc peers.
+func (c *Conn) SendErrors(on bool) { c.sendErrors.Store(on) }
 
 // Option configures a Conn.
 type Option func(*Conn)
@@ -132,16 +151,23 @@ func (c *Conn) Call(tag uint64, args []byte) ([]byte, error) {
 	}
 	select {
 	case m := <-ch:
-		return m.Payload, nil
+		return result(m)
 	case <-c.done:
 		// The result may have arrived just before the end.
 		select {
 		case m := <-ch:
-			return m.Payload, nil
+			return result(m)
 		default:
 		}
 		return nil, c.Err()
 	}
+}
+
+func result(m Message) ([]byte, error) {
+	if m.Tag == ErrorTag {
+		return nil, &CallError{Msg: string(m.Payload)}
+	}
+	return m.Payload, nil
 }
 
 // Serve reads messages until the connection ends, answering calls with h
@@ -185,10 +211,14 @@ func (c *Conn) handle(h Handler, m Message) {
 	h(m.Tag, m.Payload, func(result []byte, err error) {
 		once.Do(func() {
 			defer c.calls.Done()
+			var tag uint64
 			if err != nil {
-				result = nil
+				result, tag = nil, 0
+				if c.sendErrors.Load() {
+					result, tag = []byte(err.Error()), ErrorTag
+				}
 			}
-			c.Send(Message{Op: OpResult, Seq: m.Seq, Payload: result})
+			c.Send(Message{Op: OpResult, Seq: m.Seq, Tag: tag, Payload: result})
 		})
 	})
 }

@@ -205,3 +205,18 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorResults: a Conn told its peer is gorc's reports failures with
+// their message; otherwise (LLVM 14) as an empty result.
+func TestErrorResults(t *testing.T) {
+	fail := func(tag uint64, args []byte, reply func([]byte, error)) { reply(nil, errors.New("no such tag")) }
+	a, b := pair(t, echo, fail)
+	if got, err := a.Call(1, nil); err != nil || len(got) != 0 {
+		t.Fatalf("LLVM-style failure = %q, %v", got, err)
+	}
+	b.SendErrors(true)
+	var ce *wire.CallError
+	if _, err := a.Call(1, nil); !errors.As(err, &ce) || ce.Msg != "no such tag" {
+		t.Fatalf("gorc-style failure = %v", err)
+	}
+}

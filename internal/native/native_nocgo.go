@@ -1,0 +1,52 @@
+//go:build !cgo
+
+package native
+
+import (
+	"errors"
+	"os"
+)
+
+// This file stands in for the cgo implementation when gorc is built
+// without cgo (CGO_ENABLED=0): such a program can link for an executor in
+// another process, but cannot run code itself. Available tells callers.
+
+// Available reports whether this build can run native code.
+const Available = false
+
+var errNoCgo = errors.New("running native code needs a build with cgo (CGO_ENABLED=1); link for an executor process instead")
+
+// Dlopen flags (glibc's values).
+const (
+	RTLDLazy   = 0x1
+	RTLDNow    = 0x2
+	RTLDGlobal = 0x100
+	RTLDLocal  = 0
+)
+
+// Library is a handle from dlopen.
+type Library struct{ path string }
+
+func Open(path string, flags int) (*Library, error)     { return nil, errNoCgo }
+func (l *Library) Path() string                         { return l.path }
+func (l *Library) Lookup(name string) (uint64, bool)    { return 0, false }
+func (l *Library) Close() error                         { return nil }
+func LookupDefault(name string) (uint64, bool)          { return 0, false }
+func CallMain(fn uint64, args []string) int             { panic(errNoCgo) }
+func CallVoid(fn uint64)                                { panic(errNoCgo) }
+func CallInt(fn uint64, args ...uint64) (uint64, error) { return 0, errNoCgo }
+func CallWrapper(fn uint64, args []byte) ([]byte, error) {
+	return nil, errNoCgo
+}
+func RuntimeSymbols() map[string]uint64 { return map[string]uint64{} }
+func ReserveTLSModule() uint64          { return 0 }
+func InstallCrashHandler(prefix string) {}
+func FlushStdio()                       {}
+func Exit(code int)                     { os.Exit(code) }
+func Write(addr uint64, data []byte)    { panic(errNoCgo) }
+func DispatchFunction() uint64          { return 0 }
+
+// DispatchFunc answers a call JIT'd code makes to the controller.
+type DispatchFunc func(tag uint64, args []byte) ([]byte, error)
+
+func NewDispatchContext(f DispatchFunc) (ctx uint64, release func()) { return 0, func() {} }

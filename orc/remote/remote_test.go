@@ -1,0 +1,188 @@
+package remote_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/remote"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
+	"github.com/gorc-jit/gorc/orc/shared/wire"
+	"github.com/gorc-jit/gorc/orcrt"
+)
+
+// executorInProcess serves an orcrt session with the standard services
+// over pipes, in this process, and returns the controller's EPC for it.
+func executorInProcess(t *testing.T, opts ...remote.Option) *remote.EPC {
+	cr, ew := io.Pipe()
+	er, cw := io.Pipe()
+	s := orcrt.NewSession()
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		ca, err := orcrt.Connect(s, wire.NewConn(er, ew, closers{er, ew}))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ca.Serve()
+		s.Shutdown()
+	}()
+	epc, err := remote.New(cr, cw, closers{cr, cw}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { epc.Close() })
+	return epc
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	for _, x := range c {
+		x.Close()
+	}
+	return nil
+}
+
+func TestEPCServices(t *testing.T) {
+	epc := executorInProcess(t)
+	if !epc.IsGorcExecutor() || !strings.HasPrefix(epc.TargetTriple(), "x86_64") || epc.PageSize() == 0 {
+		t.Fatalf("setup: gorc %v, triple %q, page %d", epc.IsGorcExecutor(), epc.TargetTriple(), epc.PageSize())
+	}
+	h, err := epc.LoadDylib("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: "strlen", Required: true}, {Name: "no_such_symbol_x"}})
+	if err != nil || addrs[0] == 0 || addrs[1] != 0 {
+		t.Fatalf("lookup = %#x, %v", addrs, err)
+	}
+	if _, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: "no_such_symbol_x", Required: true}}); err == nil || !strings.Contains(err.Error(), "no_such_symbol_x") {
+		t.Fatalf("missing required symbol: %v", err)
+	}
+	if _, err := epc.LoadDylib("/no/such/lib.so"); err == nil {
+		t.Fatal("loading a missing library succeeded")
+	}
+	if m, err := epc.ReserveTLSModule(); err != nil || m == 0 {
+		t.Fatalf("ReserveTLSModule = %d, %v", m, err)
+	}
+	if _, ok := epc.RuntimeSymbol("gorc_tls_get_addr"); !ok {
+		t.Fatal("no TLS runtime published")
+	}
+	// abs(int) from libc, through the executor.
+	abs, _ := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: "abs", Required: true}})
+	if r, err := epc.RunAsIntFunction(abs[0], -42); err != nil || r != 42 {
+		t.Fatalf("abs(-42) = %d, %v", r, err)
+	}
+}
+
+// TestMemoryManagers links into the executor through both managers:
+// content reaches the executor's memory, WriteMemory updates it, and the
+// memory is released.
+func TestMemoryManagers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []remote.Option
+	}{{"copying", nil}, {"shared", []remote.Option{remote.SharedMemory()}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			epc := executorInProcess(t, tc.opts...)
+			mm := epc.MemoryManager()
+			req := &jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{
+				{Prot: jitlink.ProtRead | jitlink.ProtExec, Align: 16, ContentSize: 3},
+				{Prot: jitlink.ProtRead | jitlink.ProtWrite, Align: 8, ContentSize: 8, ZeroFillSize: 4096},
+			}}
+			a, err := mm.Allocate(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs := a.Segments()
+			if maps, _ := os.ReadFile("/proc/self/maps"); tc.name == "shared" && !strings.Contains(string(maps), "gorc-jit-shared") {
+				t.Fatal("the shared manager mapped no shared memory")
+			}
+			copy(segs[0].Working, []byte{0x31, 0xc0, 0xc3}) // xor eax, eax; ret
+			copy(segs[1].Working, "datadata")
+			done := make(chan error, 1)
+			var fa jitlink.FinalizedAlloc
+			a.Finalize(nil, func(f jitlink.FinalizedAlloc, err error) { fa = f; done <- err })
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := read(segs[1].Addr, 8); string(got) != "datadata" {
+				t.Fatalf("executor memory holds %q", got)
+			}
+			if got := read(segs[1].Addr+8, 16); !bytes.Equal(got, make([]byte, 16)) {
+				t.Fatalf("zero fill holds % x", got)
+			}
+			if r, err := epc.RunAsIntFunction(segs[0].Addr, 7); err != nil || r != 0 {
+				t.Fatalf("JIT'd function = %d, %v", r, err)
+			}
+			if err := epc.WriteMemory(segs[1].Addr, []byte("DATA")); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(segs[1].Addr, 8); string(got) != "DATAdata" {
+				t.Fatalf("after WriteMemory: %q", got)
+			}
+			if err := mm.Deallocate([]jitlink.FinalizedAlloc{fa}); err != nil {
+				t.Fatal(err)
+			}
+			if err := mm.Deallocate([]jitlink.FinalizedAlloc{fa}); err == nil {
+				t.Fatal("double deallocation succeeded")
+			}
+		})
+	}
+}
+
+// read views memory of this process (the in-process executor's).
+func read(addr uint64, n int) []byte {
+	p := uintptr(addr)
+	return append([]byte(nil), unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&p))), n)...)
+}
+
+// TestBadSetup: an executor whose Setup lacks the memory manager, or that
+// sends garbage, is refused with a clear error.
+func TestBadSetup(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		msg     string
+	}{
+		{"garbage", []byte{1, 2, 3}, "Setup message"},
+		{"no memory manager", mustMarshal(t, struct {
+			Triple   string
+			PageSize uint64
+			Symbols  []struct {
+				Name string
+				Addr uint64
+			}
+		}{"x86_64-unknown-linux-gnu", 4096, nil}), "lacks __llvm_orc_SimpleExecutorMemoryManager_Instance"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cr, ew := io.Pipe()
+			er, cw := io.Pipe()
+			go func() {
+				c := wire.NewConn(er, ew, closers{er, ew})
+				c.SendSetup(tc.payload)
+				c.Serve(func(uint64, []byte, func([]byte, error)) {})
+			}()
+			_, err := remote.New(cr, cw, closers{cr, cw})
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("New = %v, want an error with %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	b, err := sps.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
