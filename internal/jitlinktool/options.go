@@ -208,8 +208,13 @@ func parseArgs(argv []string) (*options, error) {
 			return nil, fmt.Errorf("-%s %q: %v", name, value, err)
 		}
 	}
-	if (o.oopExecutor != "" || o.oopConnect != "") && (o.slabSize > 0 || o.hasSlabAddress) {
-		return nil, fmt.Errorf("the -slab options apply to in-process linking, not to -oop-executor")
+	if o.oopExecutor != "" || o.oopConnect != "" {
+		if o.slabSize > 0 || o.hasSlabAddress {
+			return nil, fmt.Errorf("the -slab options apply to in-process linking, not to -oop-executor")
+		}
+		if o.perfSupport {
+			return nil, fmt.Errorf("-perf-support records code run in this process, not with -oop-executor")
+		}
 	}
 	if !o.help && len(o.inputs) == 0 {
 		return nil, fmt.Errorf("no input files (see -help)")

@@ -222,6 +222,11 @@ func TestErrors(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing.o")}, []string{"missing.o", "no such file"}},
 		{[]string{"-entry", "nothere", obj}, []string{"entry point nothere", "not found"}},
 		{nil, []string{"no input files"}},
+		{[]string{"-oop-executor", "-perf-support", obj}, []string{"-perf-support", "not with -oop-executor"}},
+		{[]string{"-oop-executor", "-slab-allocate", "1Mb", obj}, []string{"-slab options"}},
+		{[]string{"-oop-executor=/no/such/executor", obj}, []string{"starting executor", "/no/such/executor"}},
+		{[]string{"-oop-executor-connect=127.0.0.1:1", obj}, []string{"connecting to executor"}},
+		{[]string{"-oop-executor=/bin/true", obj}, []string{"executor /bin/true", "before its Setup message"}},
 	} {
 		got := jit(t, tc.args...)
 		lines := strings.Split(strings.TrimSpace(got.Stderr), "\n")

@@ -96,7 +96,11 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 	}()
 	if err := e.start(wire.NewConn(ourR, ourW, closers{ourR, ourW}), c); err != nil {
 		e.Close()
-		return nil, fmt.Errorf("executor %s: %w", path, e.exitReason(err))
+		var exit *ExitError
+		if err := e.exitReason(err); errors.As(err, &exit) {
+			return nil, fmt.Errorf("executor %s: %v before its Setup message", path, exit)
+		}
+		return nil, fmt.Errorf("executor %s: %w", path, err)
 	}
 	return e, nil
 }
