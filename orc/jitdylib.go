@@ -180,6 +180,16 @@ func (jd *JITDylib) SetLinkOrder(order SearchOrder) {
 	jd.linkOrder = lo
 }
 
+// SetLinkOrderExact sets jd's link order as given, which need not start
+// with jd (LLVM's setLinkOrder with LinkAgainstThisJITDylibFirst off):
+// compile-on-demand puts the JITDylib of a module's stubs before the one
+// of its bodies, so that calls between bodies go through the stubs.
+func (jd *JITDylib) SetLinkOrderExact(order SearchOrder) {
+	jd.es.mu.Lock()
+	defer jd.es.mu.Unlock()
+	jd.linkOrder = slices.Clone(order)
+}
+
 // AddToLinkOrder appends other to jd's link order.
 func (jd *JITDylib) AddToLinkOrder(other *JITDylib, flags LookupFlags) {
 	jd.es.mu.Lock()

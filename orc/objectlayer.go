@@ -128,10 +128,18 @@ func (l *ObjectLinkingLayer) AddWithInterface(rt *ResourceTracker, name string, 
 	if hasInitializers {
 		// A name for the object's initializers: looking it up links the
 		// object, so a platform can make sure they exist and run them.
-		u.initSym = Intern(fmt.Sprintf("$.%s.__inits.%d", name, l.inits.Add(1)))
+		u.initSym = l.NewInitSymbol(name)
 		flags[u.initSym] = 0
 	}
 	return rt.jd.DefineWithTracker(u, rt)
+}
+
+// NewInitSymbol returns a fresh name for the initializers of an object
+// named name, for units (of other layers) whose objects have initializers:
+// a unit defines it (with no flags) and returns it as its InitSymbol, and
+// EmitObject puts it on the object's initializers.
+func (l *ObjectLinkingLayer) NewInitSymbol(name string) Name {
+	return Intern(fmt.Sprintf("$.%s.__inits.%d", name, l.inits.Add(1)))
 }
 
 func interfaceFlags(s elf.InterfaceSymbol) SymbolFlags {
@@ -169,15 +177,22 @@ func (u *objectUnit) InitSymbol() Name             { return u.initSym }
 func (u *objectUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 func (u *objectUnit) Materialize(mr *MaterializationResponsibility) {
-	g, err := elf.NewLinkGraph(u.name, u.obj)
+	u.layer.EmitObject(mr, u.name, u.obj)
+}
+
+// EmitObject links an ELF relocatable object now, fulfilling mr with it;
+// mr's init symbol, if any, names the object's initializers. Layers that
+// produce objects (compilers) call it from their units' Materialize.
+func (l *ObjectLinkingLayer) EmitObject(mr *MaterializationResponsibility, name string, obj []byte) {
+	g, err := elf.NewLinkGraph(name, obj)
 	if err != nil {
 		mr.FailMaterialization(err)
 		return
 	}
-	if !u.initSym.IsZero() {
-		defineInitSymbol(g, u.initSym.String())
+	if init := mr.InitSymbol(); !init.IsZero() {
+		defineInitSymbol(g, init.String())
 	}
-	u.layer.Emit(mr, g)
+	l.Emit(mr, g)
 }
 
 // defineInitSymbol names the first initializer section's block, keeping it
@@ -247,7 +262,14 @@ func (u *graphUnit) Materialize(mr *MaterializationResponsibility) { u.layer.Emi
 // Emit links g now, fulfilling mr with it. Layers that produce graphs call
 // it from their units' Materialize.
 func (l *ObjectLinkingLayer) Emit(mr *MaterializationResponsibility, g *jitlink.LinkGraph) {
-	c := &linkContext{layer: l, mr: mr, plugins: l.pluginList()}
+	l.EmitWithPasses(mr, g, nil)
+}
+
+// EmitWithPasses is Emit with passes of the caller's for this graph only,
+// added after the plugins' (for example to learn where the linker put
+// something).
+func (l *ObjectLinkingLayer) EmitWithPasses(mr *MaterializationResponsibility, g *jitlink.LinkGraph, passes func(*jitlink.PassConfig)) {
+	c := &linkContext{layer: l, mr: mr, plugins: l.pluginList(), passes: passes}
 	for _, p := range c.plugins {
 		p.NotifyLoaded(mr)
 	}
@@ -276,6 +298,7 @@ type linkContext struct {
 	layer   *ObjectLinkingLayer
 	mr      *MaterializationResponsibility
 	plugins []Plugin
+	passes  func(*jitlink.PassConfig) // the caller's, for this graph
 	// foundIn records, per external name, the JITDylib that defined it.
 	foundIn map[Name]*JITDylib
 }
@@ -313,6 +336,9 @@ func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassCo
 		if err := p.ModifyPassConfig(c.mr, g, cfg); err != nil {
 			return err
 		}
+	}
+	if c.passes != nil {
+		c.passes(cfg)
 	}
 	return nil
 }

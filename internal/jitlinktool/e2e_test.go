@@ -397,3 +397,37 @@ func TestPIEDataReferences(t *testing.T) {
 	cout := testutil.Compile(t, dir, "cout.cc", coutSrc)
 	same(t, dir, []string{cout}, []string{"-lstdc++"}, []string{"-lstdc++"}, nil)
 }
+
+// -lazy links each object and archive member on the first call into it:
+// the programs run as natively, and fewer objects are linked.
+func TestLazyLinking(t *testing.T) {
+	dir := t.TempDir()
+	lib := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
+	obj := testutil.Compile(t, dir, "main.c", sqliteSrc, "-O2")
+	linked := func(stderr string) int {
+		var n int
+		if _, err := fmt.Sscanf(stderr[strings.LastIndex(stderr, "objects linked:"):], "objects linked: %d", &n); err != nil {
+			t.Fatalf("no statistics in %q", stderr)
+		}
+		return n
+	}
+	eager := same(t, dir, []string{obj}, []string{lib, "-lm"}, []string{"-show-stats", lib, "-lm"}, nil)
+	lazy := same(t, dir, []string{obj}, []string{lib, "-lm"}, []string{"-lazy", "-show-stats", lib, "-lm"}, nil)
+	if linked(lazy.Stderr) >= linked(eager.Stderr) {
+		t.Errorf("-lazy linked %d objects, the eager run %d", linked(lazy.Stderr), linked(eager.Stderr))
+	}
+	// The rest of the corpus, in process and out.
+	cxx := testutil.Compile(t, dir, "prog.cc", cxxSrc, "-O1", "-fPIC")
+	same(t, dir, []string{cxx}, []string{"-lstdc++"}, []string{"-lazy", "-lstdc++"}, nil)
+	initfini := testutil.Compile(t, dir, "initfini.c", initFiniSrc, "-O1")
+	multi := []string{
+		testutil.Compile(t, dir, "m.c", multiMain, "-O2", "-fPIC"),
+		testutil.Compile(t, dir, "lib.c", multiLib, "-O2", "-fPIC"),
+		testutil.Compile(t, dir, "strong.c", multiStrong, "-O2", "-fPIC"),
+	}
+	for _, extra := range [][]string{nil, {"-oop-executor"}} {
+		same(t, dir, []string{initfini}, nil, append([]string{"-lazy"}, extra...), []string{"x"})
+		same(t, dir, multi, nil, append([]string{"-lazy"}, extra...), []string{"a", "b"})
+		same(t, dir, []string{obj}, []string{lib, "-lm"}, append([]string{"-lazy", lib, "-lm"}, extra...), nil)
+	}
+}

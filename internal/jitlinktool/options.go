@@ -37,6 +37,8 @@ type options struct {
 	cpuProfile     string
 	numThreads     int
 	perfSupport    bool
+	lazy           bool // link objects on first call
+	showStats      bool
 	oopExecutor    string // path of the executor to launch; "" for in process
 	oopConnect     string // host:port of a listening executor
 	sharedMemory   bool   // map JIT'd memory in both processes
@@ -73,6 +75,10 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -show-times             print the time spent in each phase
   -debug                  log the link on stderr
   -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
+  -lazy                   link each object (and archive member) when one of its
+                          functions is first called; calls between objects
+                          go through stubs
+  -show-stats             print how many objects were linked
   -perf-support           write a jitdump file for perf (see package perfjit)
   -oop-executor[=PATH]    run the code in an executor process (default: the
                           gorc-executor next to this tool)
@@ -87,6 +93,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
 	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
+	"lazy": true, "show-stats": true,
 	"h": true, "help": true,
 }
 
@@ -190,6 +197,10 @@ func parseArgs(argv []string) (*options, error) {
 			o.cpuProfile = value
 		case "oop-executor-connect":
 			o.oopConnect = value
+		case "lazy":
+			o.lazy = true
+		case "show-stats":
+			o.showStats = true
 		case "use-shared-memory":
 			o.sharedMemory = true
 		case "perf-support":
@@ -215,6 +226,9 @@ func parseArgs(argv []string) (*options, error) {
 		if o.perfSupport {
 			return nil, fmt.Errorf("-perf-support records code run in this process, not with -oop-executor")
 		}
+	}
+	if o.lazy && len(o.harness) > 0 {
+		return nil, fmt.Errorf("-lazy and -harness cannot be combined")
 	}
 	if !o.help && len(o.inputs) == 0 {
 		return nil, fmt.Errorf("no input files (see -help)")

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
@@ -52,6 +53,11 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 	}
 	code, err := t.run()
 	t.stop()
+	if t.stats != nil {
+		// On stderr, after the program ran (lazy links happen while it
+		// runs); a program that exits the process skips it.
+		t.stats.print(stderr)
+	}
 	if t.perf != nil {
 		// A program that exits the process skips this: the dump then
 		// lacks only its closing record, which perf does not need.
@@ -97,7 +103,9 @@ type tool struct {
 	stderr      io.Writer
 	j           *lljit.LLJIT
 	rec         *recorder
-	perf        *perfjit.Plugin // -perf-support
+	perf        *perfjit.Plugin  // -perf-support
+	lazy        *lljit.LLLazyJIT // -lazy
+	stats       *linkStats       // -show-stats
 	times       *timings
 	// names interface symbols of every input object, to link them all with
 	// -noexec and -check.
@@ -208,7 +216,11 @@ func (t *tool) run() (int, error) {
 	argv := append([]string{o.inputs[0]}, o.args...)
 	start = time.Now()
 	native.InstallCrashHandler("gorc-jitlink: " + o.inputs[0] + " crashed: ")
-	if err := j.Initialize(ctx, main, argv); err != nil {
+	initialize := j.Initialize
+	if t.lazy != nil {
+		initialize = t.lazy.Initialize
+	}
+	if err := initialize(ctx, main, argv); err != nil {
 		return 0, fmt.Errorf("running initializers: %w", err)
 	}
 	t.times.since("initializers", start)
@@ -290,6 +302,10 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			t.perf = p
 			l.AddPlugin(p)
 		}
+		if o.showStats {
+			t.stats = &linkStats{}
+			l.AddPlugin(t.stats)
+		}
 		if o.showGraphs != nil {
 			l.AddPlugin(&graphPrinter{w: t.stdout, match: o.showGraphs})
 		}
@@ -301,7 +317,40 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		}
 		return l, nil
 	}
+	if o.lazy {
+		lz, err := (&lljit.LazyBuilder{Builder: *b}).Create()
+		if err != nil {
+			return nil, err
+		}
+		t.lazy = lz
+		return lz.LLJIT, nil
+	}
 	return b.Create()
+}
+
+// linkStats counts the objects added and linked (-show-stats).
+type linkStats struct {
+	orc.PluginBase
+	inputs, linked atomic.Int64
+}
+
+func (s *linkStats) added() {
+	if s != nil {
+		s.inputs.Add(1)
+	}
+}
+
+// ModifyPassConfig counts links of objects: graphs the tool and the
+// platform build themselves have names in angle brackets.
+func (s *linkStats) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	if !strings.HasPrefix(g.Name(), "<") {
+		s.linked.Add(1)
+	}
+	return nil
+}
+
+func (s *linkStats) print(w io.Writer) {
+	fmt.Fprintf(w, "objects linked: %d (inputs %d, the rest archive members)\n", s.linked.Load(), s.inputs.Load())
 }
 
 // noEHFrames hides the unwinder registration functions from the platform.
@@ -410,7 +459,7 @@ func (t *tool) addInput(path string, h *harness) error {
 	switch kind {
 	case "archive":
 		t.logf("archive %s", path)
-		return t.j.AddArchive(nil, path)
+		return t.addArchive(path)
 	case "shared":
 		t.logf("shared library %s", path)
 		return t.j.LoadDylib(path)
@@ -433,8 +482,21 @@ func (t *tool) addInput(path string, h *harness) error {
 		t.provided = append(t.provided, n)
 	}
 	t.logf("object %s: %d symbols", path, len(flags))
+	t.stats.added()
+	if t.lazy != nil {
+		return t.lazy.AddLazyObject(nil, path, data)
+	}
 	main := t.j.MainJITDylib()
 	return t.j.ObjectLinkingLayer().AddWithInterface(main.DefaultResourceTracker(), path, data, flags, iface.HasInitializers)
+}
+
+// addArchive links an archive's members on demand (with -lazy, each on
+// its first call).
+func (t *tool) addArchive(path string) error {
+	if t.lazy != nil {
+		return t.lazy.AddLazyArchive(nil, path)
+	}
+	return t.j.AddArchive(nil, path)
 }
 
 // addLibrary adds a library found by -l: shared libraries are loaded,
@@ -450,7 +512,7 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 		return t.j.LoadDylib(path)
 	case "archive":
 		t.logf("library %s", path)
-		return t.j.AddArchive(nil, path)
+		return t.addArchive(path)
 	case "object":
 		return t.addInput(path, nil)
 	}

@@ -33,10 +33,12 @@ static gorc_wrapper_result gorc_call_wrapper(uintptr_t fn, const char *data, siz
 static void *gorc_rtld_default(void) { return RTLD_DEFAULT; }
 static void gorc_fflush_all(void) { fflush(NULL); }
 static void gorc_write(uintptr_t dst, const void *src, size_t n) { memcpy((void *)dst, src, n); }
+static void gorc_store64(uintptr_t dst, uint64_t v) { __atomic_store_n((uint64_t *)dst, v, __ATOMIC_RELEASE); }
 */
 import "C"
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -176,9 +178,14 @@ func RuntimeSymbols() map[string]uint64 {
 }
 
 // Write copies data to address addr of this process (memory the caller
-// knows to be mapped writable).
+// knows to be mapped writable). Eight bytes at an aligned address are
+// stored at once, so that a thread reading them (a stub's pointer) sees
+// the old value or the new, never a mix.
 func Write(addr uint64, data []byte) {
-	if len(data) > 0 {
+	switch {
+	case len(data) == 8 && addr%8 == 0:
+		C.gorc_store64(C.uintptr_t(addr), C.uint64_t(binary.LittleEndian.Uint64(data)))
+	case len(data) > 0:
 		C.gorc_write(C.uintptr_t(addr), unsafe.Pointer(&data[0]), C.size_t(len(data)))
 	}
 }

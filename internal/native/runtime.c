@@ -345,6 +345,19 @@ gorc_wrapper_result gorc_jit_dispatch(void *ctx, const void *tag, const char *da
 	return r;
 }
 
+// ---- Lazy compilation ----
+
+#include <stdio.h>
+
+// gorc_lazy_compile_failed is where a lazy call goes when its body could
+// not be materialized and no handler was given: it reports the error and
+// aborts, as a call into missing code must not return.
+void gorc_lazy_compile_failed(const char *msg) {
+	fprintf(stderr, "gorc: lazy compilation failed: %s\n", msg ? msg : "(no message)");
+	fflush(stderr);
+	abort();
+}
+
 // ---- Crashes in JIT'd code ----
 //
 // The Go runtime turns SIGSEGV and friends into a stack dump of the Go

@@ -40,6 +40,9 @@ gorc_wrapper_result llvm_orc_registerJITLoaderGDBWrapper(const char *args, uint6
 // out-of-band error.
 gorc_wrapper_result gorc_jit_dispatch(void *ctx, const void *tag, const char *data, size_t size);
 
+// Called by a lazy call whose body failed to materialize; aborts.
+void gorc_lazy_compile_failed(const char *msg);
+
 // Reports crashes of JIT'd code (one line, starting with prefix) and dies
 // of the signal; faults in the executable's own code go to Go.
 void gorc_install_crash_handler(const char *prefix);

@@ -6,6 +6,7 @@
 package remote
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -274,9 +275,17 @@ func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
 	return int(r), err
 }
 
-// WriteMemory writes data at addr in the executor.
+// WriteMemory writes data at addr in the executor. Eight bytes at an
+// aligned address go as one 64-bit store (a stub's pointer must never be
+// seen half-written).
 func (e *EPC) WriteMemory(addr uint64, data []byte) error {
-	_, err := sps.Call[sps.Empty](e, e.sym(protocol.WriteBuffers), []protocol.WriteBuffer{{Addr: sps.Addr(addr), Data: data}})
+	var err error
+	if len(data) == 8 && addr%8 == 0 {
+		_, err = sps.Call[sps.Empty](e, e.sym(protocol.WriteUint64s),
+			[]protocol.WriteUint64{{Addr: sps.Addr(addr), Value: binary.LittleEndian.Uint64(data)}})
+	} else {
+		_, err = sps.Call[sps.Empty](e, e.sym(protocol.WriteBuffers), []protocol.WriteBuffer{{Addr: sps.Addr(addr), Data: data}})
+	}
 	return err
 }
 

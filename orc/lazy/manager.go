@@ -1,0 +1,155 @@
+// Package lazy reduces lazy compilation to symbol lookup, as ORC does: a
+// lazy symbol is a stub that, on its first call, asks the controller for
+// the body, which looking it up materializes (compiles, links); the stub
+// is then pointed at the body. Calls made while the body is compiling
+// wait in the lookup, so a body is materialized once however many threads
+// call it first.
+//
+// The calls into the controller go through the JIT dispatch function, so
+// laziness works the same in process and in an executor process.
+package lazy
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/orc"
+)
+
+// Symbols of the reentry graph.
+const (
+	ReentrySymbol = "__gorc_lazy_reentry"
+	TagSymbol     = "__gorc_lazy_reentry_tag"
+)
+
+// Manager owns the reentry code and the call-throughs of a session (LLVM's
+// LazyCallThroughManager with its indirect stubs).
+type Manager struct {
+	es      *orc.ExecutionSession
+	layer   *orc.ObjectLinkingLayer
+	epc     orc.ExecutorProcessControl
+	reentry uint64
+
+	mu    sync.Mutex
+	next  uint64
+	calls map[uint64]*callThrough
+	hooks []func(jd *orc.JITDylib, body orc.Name, addr uint64)
+}
+
+// callThrough is one lazy symbol: the body to look up, and the stub
+// pointer to update.
+type callThrough struct {
+	source *orc.JITDylib
+	body   orc.Name
+	ptr    uint64 // known once the stub graph is laid out
+}
+
+// Options configure a Manager.
+type Options struct {
+	// FailureHandler is where a call goes, with its arguments, when the
+	// body fails to materialize (it stands in for the function: a handler
+	// returning an error value, say). 0: report the error and abort.
+	FailureHandler uint64
+}
+
+// NewManager links the reentry code into jd (the session's executor must
+// offer the JIT dispatch function) and registers its dispatch handler.
+func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc.JITDylib, opts Options) (*Manager, error) {
+	epc := es.ExecutorProcessControl()
+	if epc == nil {
+		return nil, errors.New("lazy: the session has no executor")
+	}
+	fn, ctx, ok := epc.JITDispatch()
+	if !ok {
+		return nil, errors.New("lazy: the executor offers no JIT dispatch function")
+	}
+	var report uint64
+	if opts.FailureHandler == 0 {
+		if rt, ok := epc.(interface{ RuntimeSymbol(string) (uint64, bool) }); ok {
+			report, _ = rt.RuntimeSymbol("gorc_lazy_compile_failed")
+		}
+	}
+	m := &Manager{es: es, layer: layer, epc: epc, calls: make(map[uint64]*callThrough)}
+	if err := layer.AddLinkGraph(jd.DefaultResourceTracker(), reentryGraph(fn, ctx, opts.FailureHandler, report)); err != nil {
+		return nil, err
+	}
+	syms, err := es.Lookup(context.Background(), orc.SearchOrder{{JD: jd, Flags: orc.MatchAll}},
+		orc.LookupSet{{Name: orc.Intern(ReentrySymbol)}, {Name: orc.Intern(TagSymbol)}}, orc.Ready)
+	if err != nil {
+		return nil, fmt.Errorf("lazy: linking the reentry code: %w", err)
+	}
+	m.reentry = syms[orc.Intern(ReentrySymbol)].Addr
+	if err := es.RegisterJITDispatchHandler(syms[orc.Intern(TagSymbol)].Addr, m.resolve); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// OnResolved adds a hook called when a lazy call has found its body (for
+// speculation: compile what the body will call next).
+func (m *Manager) OnResolved(hook func(jd *orc.JITDylib, body orc.Name, addr uint64)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hooks = append(m.hooks, hook)
+}
+
+// resolve answers reentry: the argument is a call-through id, the result
+// the body's address (eight bytes). It materializes the body, points the
+// stub at it, and answers the waiting call.
+func (m *Manager) resolve(args []byte) ([]byte, error) {
+	if len(args) != 8 {
+		return nil, errors.New("lazy: malformed reentry call")
+	}
+	id := binary.LittleEndian.Uint64(args)
+	m.mu.Lock()
+	ct := m.calls[id]
+	hooks := m.hooks
+	m.mu.Unlock()
+	if ct == nil {
+		return nil, fmt.Errorf("lazy: unknown call-through %d", id)
+	}
+	sym, err := m.es.LookupSymbol(context.Background(), orc.SearchOrder{{JD: ct.source, Flags: orc.MatchAll}}, ct.body)
+	if err != nil {
+		return nil, err
+	}
+	addr := binary.LittleEndian.AppendUint64(nil, sym.Addr)
+	if err := m.epc.WriteMemory(ct.ptr, addr); err != nil {
+		return nil, fmt.Errorf("lazy: updating the stub of %s: %w", ct.body, err)
+	}
+	for _, h := range hooks {
+		h(ct.source, ct.body, sym.Addr)
+	}
+	return addr, nil
+}
+
+// emitStubs links the stubs of names (each calling source's body for it)
+// for mr.
+func (m *Manager) emitStubs(mr *orc.MaterializationResponsibility, source *orc.JITDylib, names map[orc.Name]orc.Alias) {
+	specs := make([]stubSpec, 0, len(names))
+	cts := make([]*callThrough, 0, len(names))
+	m.mu.Lock()
+	for n, a := range names {
+		id := m.next
+		m.next++
+		ct := &callThrough{source: source, body: a.Target}
+		m.calls[id] = ct
+		cts = append(cts, ct)
+		specs = append(specs, stubSpec{name: n.String(), id: id, hidden: a.Flags&orc.Exported == 0})
+	}
+	m.mu.Unlock()
+	g, ptrs := stubsGraph(fmt.Sprintf("<lazy stubs for %s>", mr.JITDylib().Name()), m.reentry, specs)
+	m.layer.EmitWithPasses(mr, g, func(cfg *jitlink.PassConfig) {
+		cfg.PostAllocation = append(cfg.PostAllocation, func(*jitlink.LinkGraph) error {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			for i, p := range ptrs {
+				cts[i].ptr = p.Address()
+			}
+			return nil
+		})
+	})
+}
