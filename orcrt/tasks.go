@@ -1,9 +1,6 @@
 package orcrt
 
-import (
-	"sync"
-	"unsafe"
-)
+import "sync"
 
 // TaskDispatcher runs tasks, such as the calls that arrive from the
 // controller. Shutdown returns once every dispatched task has finished;
@@ -32,10 +29,3 @@ func (d *goroutineDispatcher) Dispatch(task func()) {
 }
 
 func (d *goroutineDispatcher) Shutdown() { d.wg.Wait() }
-
-// addrOf returns the address of a mapping.
-func addrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
-
-func pointerOf(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
-
-func sliceAt(p unsafe.Pointer, n uint64) []byte { return unsafe.Slice((*byte)(p), n) }
