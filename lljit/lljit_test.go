@@ -380,6 +380,14 @@ func TestConcurrentMaterialization(t *testing.T) {
 // Thread-local data works on threads that existed before the link (and so
 // before its TLS module): each thread starts from the initial value.
 func TestTLSOnThreadsCreatedBeforeLink(t *testing.T) {
+	// -fPIC: dynamic TLS, blocks made on first use; -fpie (gcc's default):
+	// initial- and local-exec code, static TLS.
+	for _, model := range []string{"-fPIC", "-fpie"} {
+		t.Run(model, func(t *testing.T) { testTLSOnOldThread(t, model) })
+	}
+}
+
+func testTLSOnOldThread(t *testing.T, model string) {
 	type call struct {
 		arg int
 		res chan int
@@ -403,7 +411,7 @@ func TestTLSOnThreadsCreatedBeforeLink(t *testing.T) {
 	obj := testutil.Compile(t, dir, "tls.c", `__thread int v = 5;
 static __thread int w;
 int bump(int by) { w += 1; v += by; return v * 100 + w; }
-`, "-O1", "-fPIC")
+`, "-O1", model)
 	j, err := lljit.New()
 	if err != nil {
 		t.Fatal(err)

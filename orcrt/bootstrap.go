@@ -65,6 +65,13 @@ func AddBootstrap(s *Session) error {
 			}
 			return sps.Ok(uint32(m))
 		})),
+		protocol.ReserveStaticTLS: SyncWrapper(sps.Handler(func(a protocol.StaticTLSArgs) sps.Expected[int64] {
+			tpoff, err := native.ReserveStaticTLS(uint64(a.Module), a.Size, a.Align, a.Image)
+			if err != nil {
+				return sps.Fail[int64](err)
+			}
+			return sps.Ok(tpoff)
+		})),
 	}
 	for name, f := range wrappers {
 		if _, err := s.RegisterWrapper(name, f); err != nil {

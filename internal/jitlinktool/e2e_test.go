@@ -271,18 +271,31 @@ int main(void) {
 }
 `
 
-// General- and local-dynamic TLS across objects and threads; initial-exec
-// code is refused with advice.
+// Thread-locals across objects and threads: general- and local-dynamic
+// code (-fPIC), and initial- and local-exec code (gcc's default, PIE), in
+// process and out.
 func TestThreadLocal(t *testing.T) {
 	dir := t.TempDir()
 	main := testutil.Compile(t, dir, "tls.c", tlsSrc, "-O1", "-fPIC")
 	other := testutil.Compile(t, dir, "other.c", "__thread int other_tls = 42;", "-O1", "-fPIC")
 	same(t, dir, []string{main, other}, []string{"-pthread"}, nil, nil)
 
-	pie := testutil.Compile(t, dir, "pie.c", "__thread int v; int main(void) { return v; }", "-O1", "-fpie")
-	got := jit(t, pie)
-	if got.ExitCode != 1 || !strings.Contains(got.Stderr, "compile with -fPIC") || strings.Count(got.Stderr, "\n") != 1 {
-		t.Fatalf("want one error line advising -fPIC, got exit %d:\n%s", got.ExitCode, got.Stderr)
+	// The same program the default way, minus the 4 KiB array: static TLS
+	// is small.
+	small := strings.ReplaceAll(tlsSrc, "__thread char big[4096];", "__thread char big[64];")
+	for _, opt := range []string{"-O0", "-O2"} {
+		pieMain := testutil.Compile(t, dir, "tls_pie.c", small, opt)
+		pieOther := testutil.Compile(t, dir, "other_pie.c", "__thread int other_tls = 42;", opt)
+		same(t, dir, []string{pieMain, pieOther}, []string{"-pthread"}, nil, nil)
+		same(t, dir, []string{pieMain, pieOther}, []string{"-pthread"}, []string{"-oop-executor"}, nil)
+	}
+
+	// Initial-exec code whose thread-locals do not fit in static TLS gets
+	// one error saying so.
+	big := testutil.Compile(t, dir, "big.c", "__thread char v[65536]; int main(void) { return v[1]; }", "-O1")
+	got := jit(t, big)
+	if got.ExitCode != 1 || !strings.Contains(got.Stderr, "not in static TLS") || !strings.Contains(got.Stderr, "-fPIC") || strings.Count(got.Stderr, "\n") != 1 {
+		t.Fatalf("want one error line about static TLS, got exit %d:\n%s", got.ExitCode, got.Stderr)
 	}
 }
 

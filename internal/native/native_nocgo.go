@@ -50,3 +50,7 @@ func DispatchFunction() uint64          { return 0 }
 type DispatchFunc func(tag uint64, args []byte) ([]byte, error)
 
 func NewDispatchContext(f DispatchFunc) (ctx uint64, release func()) { return 0, func() {} }
+
+func ReserveStaticTLS(m uint64, size, align uint64, image []byte) (int64, error) {
+	return 0, errNoCgo
+}

@@ -107,13 +107,14 @@ gorc_wrapper_result gorc_deregister_eh_frame_wrapper(const char *args, size_t si
 // Modules live in fixed chunks that never move, so the fast path reads them
 // without a lock.
 
-enum { TLS_FREE, TLS_RESERVED, TLS_LIVE };
+enum { TLS_FREE, TLS_RESERVED, TLS_LIVE, TLS_STATIC };
 
 typedef struct {
 	char *image;
 	size_t image_size, size, align;
 	uint64_t gen; // changes whenever the module id gets a new module
 	int state;
+	int64_t tpoff; // TLS_STATIC: the block's offset from the thread pointer
 } tls_module;
 
 #define TLS_CHUNK 256
@@ -190,6 +191,11 @@ static void *tls_slow(const gorc_tls_index *ti) {
 // gorc_tls_get_addr is __tls_get_addr for JIT'd modules.
 void *gorc_tls_get_addr(const gorc_tls_index *ti) {
 	size_t m = ti->module;
+	if (m > 0 && m < TLS_MAX_MODULES) {
+		tls_module *mod = tls_mod(m);
+		if (mod && __atomic_load_n(&mod->state, __ATOMIC_ACQUIRE) == TLS_STATIC)
+			return (char *)__builtin_thread_pointer() + mod->tpoff + ti->offset;
+	}
 	if (m < tls_nslots && tls_slots[m].block) {
 		tls_module *mod = tls_mod(m);
 		if (mod && tls_slots[m].gen == __atomic_load_n(&mod->gen, __ATOMIC_ACQUIRE))
@@ -218,6 +224,32 @@ uint64_t gorc_tls_reserve_module(void) {
 	}
 	pthread_mutex_unlock(&tls_lock);
 	return 0;
+}
+
+// gorc_tls_is_reserved reports whether module m is reserved and not yet
+// given a template or static block.
+int gorc_tls_is_reserved(uint64_t m) {
+	pthread_mutex_lock(&tls_lock);
+	tls_module *mod = m > 0 && m < TLS_MAX_MODULES ? tls_mod(m) : NULL;
+	int ok = mod && mod->state == TLS_RESERVED;
+	pthread_mutex_unlock(&tls_lock);
+	return ok;
+}
+
+// gorc_tls_set_static makes a reserved module one with a block in static
+// TLS at tpoff from the thread pointer. It returns 0 if the module was not
+// reserved.
+int gorc_tls_set_static(uint64_t m, int64_t tpoff) {
+	pthread_mutex_lock(&tls_lock);
+	tls_module *mod = m > 0 && m < TLS_MAX_MODULES ? tls_mod(m) : NULL;
+	int ok = mod && mod->state == TLS_RESERVED;
+	if (ok) {
+		mod->tpoff = tpoff;
+		__atomic_add_fetch(&mod->gen, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&mod->state, TLS_STATIC, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&tls_lock);
+	return ok;
 }
 
 // Args: SPS (uint64 module, uint64 size, uint64 align, seq<char> image).
@@ -259,7 +291,7 @@ gorc_wrapper_result gorc_tls_deregister_wrapper(const char *args, size_t size) {
 	if (mod && mod->state != TLS_FREE) {
 		free(mod->image);
 		mod->image = NULL;
-		mod->state = TLS_FREE;
+		__atomic_store_n(&mod->state, TLS_FREE, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&mod->gen, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&tls_lock);

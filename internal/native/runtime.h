@@ -23,6 +23,8 @@ typedef struct {
 
 void *gorc_tls_get_addr(const gorc_tls_index *ti);
 uint64_t gorc_tls_reserve_module(void);
+int gorc_tls_is_reserved(uint64_t m);
+int gorc_tls_set_static(uint64_t m, int64_t tpoff);
 gorc_wrapper_result gorc_tls_register_wrapper(const char *args, size_t size);
 gorc_wrapper_result gorc_tls_deregister_wrapper(const char *args, size_t size);
 gorc_wrapper_result gorc_register_eh_frame_wrapper(const char *args, size_t size);

@@ -332,8 +332,8 @@ func TestExtendedSectionIndices(t *testing.T) {
 	}
 }
 
-// General- and local-dynamic TLS builds, and needs a TLS platform to link;
-// initial- and local-exec TLS (what -fpie code uses) is refused with advice.
+// TLS of every model builds, and needs a TLS platform to link: general- and
+// local-dynamic (-fPIC), initial- and local-exec (-fpie, gcc's default).
 func TestTLSRelocations(t *testing.T) {
 	dir := t.TempDir()
 	src := "__thread int tv; static __thread int lv; int get(void) { return tv + lv++; }"
@@ -346,13 +346,20 @@ func TestTLSRelocations(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "TLS platform") {
 		t.Fatalf("linking TLS without a TLS platform: want an error saying so, got %v", err)
 	}
-	obj := testutil.Compile(t, dir, "le.c", src, "-fpie", "-O1")
-	data, _ := os.ReadFile(obj)
-	_, err = elf.NewLinkGraph(obj, data)
-	var ue *jitlink.UnsupportedError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-fPIC") || !strings.Contains(err.Error(), "R_X86_64_TPOFF32") ||
-		!strings.Contains(err.Error(), ".text") {
-		t.Fatalf("want an UnsupportedError naming R_X86_64_TPOFF32 and advising -fPIC, got %v", err)
+	src += "\nextern __thread int xv; int getx(void) { return xv; }"
+	le := graphOf(t, testutil.Compile(t, dir, "le.c", src, "-fpie", "-O1"))
+	kinds := map[string]bool{}
+	for b := range le.Blocks() {
+		for _, e := range b.Edges() {
+			kinds[x86_64.KindName(e.Kind)] = true
+		}
+	}
+	if !kinds["TPOff32"] || !kinds["RequestGOTTPOFFAndTransformToDelta32"] {
+		t.Fatalf("local- and initial-exec edges missing: %v", kinds)
+	}
+	err = jitlinktest.Link(le, jitlinktest.Options{Externals: map[string]uint64{"xv": 0x5000}})
+	if err == nil || !strings.Contains(err.Error(), "TLS platform") {
+		t.Fatalf("linking exec-model TLS without a TLS platform: want an error saying so, got %v", err)
 	}
 }
 

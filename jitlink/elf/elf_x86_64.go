@@ -77,9 +77,12 @@ func x86_64Edge(b *builder, rtype uint32, sec string, off uint64) (jitlink.EdgeK
 		k = x86_64.DTPOff64
 	case elf.R_X86_64_DTPMOD64:
 		k = x86_64.DTPMod64
-	case elf.R_X86_64_GOTTPOFF, elf.R_X86_64_TPOFF32, elf.R_X86_64_TPOFF64:
-		return 0, 0, false, b.unsupported(sec, int64(off),
-			"initial-exec or local-exec thread-local storage relocation %v: compile with -fPIC (or -ftls-model=global-dynamic)", elf.R_X86_64(rtype))
+	case elf.R_X86_64_GOTTPOFF:
+		k = x86_64.RequestGOTTPOFFAndTransformToDelta32
+	case elf.R_X86_64_TPOFF32:
+		k = x86_64.TPOff32
+	case elf.R_X86_64_TPOFF64:
+		k = x86_64.TPOff64
 	case elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL, elf.R_X86_64_TLSDESC:
 		return 0, 0, false, b.unsupported(sec, int64(off),
 			"TLS descriptor relocation %v: compile without -mtls-dialect=gnu2", elf.R_X86_64(rtype))

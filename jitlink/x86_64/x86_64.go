@@ -112,7 +112,7 @@ func fieldSize(k jitlink.EdgeKind) int {
 	switch k {
 	case Pointer64, Delta64, NegDelta64, Delta64FromGOT, Size64,
 		RequestGOTAndTransformToDelta64, RequestGOTAndTransformToDelta64FromGOT,
-		DTPOff64, DTPMod64:
+		DTPOff64, DTPMod64, TPOff64:
 		return 8
 	case Pointer16, Delta16:
 		return 2
@@ -123,7 +123,8 @@ func fieldSize(k jitlink.EdgeKind) int {
 		PCRel32GOTLoadREXRelaxable, Size32, RequestGOTAndTransformToDelta32,
 		RequestGOTAndTransformToPCRel32GOTLoadRelaxable,
 		RequestGOTAndTransformToPCRel32GOTLoadREXRelaxable,
-		RequestTLSGDAndTransformToDelta32, RequestTLSLDAndTransformToDelta32, DTPOff32:
+		RequestTLSGDAndTransformToDelta32, RequestTLSLDAndTransformToDelta32, DTPOff32,
+		RequestGOTTPOFFAndTransformToDelta32, TPOff32:
 		return 4
 	}
 	return 0
@@ -231,7 +232,8 @@ func ApplyFixup(g *jitlink.LinkGraph, b *jitlink.Block, e *jitlink.Edge, got uin
 		le.PutUint32(p, uint32(v))
 	case DTPOff32, DTPOff64, DTPMod64:
 		return applyTLSFixup(g, b, e, p)
-	case RequestTLSGDAndTransformToDelta32, RequestTLSLDAndTransformToDelta32:
+	case RequestTLSGDAndTransformToDelta32, RequestTLSLDAndTransformToDelta32, RequestGOTTPOFFAndTransformToDelta32,
+		TPOff32, TPOff64:
 		return jitlink.NewFixupError(g, b, e, 0, tlsNotLowered(e.Kind))
 	default:
 		return jitlink.NewFixupError(g, b, e, 0, "edge was not lowered before fixup (missing GOT/PLT pass?)")

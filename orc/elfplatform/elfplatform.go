@@ -34,6 +34,15 @@ type Runtime interface {
 	ReserveTLSModule() (uint32, error)
 }
 
+// StaticTLSRuntime is a Runtime that can also place a TLS module in every
+// thread's static TLS area, as initial- and local-exec code (what gcc
+// emits for thread-locals by default, without -fPIC) needs.
+type StaticTLSRuntime interface {
+	// ReserveStaticTLS gives module m a block initialized with image and
+	// zeroes up to size, and returns its offset from the thread pointer.
+	ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int64, error)
+}
+
 // Platform is the ELF platform of one session.
 type Platform struct {
 	es      *orc.ExecutionSession
@@ -44,11 +53,12 @@ type Platform struct {
 
 	regEH, deregEH, regTLS, deregTLS uint64
 
-	mu      sync.Mutex
-	dylibs  map[*orc.JITDylib]*dylib
-	order   map[orc.Name]uint64 // init symbol -> order of addition
-	seq     atomic.Uint64
-	thunkID atomic.Uint64
+	mu        sync.Mutex
+	staticTLS map[uint32]int64 // module -> offset from the thread pointer
+	dylibs    map[*orc.JITDylib]*dylib
+	order     map[orc.Name]uint64 // init symbol -> order of addition
+	seq       atomic.Uint64
+	thunkID   atomic.Uint64
 }
 
 // dylib is the platform's state for one JITDylib.
@@ -68,7 +78,7 @@ func New(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, rt Runtime) (*
 		return nil, errors.New("the ELF platform needs an executor")
 	}
 	p := &Platform{es: es, layer: layer, epc: epc, rt: rt,
-		dylibs: make(map[*orc.JITDylib]*dylib), order: make(map[orc.Name]uint64)}
+		dylibs: make(map[*orc.JITDylib]*dylib), order: make(map[orc.Name]uint64), staticTLS: make(map[uint32]int64)}
 	p.regEH, _ = rt.RuntimeSymbol("gorc_register_eh_frame_wrapper")
 	p.deregEH, _ = rt.RuntimeSymbol("gorc_deregister_eh_frame_wrapper")
 	p.regTLS, _ = rt.RuntimeSymbol("gorc_tls_register_wrapper")

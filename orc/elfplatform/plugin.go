@@ -26,6 +26,9 @@ func (pl *plugin) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jit
 		tls, err = p.layoutTLS(g)
 		return err
 	}, p.addEHFrameActions)
+	if g.Arch() == "x86_64" {
+		cfg.PreFixup = append(cfg.PreFixup, x86_64.LowerStaticTLS(p.staticTPOff))
+	}
 	cfg.PostFixup = append(cfg.PostFixup, func(g *jitlink.LinkGraph) error {
 		if tls != nil {
 			p.addTLSActions(g, tls)

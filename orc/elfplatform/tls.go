@@ -10,12 +10,14 @@ import (
 )
 
 // tlsModule is a graph's thread-local data: one module of the executor's
-// TLS runtime.
+// TLS runtime, in static TLS if possible, else allocated per thread on
+// first use.
 type tlsModule struct {
 	id          uint32
 	size, align uint64
 	blocks      []*jitlink.Block
 	offsets     []uint64
+	static      bool
 }
 
 // layoutTLS gives the graph's TLS data a module id and lays it out in the
@@ -65,12 +67,51 @@ func (p *Platform) layoutTLS(g *jitlink.LinkGraph) (*tlsModule, error) {
 		m.align = max(m.align, a)
 	}
 	m.size = off
+	p.tryStaticTLS(g, m)
 	return m, nil
 }
 
-// addTLSActions registers the module's template (the fixed-up initialized
-// data) when the graph is finalized, and deregisters it when the graph goes.
-func (p *Platform) addTLSActions(g *jitlink.LinkGraph, m *tlsModule) {
+// tryStaticTLS puts the module in static TLS when the runtime can and the
+// initial image is final already (no relocations in it: the image is fixed
+// when the space is reserved, before fixups). Every module that can goes
+// there, so that initial-exec code in any graph finds the thread-locals it
+// names; the rest (and all, once the small static area is full) get
+// per-thread blocks, which only dynamic-model code can reach.
+func (p *Platform) tryStaticTLS(g *jitlink.LinkGraph, m *tlsModule) {
+	rt, ok := p.rt.(StaticTLSRuntime)
+	if !ok {
+		return
+	}
+	for _, b := range m.blocks {
+		if len(b.Edges()) > 0 {
+			return
+		}
+	}
+	tpoff, err := rt.ReserveStaticTLS(m.id, m.size, m.align, m.image())
+	if err != nil {
+		return // full: dynamic TLS; initial-exec code will say so
+	}
+	m.static = true
+	p.mu.Lock()
+	p.staticTLS[m.id] = tpoff
+	p.mu.Unlock()
+}
+
+// staticTPOff returns the thread-pointer offset of a TLS key in static
+// TLS (for x86_64.LowerStaticTLS).
+func (p *Platform) staticTPOff(key uint64) (int64, bool) {
+	mod, off, ok := jitlink.DecodeTLSKey(key)
+	if !ok {
+		return 0, false
+	}
+	p.mu.Lock()
+	tpoff, ok := p.staticTLS[mod]
+	p.mu.Unlock()
+	return tpoff + int64(off), ok
+}
+
+// image returns the module's initialized data (its blocks' content).
+func (m *tlsModule) image() []byte {
 	var image []byte
 	for i, b := range m.blocks {
 		if b.IsZeroFill() {
@@ -82,7 +123,20 @@ func (p *Platform) addTLSActions(g *jitlink.LinkGraph, m *tlsModule) {
 		}
 		copy(image[m.offsets[i]:], b.Content())
 	}
+	return image
+}
+
+// addTLSActions registers the module's template (the fixed-up initialized
+// data) when the graph is finalized, and deregisters it when the graph goes.
+// A static module needs only the deregistration: its image is in place.
+func (p *Platform) addTLSActions(g *jitlink.LinkGraph, m *tlsModule) {
 	le := binary.LittleEndian
+	dereg := jitlink.WrapperCall{Fn: p.deregTLS, Args: le.AppendUint64(nil, uint64(m.id))}
+	if m.static {
+		g.AllocActions = append(g.AllocActions, jitlink.AllocAction{Dealloc: dereg})
+		return
+	}
+	image := m.image()
 	args := le.AppendUint64(nil, uint64(m.id))
 	args = le.AppendUint64(args, m.size)
 	args = le.AppendUint64(args, m.align)
@@ -90,6 +144,6 @@ func (p *Platform) addTLSActions(g *jitlink.LinkGraph, m *tlsModule) {
 	args = append(args, image...)
 	g.AllocActions = append(g.AllocActions, jitlink.AllocAction{
 		Finalize: jitlink.WrapperCall{Fn: p.regTLS, Args: args},
-		Dealloc:  jitlink.WrapperCall{Fn: p.deregTLS, Args: le.AppendUint64(nil, uint64(m.id))},
+		Dealloc:  dereg,
 	})
 }

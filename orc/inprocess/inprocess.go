@@ -132,6 +132,11 @@ func (e *EPC) ReserveTLSModule() (uint32, error) {
 	return uint32(m), nil
 }
 
+// ReserveStaticTLS places TLS module m in static TLS in this process.
+func (e *EPC) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int64, error) {
+	return native.ReserveStaticTLS(uint64(m), size, align, image)
+}
+
 // TargetTriple returns the host triple.
 func (e *EPC) TargetTriple() string { return x86_64.Triple }
 

@@ -326,6 +326,16 @@ func (e *EPC) ReserveTLSModule() (uint32, error) {
 	return sps.CallExpected[uint32](e, e.sym(protocol.ReserveTLSModule), sps.Empty{})
 }
 
+// ReserveStaticTLS places TLS module m in the executor's static TLS (gorc
+// executor only).
+func (e *EPC) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int64, error) {
+	if !e.gorc {
+		return 0, errors.New("the executor has no thread-local storage runtime (use gorc-executor)")
+	}
+	return sps.CallExpected[int64](e, e.sym(protocol.ReserveStaticTLS),
+		protocol.StaticTLSArgs{Module: m, Size: size, Align: align, Image: image})
+}
+
 // ExitError reports that the executor process ended while a call was in
 // flight: the JIT'd program called exit, or crashed.
 type ExitError struct {

@@ -53,6 +53,10 @@ const (
 	RunAsInt = "__gorc_run_as_int_wrapper"
 	// ReserveTLSModule reserves a TLS module id: result Expected<uint32>.
 	ReserveTLSModule = "__gorc_reserve_tls_module_wrapper"
+	// ReserveStaticTLS places a module in static TLS: args
+	// StaticTLSArgs, result Expected<int64> (the offset from the thread
+	// pointer).
+	ReserveStaticTLS = "__gorc_reserve_static_tls_wrapper"
 
 	// The shared-memory mapper: memory the controller maps too.
 	SharedMemoryInstance   = "__gorc_SharedMemoryMapper_Instance"
@@ -147,6 +151,14 @@ type RunAsMainArgs struct {
 type RunAsIntArgs struct {
 	Fn  sps.Addr
 	Arg int32
+}
+
+// StaticTLSArgs describe a TLS module's block: its initialized bytes, then
+// zeroes up to Size (gorc).
+type StaticTLSArgs struct {
+	Module      uint32
+	Size, Align uint64
+	Image       []byte
 }
 
 // Write pairs of the bootstrap memory writes: void(seq<WriteN>).
