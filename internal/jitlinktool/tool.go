@@ -361,6 +361,11 @@ type noEHFrames struct{ elfplatform.Runtime }
 func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 	o := t.o
 	var epcOpts []inprocess.Option
+	if t.needsLowAddresses() {
+		// Code built with -fno-pic holds 32-bit absolute addresses of its
+		// own data.
+		epcOpts = append(epcOpts, inprocess.Low2GB())
+	}
 	if o.slabSize > 0 {
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(inprocess.RunAction)}
 		if o.hasSlabAddress {
@@ -388,6 +393,25 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
 	}
 	return inprocess.New(epcOpts...), noexecSlab, nil
+}
+
+// needsLowAddresses reports whether an input object was built without PIC
+// in the small code model (see elf.NeedsLowAddresses).
+func (t *tool) needsLowAddresses() bool {
+	for _, in := range append(slices.Clone(t.o.inputs), t.o.harness...) {
+		if kind, err := sniff(in); err != nil || kind != "object" {
+			continue
+		}
+		data, err := os.ReadFile(in)
+		if err != nil {
+			continue // reported when the input is added
+		}
+		if low, _ := elf.NeedsLowAddresses(in, data); low {
+			t.logf("%s has 32-bit absolute relocations: JIT'd memory goes below 2 GiB", in)
+			return true
+		}
+	}
+	return false
 }
 
 func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {

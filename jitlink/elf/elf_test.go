@@ -501,3 +501,27 @@ func TestTripleFromOSABI(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsLowAddresses: code built without PIC in the small code model
+// needs low memory; debug info's 32-bit relocations do not count.
+func TestNeedsLowAddresses(t *testing.T) {
+	dir := t.TempDir()
+	src := "static int v; int *addr(void) { return &v; }"
+	for _, tc := range []struct {
+		flags []string
+		want  bool
+	}{
+		{[]string{"-O1", "-fno-pic", "-fno-pie"}, true},
+		{[]string{"-O1", "-fPIC", "-g"}, false},
+		{[]string{"-O1", "-fpie", "-g"}, false},
+	} {
+		obj := testutil.Compile(t, dir, "v.c", src, tc.flags...)
+		data, _ := os.ReadFile(obj)
+		if got, err := elf.NeedsLowAddresses(obj, data); err != nil || got != tc.want {
+			t.Errorf("%v: NeedsLowAddresses = %v, %v; want %v", tc.flags, got, err, tc.want)
+		}
+	}
+	if _, err := elf.NeedsLowAddresses("junk.o", []byte("junk")); err == nil {
+		t.Error("junk accepted")
+	}
+}

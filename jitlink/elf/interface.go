@@ -104,3 +104,27 @@ func ReadInterface(name string, data []byte) (*Interface, error) {
 	iface.Symbols = out
 	return iface, nil
 }
+
+// NeedsLowAddresses reports whether an object holds 32-bit absolute
+// relocations in memory it loads (R_X86_64_32 and 32S, from code built
+// with -fno-pic in the small code model): it links only into memory in the
+// low 2 GiB of the address space.
+func NeedsLowAddresses(name string, data []byte) (bool, error) {
+	f, err := parseFile(name, data)
+	if err != nil {
+		return false, err
+	}
+	for i, s := range f.sections {
+		if s.typ != elf.SHT_RELA || int(s.info) >= len(f.sections) || f.sections[s.info].flags&elf.SHF_ALLOC == 0 {
+			continue // debug info uses R_X86_64_32 too, but is not loaded
+		}
+		rel := f.contents(i)
+		for off := 0; off+24 <= len(rel); off += 24 {
+			switch elf.R_X86_64(le.Uint32(rel[off+8:])) {
+			case elf.R_X86_64_32, elf.R_X86_64_32S:
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

@@ -26,6 +26,9 @@ import (
 // data.
 const SlabSize = 1 << 30
 
+// LowSlabSize is the slab's size with Low2GB.
+const LowSlabSize = 256 << 20
+
 // EPC is the in-process ExecutorProcessControl. It is safe for concurrent
 // use.
 type EPC struct {
@@ -76,12 +79,17 @@ func New(opts ...Option) *EPC {
 			slabOpts = append(slabOpts, memory.SlabLow2GB())
 			mmOpts = append(mmOpts, memory.Low2GB())
 		}
+		size := uint64(SlabSize)
+		if o.low {
+			// Linux gives MAP_32BIT mappings a 1 GiB window.
+			size = LowSlabSize
+		}
 		e.mm = &slabWithFallback{
 			newSlab: func() (jitlink.MemoryManager, error) {
-				if d, err := memory.NewDualMapped(SlabSize, slabOpts...); err == nil {
+				if d, err := memory.NewDualMapped(size, slabOpts...); err == nil {
 					return d, nil
 				}
-				return memory.NewSlab(SlabSize, slabOpts...)
+				return memory.NewSlab(size, slabOpts...)
 			},
 			fallback: memory.NewInProcess(mmOpts...),
 		}
@@ -249,7 +257,11 @@ type slabWithFallback struct {
 }
 
 func (m *slabWithFallback) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
-	m.once.Do(func() { m.slab, _ = m.newSlab() })
+	m.once.Do(func() {
+		if slab, err := m.newSlab(); err == nil {
+			m.slab = slab
+		}
+	})
 	if m.slab != nil {
 		if a, err := m.slab.Allocate(req); err == nil {
 			return a, nil
