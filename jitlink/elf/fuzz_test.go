@@ -11,8 +11,9 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/jitlinktest"
 )
 
-// FuzzNewLinkGraph builds graphs from arbitrary bytes and links whatever
-// builds: malformed input must give a typed error, never a panic.
+// FuzzNewLinkGraph builds graphs (and reads interfaces) from arbitrary bytes
+// and links whatever builds: malformed input must give a typed error, never
+// a panic.
 // Crashers found are kept under testdata/fuzz/FuzzNewLinkGraph.
 func FuzzNewLinkGraph(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.o")
@@ -24,6 +25,9 @@ func FuzzNewLinkGraph(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The other readers of untrusted objects must not panic either.
+		elf.ReadInterface("fuzz.o", data)
+		elf.NeedsLowAddresses("fuzz.o", data)
 		g, err := elf.NewLinkGraph("fuzz.o", data)
 		if err != nil {
 			var me *jitlink.MalformedError

@@ -115,7 +115,8 @@ func parseFile(name string, data []byte) (*file, error) {
 			addralign: le.Uint64(h[48:]),
 			entsize:   le.Uint64(h[56:]),
 		}
-		if i != 0 && s.typ != elf.SHT_NOBITS && s.typ != elf.SHT_NULL {
+		// Section 0 too: a forged one may claim a type and be used.
+		if s.typ != elf.SHT_NOBITS && s.typ != elf.SHT_NULL {
 			if s.offset > uint64(len(data)) || s.size > uint64(len(data))-s.offset {
 				return nil, f.malformed(fmt.Sprintf("#%d", i), -1, "contents [%#x, +%#x) extend past the end of the file", s.offset, s.size)
 			}
