@@ -73,4 +73,24 @@ func TestLazyReexport(t *testing.T) {
 	if r != 10 || counter.n.Load() != 1 {
 		t.Fatalf("second call = %d after %d links", r, counter.n.Load())
 	}
+
+	// Stubs owned by a tracker go, call-throughs and all, when it is
+	// removed.
+	rt := j.MainJITDylib().CreateResourceTracker()
+	again := orc.Intern("twice_again")
+	if err := j.MainJITDylib().DefineWithTracker(m.Reexports(impl, map[orc.Name]orc.Alias{again: {Target: twice, Flags: orc.Exported | orc.Callable}}), rt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Lookup("twice_again"); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.CallThroughs(); n != 2 {
+		t.Fatalf("%d call-throughs, want 2", n)
+	}
+	if err := rt.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.CallThroughs(); n != 1 {
+		t.Fatalf("after removal: %d call-throughs, want 1", n)
+	}
 }

@@ -34,10 +34,11 @@ type Manager struct {
 	epc     orc.ExecutorProcessControl
 	reentry uint64
 
-	mu    sync.Mutex
-	next  uint64
-	calls map[uint64]*callThrough
-	hooks []func(jd *orc.JITDylib, body orc.Name, addr uint64)
+	mu      sync.Mutex
+	next    uint64
+	calls   map[uint64]*callThrough
+	tracked map[*orc.ResourceTracker][]uint64 // the call-throughs each tracker's stubs use
+	hooks   []func(jd *orc.JITDylib, body orc.Name, addr uint64)
 }
 
 // callThrough is one lazy symbol: the body to look up, and the stub
@@ -73,7 +74,8 @@ func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc
 			report, _ = rt.RuntimeSymbol("gorc_lazy_compile_failed")
 		}
 	}
-	m := &Manager{es: es, layer: layer, epc: epc, calls: make(map[uint64]*callThrough)}
+	m := &Manager{es: es, layer: layer, epc: epc, calls: make(map[uint64]*callThrough),
+		tracked: make(map[*orc.ResourceTracker][]uint64)}
 	if err := layer.AddLinkGraph(jd.DefaultResourceTracker(), reentryGraph(fn, ctx, opts.FailureHandler, report)); err != nil {
 		return nil, err
 	}
@@ -86,7 +88,27 @@ func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc
 	if err := es.RegisterJITDispatchHandler(syms[orc.Intern(TagSymbol)].Addr, m.resolve); err != nil {
 		return nil, err
 	}
+	es.RegisterResourceManager(m)
 	return m, nil
+}
+
+// HandleRemoveResources forgets the call-throughs of removed stubs.
+func (m *Manager) HandleRemoveResources(jd *orc.JITDylib, rt *orc.ResourceTracker) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range m.tracked[rt] {
+		delete(m.calls, id)
+	}
+	delete(m.tracked, rt)
+	return nil
+}
+
+// HandleTransferResources makes dst own src's call-throughs.
+func (m *Manager) HandleTransferResources(jd *orc.JITDylib, dst, src *orc.ResourceTracker) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tracked[dst] = append(m.tracked[dst], m.tracked[src]...)
+	delete(m.tracked, src)
 }
 
 // OnResolved adds a hook called when a lazy call has found its body (for
@@ -131,12 +153,14 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 func (m *Manager) emitStubs(mr *orc.MaterializationResponsibility, source *orc.JITDylib, names map[orc.Name]orc.Alias) {
 	specs := make([]stubSpec, 0, len(names))
 	cts := make([]*callThrough, 0, len(names))
+	rt := mr.Tracker()
 	m.mu.Lock()
 	for n, a := range names {
 		id := m.next
 		m.next++
 		ct := &callThrough{source: source, body: a.Target}
 		m.calls[id] = ct
+		m.tracked[rt] = append(m.tracked[rt], id)
 		cts = append(cts, ct)
 		specs = append(specs, stubSpec{name: n.String(), id: id, hidden: a.Flags&orc.Exported == 0})
 	}
