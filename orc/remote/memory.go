@@ -96,12 +96,15 @@ func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink
 		// LLVM's executor refuses an empty request: send a page of nothing.
 		req.Segments = []protocol.Segment{{Prot: protocol.ProtRead, Addr: sps.Addr(a.base), Size: 1}}
 	}
-	err := sps.CallError(a.m.e, a.m.finalize, protocol.FinalizeArgs{Instance: sps.Addr(a.m.instance), Request: req})
-	if err != nil {
-		done(jitlink.FinalizedAlloc{}, errors.Join(fmt.Errorf("finalizing memory in the executor: %w", err), a.Abandon()))
-		return
-	}
-	done(jitlink.FinalizedAlloc{Addr: a.base}, nil)
+	// Answered later: the link goes on with other graphs meanwhile.
+	go func() {
+		err := sps.CallError(a.m.e, a.m.finalize, protocol.FinalizeArgs{Instance: sps.Addr(a.m.instance), Request: req})
+		if err != nil {
+			done(jitlink.FinalizedAlloc{}, errors.Join(fmt.Errorf("finalizing memory in the executor: %w", err), a.Abandon()))
+			return
+		}
+		done(jitlink.FinalizedAlloc{Addr: a.base}, nil)
+	}()
 }
 
 func (a *copyingAlloc) Abandon() error { return a.m.release([]sps.Addr{sps.Addr(a.base)}) }

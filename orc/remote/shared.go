@@ -155,12 +155,15 @@ func (a *sharedAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.
 	if len(req.Segments) == 0 {
 		req.Segments = []protocol.Segment{{Prot: protocol.ProtRead, Addr: sps.Addr(base), Size: 1}}
 	}
-	err := sps.CallError(a.m.e, a.m.initialize, protocol.SharedInitializeArgs{Instance: sps.Addr(a.m.instance), Request: req})
-	if err != nil {
-		done(jitlink.FinalizedAlloc{}, errors.Join(fmt.Errorf("initializing shared memory in the executor: %w", err), a.Abandon()))
-		return
-	}
-	done(jitlink.FinalizedAlloc{Addr: base, Impl: pageSpan{a.off, a.size}}, nil)
+	// Answered later: the link goes on with other graphs meanwhile.
+	go func() {
+		err := sps.CallError(a.m.e, a.m.initialize, protocol.SharedInitializeArgs{Instance: sps.Addr(a.m.instance), Request: req})
+		if err != nil {
+			done(jitlink.FinalizedAlloc{}, errors.Join(fmt.Errorf("initializing shared memory in the executor: %w", err), a.Abandon()))
+			return
+		}
+		done(jitlink.FinalizedAlloc{Addr: base, Impl: pageSpan{a.off, a.size}}, nil)
+	}()
 }
 
 // Abandon returns memory that was never initialized: only this process
