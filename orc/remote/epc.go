@@ -41,7 +41,7 @@ type EPC struct {
 	waitErr  error
 	closeMu  sync.Mutex
 	closed   bool
-	serveErr chan error
+	served   chan struct{} // closed when the connection's reader has stopped
 }
 
 // Option configures an EPC.
@@ -116,7 +116,7 @@ func Connect(addr string, opts ...Option) (*EPC, error) {
 }
 
 // New talks to an executor over an established transport: it reads r,
-// writes w and closes c at the end.
+// writes w and closes c at the end (closing c must end reads of r).
 func New(r io.Reader, w io.Writer, c io.Closer, opts ...Option) (*EPC, error) {
 	e := &EPC{}
 	if err := e.start(wire.NewConn(r, w, c), configure(opts)); err != nil {
@@ -159,8 +159,11 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	_, e.gorc = e.syms[protocol.RunAsVoid]
 	// gorc's executor understands failures reported with a message.
 	conn.SendErrors(e.gorc)
-	e.serveErr = make(chan error, 1)
-	go func() { e.serveErr <- conn.Serve(e.handle) }()
+	e.served = make(chan struct{})
+	go func() {
+		defer close(e.served)
+		conn.Serve(e.handle)
+	}()
 	e.mm = newCopyingManager(e)
 	if c.shared {
 		if mm, err := newSharedManager(e); err == nil {
@@ -382,6 +385,9 @@ func (e *EPC) Close() error {
 	}
 	e.closed = true
 	err := e.conn.Hangup()
+	if e.served != nil {
+		<-e.served // the reader stops once the connection is closed
+	}
 	if e.cmd == nil {
 		return err
 	}
