@@ -16,6 +16,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
+	"github.com/gorc-jit/gorc/orc/gdbjit"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 )
 
@@ -48,6 +49,10 @@ type Builder struct {
 	ProcessSymbolsFilter func(orc.Name) bool
 	// SessionOptions are passed to the ExecutionSession.
 	SessionOptions []orc.SessionOption
+	// DebuggerSupport registers each linked object with debuggers (the GDB
+	// JIT interface; see package gdbjit), so that code compiled with -g
+	// can be debugged.
+	DebuggerSupport bool
 }
 
 // LLJIT is an eager JIT. Its methods are safe for concurrent use.
@@ -96,6 +101,13 @@ func (b *Builder) Create() (*LLJIT, error) {
 	} else {
 		j.objLayer = orc.NewObjectLinkingLayer(es, mm)
 	}
+	if b.DebuggerSupport {
+		register, err := debuggerRegistration(epc)
+		if err != nil {
+			return fail(err)
+		}
+		j.objLayer.AddPlugin(gdbjit.New(mm, register))
+	}
 	rt, ok := epc.(elfplatform.Runtime)
 	if b.PlatformRuntime != nil {
 		rt, ok = b.PlatformRuntime, true
@@ -140,6 +152,25 @@ func (b *Builder) Create() (*LLJIT, error) {
 	}
 	j.main = main
 	return j, nil
+}
+
+// debuggerRegistration finds the executor's GDB JIT registration function:
+// among its runtime symbols, or else (LLVM's executor) in its process.
+func debuggerRegistration(epc orc.ExecutorProcessControl) (uint64, error) {
+	if rt, ok := epc.(interface{ RuntimeSymbol(string) (uint64, bool) }); ok {
+		if a, ok := rt.RuntimeSymbol(gdbjit.RegisterFunction); ok {
+			return a, nil
+		}
+	}
+	h, err := epc.LoadDylib("")
+	if err != nil {
+		return 0, err
+	}
+	addrs, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: gdbjit.RegisterFunction, Required: true}})
+	if err != nil {
+		return 0, fmt.Errorf("debugger support: %w", err)
+	}
+	return addrs[0], nil
 }
 
 // Session returns the JIT's execution session.

@@ -31,6 +31,15 @@ type Plugin interface {
 	NotifyTransferringResources(jd *JITDylib, dst, src *ResourceTracker)
 }
 
+// ObjectPlugin is a Plugin that also sees the object file a graph was
+// built from (a debugger plugin registers a copy of it, say).
+type ObjectPlugin interface {
+	Plugin
+	// NotifyObject is called before the link of g, built from obj. obj
+	// must not be modified.
+	NotifyObject(mr *MaterializationResponsibility, g *jitlink.LinkGraph, obj []byte)
+}
+
 // PluginBase implements every Plugin hook as a no-op.
 type PluginBase struct{}
 
@@ -191,6 +200,11 @@ func (l *ObjectLinkingLayer) EmitObject(mr *MaterializationResponsibility, name 
 	}
 	if init := mr.InitSymbol(); !init.IsZero() {
 		defineInitSymbol(g, init.String())
+	}
+	for _, p := range l.pluginList() {
+		if op, ok := p.(ObjectPlugin); ok {
+			op.NotifyObject(mr, g, obj)
+		}
 	}
 	l.Emit(mr, g)
 }

@@ -38,6 +38,7 @@ type options struct {
 	numThreads     int
 	perfSupport    bool
 	lazy           bool // link objects on first call
+	debugger       bool // register objects with debuggers
 	showStats      bool
 	oopExecutor    string // path of the executor to launch; "" for in process
 	oopConnect     string // host:port of a listening executor
@@ -79,6 +80,8 @@ the entry point with argv = [first input] + the -args, exiting with its result.
                           functions is first called; calls between objects
                           go through stubs
   -show-stats             print how many objects were linked
+  -debugger-support       register linked objects with debuggers (GDB JIT
+                          interface), to debug code compiled with -g
   -perf-support           write a jitdump file for perf (see package perfjit)
   -oop-executor[=PATH]    run the code in an executor process (default: the
                           gorc-executor next to this tool)
@@ -93,7 +96,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
 	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
-	"lazy": true, "show-stats": true,
+	"lazy": true, "show-stats": true, "debugger-support": true,
 	"h": true, "help": true,
 }
 
@@ -199,6 +202,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.oopConnect = value
 		case "lazy":
 			o.lazy = true
+		case "debugger-support":
+			o.debugger = true
 		case "show-stats":
 			o.showStats = true
 		case "use-shared-memory":
@@ -226,6 +231,9 @@ func parseArgs(argv []string) (*options, error) {
 		if o.perfSupport {
 			return nil, fmt.Errorf("-perf-support records code run in this process, not with -oop-executor")
 		}
+	}
+	if o.debugger && o.sharedMemory {
+		return nil, fmt.Errorf("-debugger-support needs code a debugger can patch, and -use-shared-memory maps it shared")
 	}
 	if o.lazy && len(o.harness) > 0 {
 		return nil, fmt.Errorf("-lazy and -harness cannot be combined")

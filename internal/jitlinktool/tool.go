@@ -255,7 +255,7 @@ func (t *tool) run() (int, error) {
 // setup builds the JIT for the options.
 func (t *tool) setup() (*lljit.LLJIT, error) {
 	o := t.o
-	b := &lljit.Builder{NoProcessSymbols: o.noProcessSyms, NumCompileThreads: o.numThreads}
+	b := &lljit.Builder{NoProcessSymbols: o.noProcessSyms, NumCompileThreads: o.numThreads, DebuggerSupport: o.debugger}
 	var remoteOpts []remote.Option
 	if o.sharedMemory {
 		remoteOpts = append(remoteOpts, remote.SharedMemory())
@@ -361,6 +361,9 @@ type noEHFrames struct{ elfplatform.Runtime }
 func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 	o := t.o
 	var epcOpts []inprocess.Option
+	if o.debugger {
+		epcOpts = append(epcOpts, inprocess.Debuggable())
+	}
 	if t.needsLowAddresses() {
 		// Code built with -fno-pic holds 32-bit absolute addresses of its
 		// own data.

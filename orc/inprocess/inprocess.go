@@ -45,8 +45,9 @@ type EPC struct {
 type Option func(*options)
 
 type options struct {
-	mm  jitlink.MemoryManager
-	low bool
+	mm         jitlink.MemoryManager
+	low        bool
+	debuggable bool
 }
 
 // WithMemoryManager sets the memory manager (default: dual-mapped memory per
@@ -56,6 +57,11 @@ func WithMemoryManager(mm jitlink.MemoryManager) Option { return func(o *options
 
 // Low2GB places JIT'd memory below 2 GiB, for code built with -fno-pic.
 func Low2GB() Option { return func(o *options) { o.low = true } }
+
+// Debuggable makes JIT'd code memory that a debugger can set breakpoints
+// in: private mappings rather than the dual-mapped memfd, whose shared
+// read-only views ptrace cannot write.
+func Debuggable() Option { return func(o *options) { o.debuggable = true } }
 
 // New returns an in-process executor.
 func New(opts ...Option) *EPC {
@@ -86,8 +92,10 @@ func New(opts ...Option) *EPC {
 		}
 		e.mm = &slabWithFallback{
 			newSlab: func() (jitlink.MemoryManager, error) {
-				if d, err := memory.NewDualMapped(size, slabOpts...); err == nil {
-					return d, nil
+				if !o.debuggable {
+					if d, err := memory.NewDualMapped(size, slabOpts...); err == nil {
+						return d, nil
+					}
 				}
 				return memory.NewSlab(size, slabOpts...)
 			},
