@@ -36,12 +36,12 @@ type EPC struct {
 
 	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 
-	cmd      *exec.Cmd     // the executor process, when launched
-	exited   chan struct{} // closed once cmd has been waited for
-	waitErr  error
-	closeMu  sync.Mutex
-	closed   bool
-	served   chan struct{} // closed when the connection's reader has stopped
+	cmd     *exec.Cmd     // the executor process, when launched
+	exited  chan struct{} // closed once cmd has been waited for
+	waitErr error
+	closeMu sync.Mutex
+	closed  bool
+	served  chan struct{} // closed when the connection's reader has stopped
 }
 
 // Option configures an EPC.
