@@ -122,8 +122,8 @@ func (c *fakeController) CallWrapper(fn uint64, args []byte) ([]byte, error) {
 func connect(t *testing.T, s *orcrt.Session, handler wire.Handler) (*fakeController, *orcrt.ControllerAccess) {
 	cr, ew := io.Pipe()
 	er, cw := io.Pipe()
-	exeConn := wire.NewConn(er, ew, closers{er, ew})
-	ctlConn := wire.NewConn(cr, cw, closers{cr, cw})
+	exeConn := wire.NewConn(er, ew, wire.Closers{er, ew})
+	ctlConn := wire.NewConn(cr, cw, wire.Closers{cr, cw})
 	setupDone := make(chan *orcrt.ControllerAccess, 1)
 	go func() {
 		ca, err := orcrt.Connect(s, exeConn)
@@ -149,15 +149,6 @@ func connect(t *testing.T, s *orcrt.Session, handler wire.Handler) (*fakeControl
 	go ctlConn.Serve(handler)
 	t.Cleanup(func() { ctlConn.Hangup() })
 	return c, <-setupDone
-}
-
-type closers []io.Closer
-
-func (c closers) Close() error {
-	for _, x := range c {
-		x.Close()
-	}
-	return nil
 }
 
 // TestMemoryManagerOverTheWire drives the memory manager as LLVM's

@@ -14,7 +14,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -82,7 +81,7 @@ func transport(arg string) (*wire.Conn, error) {
 		if r == nil || w == nil {
 			return nil, fmt.Errorf("bad file descriptors in %q", arg)
 		}
-		return wire.NewConn(r, w, closers{r, w}), nil
+		return wire.NewConn(r, w, wire.Closers{r, w}), nil
 	}
 	if v, ok := strings.CutPrefix(arg, "listen="); ok {
 		host, port, err := net.SplitHostPort(v)
@@ -104,13 +103,4 @@ func transport(arg string) (*wire.Conn, error) {
 		return wire.NewConn(c, c, c), nil
 	}
 	return nil, fmt.Errorf("bad argument %q: want filedescs=IN,OUT or listen=HOST:PORT", arg)
-}
-
-type closers []io.Closer
-
-func (c closers) Close() error {
-	for _, x := range c {
-		x.Close()
-	}
-	return nil
 }

@@ -95,7 +95,7 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 		e.waitErr = cmd.Wait()
 		close(e.exited)
 	}()
-	if err := e.start(wire.NewConn(ourR, ourW, closers{ourR, ourW}), c); err != nil {
+	if err := e.start(wire.NewConn(ourR, ourW, wire.Closers{ourR, ourW}), c); err != nil {
 		e.Close()
 		var exit *ExitError
 		if err := e.exitReason(err); errors.As(err, &exit) {
@@ -397,15 +397,6 @@ func (e *EPC) Close() error {
 		e.cmd.Process.Kill()
 		<-e.exited
 		return errors.New("the executor did not exit after hangup: killed")
-	}
-	return nil
-}
-
-type closers []io.Closer
-
-func (c closers) Close() error {
-	for _, x := range c {
-		x.Close()
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func executorInProcess(t *testing.T, opts ...remote.Option) *remote.EPC {
 		t.Fatal(err)
 	}
 	go func() {
-		ca, err := orcrt.Connect(s, wire.NewConn(er, ew, closers{er, ew}))
+		ca, err := orcrt.Connect(s, wire.NewConn(er, ew, wire.Closers{er, ew}))
 		if err != nil {
 			t.Error(err)
 			return
@@ -34,21 +34,12 @@ func executorInProcess(t *testing.T, opts ...remote.Option) *remote.EPC {
 		ca.Serve()
 		s.Shutdown()
 	}()
-	epc, err := remote.New(cr, cw, closers{cr, cw}, opts...)
+	epc, err := remote.New(cr, cw, wire.Closers{cr, cw}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { epc.Close() })
 	return epc
-}
-
-type closers []io.Closer
-
-func (c closers) Close() error {
-	for _, x := range c {
-		x.Close()
-	}
-	return nil
 }
 
 func TestEPCServices(t *testing.T) {
@@ -167,11 +158,11 @@ func TestBadSetup(t *testing.T) {
 			cr, ew := io.Pipe()
 			er, cw := io.Pipe()
 			go func() {
-				c := wire.NewConn(er, ew, closers{er, ew})
+				c := wire.NewConn(er, ew, wire.Closers{er, ew})
 				c.SendSetup(tc.payload)
 				c.Serve(func(uint64, []byte, func([]byte, error)) {})
 			}()
-			_, err := remote.New(cr, cw, closers{cr, cw})
+			_, err := remote.New(cr, cw, wire.Closers{cr, cw})
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("New = %v, want an error with %q", err, tc.msg)
 			}

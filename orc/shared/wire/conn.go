@@ -260,3 +260,16 @@ func (c *Conn) fail(err error) error {
 	}
 	return err
 }
+
+// Closers closes several closers as one, e.g. the two ends of a pipe pair
+// given to NewConn. Their errors are ignored, as NewConn ignores its
+// closer's.
+type Closers []io.Closer
+
+// Close closes every closer in order.
+func (c Closers) Close() error {
+	for _, x := range c {
+		x.Close()
+	}
+	return nil
+}

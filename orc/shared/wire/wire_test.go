@@ -78,21 +78,12 @@ func TestForgedSizeAllocatesNothing(t *testing.T) {
 func pair(t *testing.T, ha, hb wire.Handler) (a, b *wire.Conn) {
 	ar, bw := io.Pipe()
 	br, aw := io.Pipe()
-	a = wire.NewConn(ar, aw, multiCloser{ar, aw})
-	b = wire.NewConn(br, bw, multiCloser{br, bw})
+	a = wire.NewConn(ar, aw, wire.Closers{ar, aw})
+	b = wire.NewConn(br, bw, wire.Closers{br, bw})
 	go a.Serve(ha)
 	go b.Serve(hb)
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
-}
-
-type multiCloser []io.Closer
-
-func (m multiCloser) Close() error {
-	for _, c := range m {
-		c.Close()
-	}
-	return nil
 }
 
 // echo answers with the tag and the arguments, asynchronously.
