@@ -3,7 +3,9 @@ package orc
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
+	"slices"
 )
 
 // MaterializationUnit provides definitions for a set of symbols and knows how
@@ -118,18 +120,27 @@ func (mr *MaterializationResponsibility) own(name Name) (*symbolEntry, error) {
 	return e, nil
 }
 
+// checkOwns reports whether the responsibility is live and covers every
+// one of names.
+func (mr *MaterializationResponsibility) checkOwns(names iter.Seq[Name]) error {
+	if err := mr.check(); err != nil {
+		return err
+	}
+	for name := range names {
+		if _, err := mr.own(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NotifyResolved records the addresses of covered symbols; lookups waiting
 // for them to be Resolved complete.
 func (mr *MaterializationResponsibility) NotifyResolved(syms SymbolMap) error {
 	var err error
 	mr.es.locked(func(b *batch) {
-		if err = mr.check(); err != nil {
+		if err = mr.checkOwns(maps.Keys(syms)); err != nil {
 			return
-		}
-		for name := range syms {
-			if _, err = mr.own(name); err != nil {
-				return
-			}
 		}
 		for name, s := range syms {
 			e := mr.jd.symbols[name]
@@ -244,13 +255,8 @@ func (mr *MaterializationResponsibility) Replace(mu MaterializationUnit) error {
 	syms := mu.Symbols()
 	var err error
 	mr.es.locked(func(b *batch) {
-		if err = mr.check(); err != nil {
+		if err = mr.checkOwns(maps.Keys(syms)); err != nil {
 			return
-		}
-		for name := range syms {
-			if _, err = mr.own(name); err != nil {
-				return
-			}
 		}
 		u := &unitEntry{mu: mu, rt: mr.rt, symbols: syms, initSym: mu.InitSymbol()}
 		waited := false
@@ -274,13 +280,8 @@ func (mr *MaterializationResponsibility) Delegate(names ...Name) (*Materializati
 	var nmr *MaterializationResponsibility
 	var err error
 	mr.es.locked(func(b *batch) {
-		if err = mr.check(); err != nil {
+		if err = mr.checkOwns(slices.Values(names)); err != nil {
 			return
-		}
-		for _, name := range names {
-			if _, err = mr.own(name); err != nil {
-				return
-			}
 		}
 		nmr = &MaterializationResponsibility{es: mr.es, jd: mr.jd, rt: mr.rt, symbols: SymbolFlagsMap{}}
 		for _, name := range names {
