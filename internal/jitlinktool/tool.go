@@ -110,6 +110,9 @@ type tool struct {
 	// names interface symbols of every input object, to link them all with
 	// -noexec and -check.
 	provided []orc.Name
+	// holds input objects read before they are added, so that each is
+	// read once.
+	objects map[string][]byte
 }
 
 // timings accumulates -show-times figures.
@@ -405,7 +408,7 @@ func (t *tool) needsLowAddresses() bool {
 		if kind, err := sniff(in); err != nil || kind != "object" {
 			continue
 		}
-		data, err := os.ReadFile(in)
+		data, err := t.readObject(in)
 		if err != nil {
 			continue // reported when the input is added
 		}
@@ -415,6 +418,22 @@ func (t *tool) needsLowAddresses() bool {
 		}
 	}
 	return false
+}
+
+// readObject reads an input object, or returns what an earlier call read.
+func (t *tool) readObject(path string) ([]byte, error) {
+	if data, ok := t.objects[path]; ok {
+		return data, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if t.objects == nil {
+		t.objects = map[string][]byte{}
+	}
+	t.objects[path] = data
+	return data, nil
 }
 
 func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {
@@ -493,10 +512,11 @@ func (t *tool) addInput(path string, h *harness) error {
 	case "script":
 		return fmt.Errorf("%s: not an ELF object or archive", path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := t.readObject(path)
 	if err != nil {
 		return err
 	}
+	delete(t.objects, path) // the layer holds it from here
 	iface, err := elf.ReadInterface(path, data)
 	if err != nil {
 		return err
