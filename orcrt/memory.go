@@ -202,14 +202,7 @@ func runAction(s *Session, c protocol.WrapperCall) error {
 	if err != nil {
 		return err
 	}
-	if len(out) == 0 {
-		return nil
-	}
-	var e error
-	if err := sps.Unmarshal(out, &e); err != nil {
-		return fmt.Errorf("action %#x: %w", uint64(c.Fn), err)
-	}
-	return e
+	return sps.ActionResult(uint64(c.Fn), out)
 }
 
 // Deallocate runs the dealloc actions of the allocations at bases (in

@@ -4,7 +4,6 @@
 package inprocess
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/memory"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
 // SlabSize is the address range the default memory manager reserves for
@@ -113,23 +113,7 @@ func RunAction(c jitlink.WrapperCall) error {
 	if err != nil {
 		return err
 	}
-	return decodeSPSError(out)
-}
-
-// decodeSPSError decodes an SPS Error: a bool, then a string (uint64 length
-// and bytes) if the bool is set. An empty result means no error.
-func decodeSPSError(b []byte) error {
-	if len(b) == 0 || b[0] == 0 {
-		return nil
-	}
-	if len(b) < 9 {
-		return errors.New("malformed error result from executor")
-	}
-	n := binary.LittleEndian.Uint64(b[1:])
-	if n > uint64(len(b)-9) {
-		return errors.New("malformed error result from executor")
-	}
-	return errors.New(string(b[9 : 9+n]))
+	return sps.ActionResult(c.Fn, out)
 }
 
 // RuntimeSymbol returns the address of a function of gorc's executor

@@ -120,6 +120,27 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestActionResult checks the decoding of allocation actions' results:
+// empty and a success Error are nil, a failure is its message, and a
+// malformed result is an error naming the action.
+func TestActionResult(t *testing.T) {
+	for _, ok := range [][]byte{nil, {0}} {
+		if err := sps.ActionResult(0x10, ok); err != nil {
+			t.Errorf("ActionResult(% x) = %v, want nil", ok, err)
+		}
+	}
+	if err := sps.ActionResult(0x10, cat([]byte{1}, str("boom"))); err == nil || err.Error() != "boom" {
+		t.Errorf("ActionResult(failure) = %v, want boom", err)
+	}
+	for _, bad := range [][]byte{{1}, {1, 9, 0, 0, 0, 0, 0, 0, 0, 'x'}, {0, 0}} {
+		err := sps.ActionResult(0x10, bad)
+		var de *sps.DecodeError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "action 0x10") {
+			t.Errorf("ActionResult(% x) = %v, want a DecodeError naming action 0x10", bad, err)
+		}
+	}
+}
+
 // TestHostileInput checks that truncated input and forged lengths give a
 // DecodeError naming the type and offset, without allocating for the
 // forged length.

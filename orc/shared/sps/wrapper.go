@@ -80,3 +80,16 @@ func CallExpected[T, A any](c Caller, fn uint64, args A) (T, error) {
 	}
 	return r.Value, r.Err
 }
+
+// ActionResult decodes what the allocation action at fn returned: an SPS
+// Error, where an empty result also means success.
+func ActionResult(fn uint64, out []byte) error {
+	if len(out) == 0 {
+		return nil
+	}
+	var e error
+	if err := Unmarshal(out, &e); err != nil {
+		return fmt.Errorf("result of action %#x: %w", fn, err)
+	}
+	return e
+}
