@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/compile"
@@ -148,13 +147,6 @@ func (j *LLLazyJIT) AddIRModule(jd *orc.JITDylib, m compile.Module) error {
 	return j.ir.Add(j.orMain(jd).DefaultResourceTracker(), m)
 }
 
-func (j *LLLazyJIT) orMain(jd *orc.JITDylib) *orc.JITDylib {
-	if jd == nil {
-		return j.main
-	}
-	return jd
-}
-
 // AddLazyObject adds an object to jd (nil: main) so that it is linked only
 // when one of its functions is first called (or its data first used):
 // its functions are stubs in jd, its data reexports.
@@ -227,20 +219,7 @@ func (j *LLLazyJIT) objectsJITDylib(jd *orc.JITDylib) (*orc.JITDylib, error) {
 // AddLazyArchive makes jd (nil: main) link the members of an archive that
 // define symbols it lacks, each lazily (see AddLazyObject).
 func (j *LLLazyJIT) AddLazyArchive(jd *orc.JITDylib, path string) error {
-	a, err := archive.Open(path)
-	if err != nil {
-		return err
-	}
-	gen, err := orc.NewStaticLibraryGenerator(lazyObjectLayer{j}, a, memberSymbols)
-	if err != nil {
-		a.Close()
-		return err
-	}
-	j.LLJIT.mu.Lock()
-	j.archives = append(j.archives, a)
-	j.LLJIT.mu.Unlock()
-	j.orMain(jd).AddGenerator(gen)
-	return nil
+	return j.addArchive(jd, path, lazyObjectLayer{j})
 }
 
 // lazyObjectLayer adds archive members as lazy objects.

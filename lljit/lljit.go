@@ -229,9 +229,7 @@ const (
 // makes calls to that tag run the name's handler in the controller. Only
 // registered tags reach the controller.
 func (j *LLJIT) RegisterJITDispatchHandlers(jd *orc.JITDylib, handlers map[string]orc.JITDispatchHandler) error {
-	if jd == nil {
-		jd = j.main
-	}
+	jd = j.orMain(jd)
 	g := x86_64.NewLinkGraph("<JIT dispatch tags>")
 	sec := g.CreateSection(".rodata.gorc_tags", jitlink.ProtRead)
 	set := make(orc.LookupSet, 0, len(handlers))
@@ -283,10 +281,7 @@ func (j *LLJIT) LoadDylib(path string) error {
 // AddObject adds an ELF relocatable object to jd (nil: the main JITDylib).
 // It is linked when one of its symbols is first looked up.
 func (j *LLJIT) AddObject(jd *orc.JITDylib, name string, obj []byte) error {
-	if jd == nil {
-		jd = j.main
-	}
-	return j.objLayer.Add(jd, name, obj)
+	return j.objLayer.Add(j.orMain(jd), name, obj)
 }
 
 // AddObjectWithTracker adds an object owned by rt, so that rt.Remove()
@@ -308,14 +303,17 @@ func (j *LLJIT) AddObjectFile(jd *orc.JITDylib, path string) error {
 // the main JITDylib): a member is linked when it defines a symbol jd's code
 // needs, as a static linker would.
 func (j *LLJIT) AddArchive(jd *orc.JITDylib, path string) error {
-	if jd == nil {
-		jd = j.main
-	}
+	return j.addArchive(jd, path, j.objLayer)
+}
+
+// addArchive makes jd (nil: main) link an archive's members on demand
+// through layer.
+func (j *LLJIT) addArchive(jd *orc.JITDylib, path string, layer orc.ObjectLayer) error {
 	a, err := archive.Open(path)
 	if err != nil {
 		return err
 	}
-	gen, err := orc.NewStaticLibraryGenerator(j.objLayer, a, memberSymbols)
+	gen, err := orc.NewStaticLibraryGenerator(layer, a, memberSymbols)
 	if err != nil {
 		a.Close()
 		return err
@@ -323,8 +321,16 @@ func (j *LLJIT) AddArchive(jd *orc.JITDylib, path string) error {
 	j.mu.Lock()
 	j.archives = append(j.archives, a)
 	j.mu.Unlock()
-	jd.AddGenerator(gen)
+	j.orMain(jd).AddGenerator(gen)
 	return nil
+}
+
+// orMain returns jd, or the main JITDylib if jd is nil.
+func (j *LLJIT) orMain(jd *orc.JITDylib) *orc.JITDylib {
+	if jd == nil {
+		return j.main
+	}
+	return jd
 }
 
 // memberSymbols lists what an archive member defines, for archives without
