@@ -200,13 +200,7 @@ func (j *LLLazyJIT) objectsJITDylib(jd *orc.JITDylib) (*orc.JITDylib, error) {
 	if err != nil {
 		return nil, err
 	}
-	order := orc.SearchOrder{{JD: jd, Flags: orc.MatchAll}, {JD: impl, Flags: orc.MatchAll}}
-	for _, o := range jd.LinkOrder() {
-		if o.JD != jd {
-			order = append(order, o)
-		}
-	}
-	impl.SetLinkOrderExact(order)
+	impl.SetLinkOrderExact(orc.SearchFirst([]*orc.JITDylib{jd, impl}, jd.LinkOrder()))
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if prev := j.lazyObjs[jd]; prev != nil {

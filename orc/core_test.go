@@ -159,6 +159,18 @@ func TestLinkOrder(t *testing.T) {
 	}
 }
 
+// TestSearchFirst checks the order built for implementation JITDylibs:
+// the first ones with MatchAll, then the rest of the order without them.
+func TestSearchFirst(t *testing.T) {
+	es := newSession(t)
+	a, b, c := mustJD(t, es, "A"), mustJD(t, es, "B"), mustJD(t, es, "C")
+	got := orc.SearchFirst([]*orc.JITDylib{a, b}, orc.SearchOrder{{JD: b, Flags: orc.MatchExportedOnly}, {JD: c, Flags: orc.MatchExportedOnly}, {JD: a, Flags: orc.MatchExportedOnly}})
+	want := orc.SearchOrder{{JD: a, Flags: orc.MatchAll}, {JD: b, Flags: orc.MatchAll}, {JD: c, Flags: orc.MatchExportedOnly}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("SearchFirst = %v, want %v", got, want)
+	}
+}
+
 func TestWeakAndStrong(t *testing.T) {
 	es := newSession(t)
 	jd := mustJD(t, es, "main")

@@ -171,13 +171,23 @@ func (jd *JITDylib) LinkOrder() SearchOrder {
 func (jd *JITDylib) SetLinkOrder(order SearchOrder) {
 	jd.es.mu.Lock()
 	defer jd.es.mu.Unlock()
-	lo := SearchOrder{{JD: jd, Flags: MatchAll}}
+	jd.linkOrder = SearchFirst([]*JITDylib{jd}, order)
+}
+
+// SearchFirst returns a search order that searches the first JITDylibs,
+// each seeing all their symbols, then order's entries for any other
+// JITDylib.
+func SearchFirst(first []*JITDylib, order SearchOrder) SearchOrder {
+	so := make(SearchOrder, 0, len(first)+len(order))
+	for _, jd := range first {
+		so = append(so, SearchEntry{JD: jd, Flags: MatchAll})
+	}
 	for _, o := range order {
-		if o.JD != jd {
-			lo = append(lo, o)
+		if !slices.Contains(first, o.JD) {
+			so = append(so, o)
 		}
 	}
-	jd.linkOrder = lo
+	return so
 }
 
 // SetLinkOrderExact sets jd's link order as given, which need not start

@@ -3,6 +3,7 @@ package compile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -78,8 +79,7 @@ func (c *OnDemand) Add(jd *orc.JITDylib, m Module) error {
 	if err != nil {
 		return err
 	}
-	var private *orc.JITDylib
-	order := orc.SearchOrder{{JD: jd, Flags: orc.MatchAll}, {JD: impl, Flags: orc.MatchAll}}
+	first := []*orc.JITDylib{jd, impl} // impl's link order starts with these
 	mod := &module{c: c, name: m.Name, ir: text, impl: impl, functions: map[string]bool{}}
 	var globals, exportedGlobals, public, local = orc.SymbolFlagsMap{}, map[orc.Name]orc.Alias{}, map[orc.Name]orc.Alias{}, map[orc.Name]orc.Alias{}
 	for _, s := range syms {
@@ -105,10 +105,11 @@ func (c *OnDemand) Add(jd *orc.JITDylib, m Module) error {
 		}
 	}
 	if len(local) > 0 {
-		if private, err = c.newJITDylib(jd, fmt.Sprintf("%s.internal.%d", jd.Name(), n)); err != nil {
+		private, err := c.newJITDylib(jd, fmt.Sprintf("%s.internal.%d", jd.Name(), n))
+		if err != nil {
 			return err
 		}
-		order = append(orc.SearchOrder{{JD: private, Flags: orc.MatchAll}}, order...)
+		first = slices.Insert(first, 0, private)
 		if err := private.Define(c.lazy.Reexports(impl, local)); err != nil {
 			return err
 		}
@@ -123,12 +124,7 @@ func (c *OnDemand) Add(jd *orc.JITDylib, m Module) error {
 			return err
 		}
 	}
-	for _, o := range jd.LinkOrder() {
-		if o.JD != jd {
-			order = append(order, o)
-		}
-	}
-	impl.SetLinkOrderExact(order)
+	impl.SetLinkOrderExact(orc.SearchFirst(first, jd.LinkOrder()))
 	if len(public) > 0 {
 		if err := jd.Define(c.lazy.Reexports(impl, public)); err != nil {
 			return err
