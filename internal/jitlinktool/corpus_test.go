@@ -1,6 +1,10 @@
 package jitlinktool_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gorc-jit/gorc/internal/testutil"
@@ -32,5 +36,74 @@ func TestGlobalRegisterVariable(t *testing.T) {
 		obj := testutil.Compile(t, dir, "globalreg.c", globalRegisterSrc, flags...)
 		same(t, dir, []string{obj}, nil, nil, []string{"a", "b"})
 		same(t, dir, []string{obj}, nil, []string{"-oop-executor=" + executor}, []string{"a"})
+	}
+}
+
+// Decimal float and 128-bit division call helpers of libgcc.a, which gcc
+// links without being asked.
+const libgccSrc = `#include <stdio.h>
+__attribute__((noinline)) __int128 quot(__int128 a, __int128 b) { return a / b; }
+__attribute__((noinline)) unsigned __int128 urem(unsigned __int128 a, unsigned __int128 b) { return a % b; }
+int main(void) {
+	volatile _Decimal64 a = 1.5DD, b = 2.25DD;
+	_Decimal64 c = a * b;
+	if (c != 3.375DD)
+		return 1;
+	__int128 x = ((__int128)1 << 100) + 12345;
+	printf("%lld %llu %d\n", (long long)(quot(x, 1000000007) % 1000000),
+	       (unsigned long long)urem((unsigned __int128)x * 3, 999999937), (int)(c * 1000));
+	return 0;
+}
+`
+
+func TestLibgccFallback(t *testing.T) {
+	dir := t.TempDir()
+	for _, flags := range [][]string{{"-O0"}, {"-O2", "-fno-pic", "-fno-pie"}} {
+		obj := testutil.Compile(t, dir, "libgcc.c", libgccSrc, flags...)
+		ld := []string(nil)
+		if len(flags) > 1 {
+			ld = []string{"-no-pie"}
+		}
+		same(t, dir, []string{obj}, ld, nil, nil)
+		// libgcc_s.so is a GNU ld script naming libgcc_s.so.1 (elsewhere
+		// in the search path) and -lgcc.
+		same(t, dir, []string{obj}, append(ld, "-lgcc_s"), []string{"-lgcc_s"}, nil)
+		got := jit(t, "-no-libgcc", obj)
+		if got.ExitCode == 0 || !strings.Contains(got.Stderr, "__bid_") {
+			t.Fatalf("-no-libgcc: want a failure naming the decimal float helpers, got exit %d\n%s", got.ExitCode, got.Stderr)
+		}
+	}
+}
+
+// A linker script found by -l names a library by file name and another by
+// -l: both are searched in the library search path, as ld does.
+func TestLinkerScriptSearchPath(t *testing.T) {
+	dir := t.TempDir()
+	libDir, scriptDir := filepath.Join(dir, "lib"), filepath.Join(dir, "script")
+	for _, d := range []string{libDir, scriptDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	libObj := testutil.Compile(t, dir, "greet.c", `#include <math.h>
+double greet(double x) { return sqrt(x) * 2; }
+`, "-fPIC")
+	lib := filepath.Join(libDir, "libgreet.so.1")
+	if out, err := exec.Command(testutil.NeedTool(t, "gcc"), "-shared", "-o", lib, libObj, "-lm").CombinedOutput(); err != nil {
+		t.Fatalf("gcc -shared: %v\n%s", err, out)
+	}
+	script := "/* GNU ld script */\nGROUP ( libgreet.so.1 -lm )\n"
+	if err := os.WriteFile(filepath.Join(scriptDir, "libgreet.so"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := testutil.Compile(t, dir, "main.c", `#include <stdio.h>
+double greet(double);
+int main(void) { printf("%g\n", greet(16)); return (int)greet(100); }
+`)
+	ldflags := []string{"-L" + scriptDir, "-L" + libDir, "-lgreet", "-Wl,-rpath," + libDir}
+	same(t, dir, []string{obj}, ldflags, []string{"-L", scriptDir, "-L" + libDir, "-lgreet"}, nil)
+	got := jit(t, "-L", scriptDir, "-lgreet", obj)
+	if got.ExitCode == 0 || !strings.Contains(got.Stderr, "libgreet.so.1 not found") {
+		t.Fatalf("without the library's directory: want an error naming libgreet.so.1, got exit %d\n%s", got.ExitCode, got.Stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,13 +42,54 @@ func compareVersions(a, b string) int {
 func findLibrary(name string, dirs []string) (string, error) {
 	for _, d := range dirs {
 		for _, ext := range []string{".so", ".a"} {
-			p := filepath.Join(d, "lib"+name+ext)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			if p := filepath.Join(d, "lib"+name+ext); isFile(p) {
 				return p, nil
 			}
 		}
 	}
 	return "", fmt.Errorf("library -l%s not found (searched %s)", name, strings.Join(dirs, ", "))
+}
+
+// scriptFile finds a file a linker script (at script) names as ld does:
+// -lNAME as -l; a path as it is, else relative names in the library search
+// path, then beside the script (libgcc_s.so names libgcc_s.so.1, which
+// lies in another directory).
+func scriptFile(script, name string, dirs []string) (string, error) {
+	if l, ok := strings.CutPrefix(name, "-l"); ok {
+		return findLibrary(l, dirs)
+	}
+	if isFile(name) || filepath.IsAbs(name) {
+		return name, nil
+	}
+	for _, d := range append(slices.Clone(dirs), filepath.Dir(script)) {
+		if p := filepath.Join(d, name); isFile(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %s not found (searched the current directory, %s and the script's directory)", script, name, strings.Join(dirs, ", "))
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+// libgccPath returns the compiler's libgcc.a: what gcc -print-libgcc-file-name
+// says, else the newest in gcc's directories, else "".
+func libgccPath() string {
+	if out, err := exec.Command("gcc", "-print-libgcc-file-name").Output(); err == nil {
+		if p := strings.TrimSpace(string(out)); filepath.IsAbs(p) && isFile(p) {
+			return p
+		}
+	}
+	gcc, _ := filepath.Glob("/usr/lib/gcc/x86_64-linux-gnu/*/libgcc.a")
+	slices.SortFunc(gcc, func(a, b string) int {
+		return compareVersions(filepath.Base(filepath.Dir(b)), filepath.Base(filepath.Dir(a)))
+	})
+	if len(gcc) > 0 {
+		return gcc[0]
+	}
+	return ""
 }
 
 // sniff reports what the file at path holds from its first bytes, so that

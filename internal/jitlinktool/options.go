@@ -22,6 +22,7 @@ type options struct {
 	libDirs        []string
 	libs           []string
 	noProcessSyms  bool
+	noLibgcc       bool // no fallback to the compiler's libgcc.a
 	abs            []absDef
 	phonyExternals bool
 	checks         []string
@@ -62,6 +63,8 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -L DIR                  add DIR to the library search path
   -lNAME, -l NAME         link libNAME.so (dlopen) or libNAME.a (members on demand)
   -no-process-syms        hide this process's symbols (libc) from JIT'd code
+  -no-libgcc              do not fall back to the compiler's libgcc.a for
+                          symbols nothing else defines (gcc links it always)
   -abs NAME=ADDR          define NAME as an absolute symbol (alias -define-abs)
   -phony-externals        resolve undefined symbols to address 0
   -harness FILES...       link FILES as a test harness for the other inputs
@@ -96,7 +99,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
 	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
-	"lazy": true, "show-stats": true, "debugger-support": true,
+	"lazy": true, "show-stats": true, "debugger-support": true, "no-libgcc": true,
 	"h": true, "help": true,
 }
 
@@ -161,6 +164,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.libs = append(o.libs, value)
 		case "no-process-syms", "no-process-symbols":
 			o.noProcessSyms = true
+		case "no-libgcc":
+			o.noLibgcc = true
 		case "abs", "define-abs":
 			n, addr, ok := strings.Cut(value, "=")
 			if !ok || n == "" {

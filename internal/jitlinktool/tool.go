@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime/pprof"
 	"slices"
@@ -113,6 +112,8 @@ type tool struct {
 	// holds input objects read before they are added, so that each is
 	// read once.
 	objects map[string][]byte
+	// holds the linker scripts followed, so that a loop ends.
+	scripts map[string]bool
 }
 
 // timings accumulates -show-times figures.
@@ -479,6 +480,11 @@ func (t *tool) addInputs() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if !o.noLibgcc {
+		if err := t.addLibgcc(); err != nil {
+			return err
+		}
+	}
 	if o.phonyExternals {
 		phony, err := j.Session().CreateJITDylib("<Phony Externals>")
 		if err != nil {
@@ -493,6 +499,29 @@ func (t *tool) addInputs() error {
 		}))
 		main.AddToLinkOrder(phony, orc.MatchExportedOnly)
 	}
+	return nil
+}
+
+// addLibgcc makes the compiler's libgcc.a the last place symbols are
+// looked for, as gcc links it after everything: its helpers (decimal
+// float, 128-bit division, soft-float) are called by compiled code without
+// the program naming the library. Members are linked on demand; without a
+// libgcc.a there is nothing to fall back to.
+func (t *tool) addLibgcc() error {
+	path := libgccPath()
+	if path == "" {
+		t.logf("no libgcc.a found: no fallback for compiler helpers")
+		return nil
+	}
+	t.logf("libgcc fallback %s", path)
+	jd, err := t.j.CreateJITDylib("<libgcc>")
+	if err != nil {
+		return err
+	}
+	if err := t.j.AddArchive(jd, path); err != nil {
+		return err
+	}
+	t.j.MainJITDylib().AddToLinkOrder(jd, orc.MatchExportedOnly)
 	return nil
 }
 
@@ -563,6 +592,13 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 	case "object":
 		return t.addInput(path, nil)
 	}
+	if t.scripts[path] {
+		return nil // a script that names itself, directly or not
+	}
+	if t.scripts == nil {
+		t.scripts = map[string]bool{}
+	}
+	t.scripts[path] = true
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -573,18 +609,11 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 	}
 	var errs []error
 	for _, in := range inputs {
-		if l, ok := strings.CutPrefix(in, "-l"); ok {
-			p, err := findLibrary(l, dirs)
-			if err == nil {
-				err = t.addLibrary(p, dirs)
-			}
-			errs = append(errs, err)
-			continue
+		p, err := scriptFile(path, in, dirs)
+		if err == nil {
+			err = t.addLibrary(p, dirs)
 		}
-		if !filepath.IsAbs(in) {
-			in = filepath.Join(filepath.Dir(path), in)
-		}
-		errs = append(errs, t.addLibrary(in, dirs))
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
