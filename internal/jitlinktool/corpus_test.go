@@ -107,3 +107,33 @@ int main(void) { printf("%g\n", greet(16)); return (int)greet(100); }
 		t.Fatalf("without the library's directory: want an error naming libgreet.so.1, got exit %d\n%s", got.ExitCode, got.Stderr)
 	}
 }
+
+// gcc's nested functions whose address escapes run a trampoline on the
+// stack: the object's .note.GNU-stack asks for an executable stack, in
+// the main thread and in threads.
+const nestedSrc = `#include <pthread.h>
+#include <stdio.h>
+static int apply(int (*f)(int), int n) { int s = 0; for (int i = 0; i < n; i++) s += f(i); return s; }
+static int run(int k) {
+	int scale(int x) { return x * k; }
+	return apply(scale, 10);
+}
+static void *thread(void *arg) { return (void *)(long)run((int)(long)arg); }
+int main(int argc, char **argv) {
+	pthread_t th;
+	void *r;
+	pthread_create(&th, NULL, thread, (void *)7L);
+	pthread_join(th, &r);
+	printf("%d %ld\n", run(argc), (long)r);
+	return run(2) & 0x7f;
+}
+`
+
+func TestNestedFunctionTrampolines(t *testing.T) {
+	dir := t.TempDir()
+	for _, flags := range [][]string{{"-O0"}, {"-O2"}} {
+		obj := testutil.Compile(t, dir, "nested.c", nestedSrc, flags...)
+		same(t, dir, []string{obj}, []string{"-pthread"}, nil, []string{"x"})
+		same(t, dir, []string{obj}, []string{"-pthread"}, []string{"-oop-executor=" + executor}, nil)
+	}
+}

@@ -114,6 +114,8 @@ type tool struct {
 	objects map[string][]byte
 	// holds the linker scripts followed, so that a loop ends.
 	scripts map[string]bool
+	// is set when an input object needs an executable stack.
+	execStack bool
 }
 
 // timings accumulates -show-times figures.
@@ -220,6 +222,12 @@ func (t *tool) run() (int, error) {
 	argv := append([]string{o.inputs[0]}, o.args...)
 	start = time.Now()
 	native.InstallCrashHandler("gorc-jitlink: " + o.inputs[0] + " crashed: ")
+	if t.execStack {
+		// As glibc gives a program whose objects ask for one.
+		if err := elfplatform.EnableExecutableStack(j.ExecutorProcessControl(), ""); err != nil {
+			return 0, err
+		}
+	}
 	initialize := j.Initialize
 	if t.lazy != nil {
 		initialize = t.lazy.Initialize
@@ -549,6 +557,10 @@ func (t *tool) addInput(path string, h *harness) error {
 	iface, err := elf.ReadInterface(path, data)
 	if err != nil {
 		return err
+	}
+	if iface.ExecutableStack {
+		t.logf("%s has an executable .note.GNU-stack: the stack will be executable", path)
+		t.execStack = true
 	}
 	flags := orc.InterfaceFlags(iface)
 	if h != nil && !h.isHarness(path) {

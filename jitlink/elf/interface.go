@@ -27,6 +27,10 @@ type Interface struct {
 	Locals []string
 	// Undefined names the symbols the object refers to but does not define.
 	Undefined []string
+	// ExecutableStack reports an executable .note.GNU-stack section: the
+	// object's code runs only on an executable stack (gcc's trampolines
+	// for nested functions).
+	ExecutableStack bool
 }
 
 // ReadInterface lists the non-local symbols an object defines, with the
@@ -45,6 +49,9 @@ func ReadInterface(name string, data []byte) (*Interface, error) {
 	for i := range f.sections {
 		if ok, _ := b.loadable(i); ok && IsInitSection(f.sections[i].name) {
 			iface.HasInitializers = true
+		}
+		if s := &f.sections[i]; s.name == ".note.GNU-stack" && s.flags&elf.SHF_EXECINSTR != 0 {
+			iface.ExecutableStack = true
 		}
 	}
 	if f.symtab < 0 {
