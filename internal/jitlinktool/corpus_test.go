@@ -137,3 +137,45 @@ func TestNestedFunctionTrampolines(t *testing.T) {
 		same(t, dir, []string{obj}, []string{"-pthread"}, []string{"-oop-executor=" + executor}, nil)
 	}
 }
+
+// Code built with -fno-pic is placed below 2 GiB; its 32-bit references to
+// libc's stdio streams and to libc functions' addresses cannot reach libc.
+const noPICLibcSrc = `#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+int (*put)(const char *) = puts;
+int main(void) {
+	int v[] = {5, 3, 9, 1};
+	int (*pf)(char *, const char *, ...) = sprintf;
+	char buf[32];
+	void (*sorter)(void *, size_t, size_t, int (*)(const void *, const void *)) = qsort;
+	sorter(v, 4, sizeof v[0], cmp);
+	pf(buf, "%d %d %d %d", v[0], v[1], v[2], v[3]);
+	fprintf(stdout, "%s\n", buf);
+	fprintf(stderr, "to stderr\n");
+	fflush(stdout);
+	put(buf);
+	printf("%d %d\n", pf == sprintf, (size_t (*)(const char *))strlen == strlen);
+	return (int)strlen(buf);
+}
+`
+
+// A libc variable that changes while the program runs cannot be copied.
+const noPICEnvironSrc = `#include <stdio.h>
+extern char **environ;
+int main(void) { printf("%d\n", environ != 0); return 0; }
+`
+
+func TestNoPICLibcReferences(t *testing.T) {
+	dir := t.TempDir()
+	for _, opt := range []string{"-O0", "-O2"} {
+		obj := testutil.Compile(t, dir, "nopic.c", noPICLibcSrc, opt, "-fno-pic", "-fno-pie")
+		same(t, dir, []string{obj}, []string{"-no-pie"}, nil, nil)
+	}
+	obj := testutil.Compile(t, dir, "environ.c", noPICEnvironSrc, "-O1", "-fno-pic", "-fno-pie")
+	got := jit(t, obj)
+	if got.ExitCode == 0 || !strings.Contains(got.Stderr, "environ") || !strings.Contains(got.Stderr, "-fPIC") {
+		t.Fatalf("environ from -fno-pic code: want an error naming environ and -fPIC, got exit %d\n%s", got.ExitCode, got.Stderr)
+	}
+}

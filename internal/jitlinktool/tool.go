@@ -19,6 +19,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
@@ -116,6 +117,9 @@ type tool struct {
 	scripts map[string]bool
 	// is set when an input object needs an executable stack.
 	execStack bool
+	// is set when JIT'd memory lies below 2 GiB, for code built with
+	// -fno-pic.
+	low bool
 }
 
 // timings accumulates -show-times figures.
@@ -314,6 +318,9 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			t.perf = p
 			l.AddPlugin(p)
 		}
+		if t.low {
+			l.AddPlugin(farExternals{fe: x86_64.FarExternals{IsCode: inprocess.IsCode, Copy: elfplatform.CopyableVariable}})
+		}
 		if o.showStats {
 			t.stats = &linkStats{}
 			l.AddPlugin(t.stats)
@@ -338,6 +345,20 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		return lz.LLJIT, nil
 	}
 	return b.Create()
+}
+
+// farExternals makes 32-bit references of code below 2 GiB to shared
+// libraries' functions and stdio streams work (see x86_64.FarExternals).
+type farExternals struct {
+	orc.PluginBase
+	fe x86_64.FarExternals
+}
+
+func (p farExternals) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	postPrune, preFixup := p.fe.Passes()
+	cfg.PostPrune = append(cfg.PostPrune, postPrune)
+	cfg.PreFixup = append(cfg.PreFixup, preFixup)
+	return nil
 }
 
 // linkStats counts the objects added and linked (-show-stats).
@@ -380,6 +401,7 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		// Code built with -fno-pic holds 32-bit absolute addresses of its
 		// own data.
 		epcOpts = append(epcOpts, inprocess.Low2GB())
+		t.low = true
 	}
 	if o.slabSize > 0 {
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(inprocess.RunAction)}
