@@ -18,9 +18,14 @@ func systemLibDirs() []string {
 		"/usr/local/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
 		"/usr/local/lib", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 	}
+	return append(dirs, gccDirs()...)
+}
+
+// gccDirs are gcc's library directories, newest version first.
+func gccDirs() []string {
 	gcc, _ := filepath.Glob("/usr/lib/gcc/x86_64-linux-gnu/*")
 	slices.SortFunc(gcc, func(a, b string) int { return compareVersions(filepath.Base(b), filepath.Base(a)) })
-	return append(dirs, gcc...)
+	return gcc
 }
 
 // compareVersions orders dotted version numbers numerically.
@@ -82,12 +87,8 @@ func libgccPath() string {
 			return p
 		}
 	}
-	gcc, _ := filepath.Glob("/usr/lib/gcc/x86_64-linux-gnu/*/libgcc.a")
-	slices.SortFunc(gcc, func(a, b string) int {
-		return compareVersions(filepath.Base(filepath.Dir(b)), filepath.Base(filepath.Dir(a)))
-	})
-	if len(gcc) > 0 {
-		return gcc[0]
+	if p, err := findLibrary("gcc", gccDirs()); err == nil && strings.HasSuffix(p, ".a") {
+		return p
 	}
 	return ""
 }
