@@ -5,15 +5,18 @@
 #
 # C_TESTSUITE is a checkout of github.com/c-testsuite/c-testsuite (its
 # tests/single-exec programs), LLVM_TEST_SUITE one of llvm-test-suite (its
-# SingleSource/Regression/C/gcc-c-torture/execute programs). Either may be a
-# work tree or a bare git directory (its HEAD is extracted); "-" skips one.
+# SingleSource/Regression/C/gcc-c-torture/execute programs, with ieee/ and
+# builtins/, whose tests X.c link with X-lib.c and lib/main.c as gcc's
+# builtins.exp does). Either may be a work tree or a bare git directory
+# (its HEAD is extracted); "-" skips one.
 #
 # For each program and flag set: compile to an object, link it natively with
 # gcc (-lm; -no-pie for the fno-pic set) and run it with a timeout. A
 # program passes natively when it exits 0 (c-testsuite: and its output
 # equals the .expected file). Each native pass then runs under gorc-jitlink
 # (built once from this checkout, with -lm); it passes when its exit code
-# and stdout equal the native run's. Prints counts per suite and flag set
+# and stdout equal the native run's (only the exit code when two native
+# runs print different things, such as stack addresses). Prints counts per suite and flag set
 # and lists the gorc failures; WORKDIR keeps the logs (results.txt, and
 # for each failure its gorc stderr).
 #
@@ -76,13 +79,22 @@ IFS=, read -r -a setlist <<<"$sets"
 if [ "$cts" != "-" ]; then
 	source_dir "$cts" tests/single-exec "$work/src/c-testsuite"
 	for f in "$work"/src/c-testsuite/*.c; do
-		for s in "${setlist[@]}"; do echo "c-testsuite $s $f"; done
+		for s in "${setlist[@]}"; do echo "c-testsuite $s $(basename "$f" .c) $f"; done
 	done >>"$list"
 fi
 if [ "$lts" != "-" ]; then
 	source_dir "$lts" SingleSource/Regression/C/gcc-c-torture/execute "$work/src/torture"
-	for f in "$work"/src/torture/*.c; do
-		for s in "${setlist[@]}"; do echo "torture $s $f"; done
+	t="$work/src/torture"
+	for f in "$t"/*.c "$t"/ieee/*.c; do
+		name=${f#"$t"/}
+		for s in "${setlist[@]}"; do echo "torture $s ${name%.c} $f"; done
+	done >>"$list"
+	for f in "$t"/builtins/*.c; do
+		case $f in *-lib.c) continue ;; esac
+		name=${f#"$t"/}
+		srcs="$f"
+		[ -f "${f%.c}-lib.c" ] && srcs="$srcs ${f%.c}-lib.c"
+		for s in "${setlist[@]}"; do echo "torture $s ${name%.c} $srcs $t/builtins/lib/main.c"; done
 	done >>"$list"
 fi
 if [ -n "$filter" ]; then
@@ -92,12 +104,12 @@ fi
 
 (cd "$root" && go build -o "$work/gorc-jitlink" ./cmd/gorc-jitlink)
 
-# one SUITE SET FILE: prints "SUITE SET NAME RESULT [reason]", RESULT one of
-# native-fail, pass, fail.
+# one SUITE SET NAME SOURCE...: prints "SUITE SET NAME RESULT [reason]",
+# RESULT one of native-fail, pass, fail.
 one() {
-	local suite=$1 set=$2 src=$3
-	local name cc cflags ldflags
-	name=$(basename "$src" .c)
+	local suite=$1 set=$2 name=$3
+	shift 3
+	local cc cflags ldflags
 	local d="$work/run/$suite/$set/$name"
 	mkdir -p "$d"
 	cc=gcc
@@ -110,25 +122,33 @@ one() {
 	clang) cc=clang-19 cflags="-O2" ;;
 	*) echo "$suite $set $name fail unknown flag set"; return ;;
 	esac
-	# Torture tests are old C: no warnings as errors, implicit declarations.
+	# Torture tests are old C: no warnings, implicit declarations.
 	local extra="-w"
 	if [ "$cc" = clang-19 ]; then
 		extra="-w -Wno-error=implicit-function-declaration -Wno-error=int-conversion -Wno-error=incompatible-pointer-types -Wno-error=return-type"
 	fi
+	case $name in
+	builtins/*) [ "$cc" = gcc ] && extra="$extra -fno-tree-dse -fno-tree-loop-distribute-patterns -fno-tracer -fno-ipa-ra" ;;
+	esac
+	local objs=() i=0 src
+	for src in "$@"; do
+		i=$((i + 1))
+		# shellcheck disable=SC2086
+		if ! (cd "$d" && timeout 60 $cc $cflags $extra -c -o "p$i.o" "$src") >>"$d/cc.log" 2>&1; then
+			echo "$suite $set $name native-fail compile"
+			return
+		fi
+		objs+=("p$i.o")
+	done
 	# shellcheck disable=SC2086
-	if ! (cd "$d" && timeout 60 $cc $cflags $extra -c -o prog.o "$src") >"$d/cc.log" 2>&1; then
-		echo "$suite $set $name native-fail compile"
-		return
-	fi
-	# shellcheck disable=SC2086
-	if ! (cd "$d" && timeout 60 $cc $cflags -o prog prog.o $ldflags) >"$d/ld.log" 2>&1; then
+	if ! (cd "$d" && timeout 60 $cc $cflags -o prog "${objs[@]}" $ldflags) >"$d/ld.log" 2>&1; then
 		echo "$suite $set $name native-fail link"
 		return
 	fi
-	local rc=0
+	local rc=0 rc2=0
 	(cd "$d" && timeout 10 ./prog >native.out 2>native.err) || rc=$?
 	if [ "$suite" = c-testsuite ]; then
-		if [ $rc -ne 0 ] || ! cat "$d/native.out" "$d/native.err" | cmp -s - "$src.expected"; then
+		if [ $rc -ne 0 ] || ! cat "$d/native.out" "$d/native.err" | cmp -s - "$1.expected"; then
 			echo "$suite $set $name native-fail run"
 			return
 		fi
@@ -136,13 +156,14 @@ one() {
 		echo "$suite $set $name native-fail run"
 		return
 	fi
+	(cd "$d" && timeout 10 ./prog >native2.out 2>/dev/null) || rc2=$?
 	local grc=0
-	(cd "$d" && timeout 30 "$work/gorc-jitlink" prog.o -lm >gorc.out 2>gorc.err) || grc=$?
+	(cd "$d" && timeout 30 "$work/gorc-jitlink" "${objs[@]}" -lm >gorc.out 2>gorc.err) || grc=$?
 	if [ $grc -ne $rc ]; then
 		echo "$suite $set $name fail exit $grc: $(head -c 300 "$d/gorc.err" | tr '\n' ' ')"
 		return
 	fi
-	if ! cmp -s "$d/native.out" "$d/gorc.out"; then
+	if cmp -s "$d/native.out" "$d/native2.out" && ! cmp -s "$d/native.out" "$d/gorc.out"; then
 		echo "$suite $set $name fail stdout differs"
 		return
 	fi
