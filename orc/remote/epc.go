@@ -165,10 +165,8 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Serve(e.handle)
 	}()
 	e.mm = newCopyingManager(e)
-	if c.shared {
-		if mm, err := newSharedManager(e); err == nil {
-			e.mm = mm
-		}
+	if mm, err := newSlabManager(e, c.shared); err == nil {
+		e.mm = mm
 	}
 	return nil
 }
