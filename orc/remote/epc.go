@@ -181,6 +181,15 @@ func (e *EPC) handle(tag uint64, args []byte, reply func([]byte, error)) {
 	reply((*h)(tag, args))
 }
 
+// PID returns the process id of an executor started by Launch, 0 for one
+// connected to.
+func (e *EPC) PID() int {
+	if e.cmd == nil {
+		return 0
+	}
+	return e.cmd.Process.Pid
+}
+
 // IsGorcExecutor reports whether the executor is gorc's (rather than
 // LLVM's), offering TLS, run-as-int and shared memory.
 func (e *EPC) IsGorcExecutor() bool { return e.gorc }

@@ -109,7 +109,9 @@ func (c *linkContext) NotifyEmitted(g *jitlink.LinkGraph, fa jitlink.FinalizedAl
 	}
 	c.done <- r
 }
-func (c *linkContext) NotifyFailed(g *jitlink.LinkGraph, err error) { c.done <- linkResult{g: g, err: err} }
+func (c *linkContext) NotifyFailed(g *jitlink.LinkGraph, err error) {
+	c.done <- linkResult{g: g, err: err}
+}
 
 // link links g and waits for the outcome.
 func link(mm jitlink.MemoryManager, g *jitlink.LinkGraph, actions ...jitlink.AllocAction) linkResult {
@@ -254,4 +256,108 @@ func processMemory(t testing.TB, pid int) (maps int, rss uint64) {
 		}
 	}
 	return maps, rss
+}
+
+// manyObjects is how many objects TestManyObjectsFewMappings keeps live:
+// the 100,000 (which exhausted vm.max_map_count when each cost the
+// executor three mappings), fewer in -short and -race runs.
+func manyObjects() int {
+	if testing.Short() || raceEnabled {
+		return 10_000
+	}
+	return 100_000
+}
+
+// TestManyObjectsFewMappings links many small three-segment objects into
+// one executor process and keeps them all live: its mapping count stays
+// small (graphs share the slab's mappings), and the code runs.
+func TestManyObjectsFewMappings(t *testing.T) {
+	exe := buildExecutor(t)
+	n := manyObjects()
+	for _, mode := range memoryModes[:2] {
+		t.Run(mode.name, func(t *testing.T) {
+			epc, err := remote.Launch(exe, mode.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer epc.Close()
+			mm := epc.MemoryManager()
+			mapsBefore, rssBefore := processMemory(t, epc.PID())
+			results := make([]linkResult, n)
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 64) // links in flight
+			for i := range n {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					results[i] = link(mm, tinyGraph(strconv.Itoa(i), byte(i%100)))
+				})
+			}
+			wg.Wait()
+			for _, r := range results {
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+			}
+			maps, rss := processMemory(t, epc.PID())
+			t.Logf("%d live objects: executor has %d mappings (%d before), RSS %.1f MB (%.1f MB before)",
+				n, maps, mapsBefore, float64(rss)/1e6, float64(rssBefore)/1e6)
+			if maps >= 1000 {
+				t.Errorf("the executor has %d mappings for %d objects, want fewer than 1000", maps, n)
+			}
+			for i := 0; i < n; i += n / 10 {
+				if got, err := epc.RunAsIntFunction(function(results[i].g), 1000); err != nil || got != 1000+i%100 {
+					t.Fatalf("f of object %d = %d, %v; want %d", i, got, err, 1000+i%100)
+				}
+			}
+		})
+	}
+}
+
+// TestLinkCallRemoveCycles links, calls and removes an object 20,000
+// times in one executor: its mappings and resident memory stay flat. (A
+// few mappings come and go with the Go runtime's threads and heap; a leak
+// would be one or more per cycle.)
+func TestLinkCallRemoveCycles(t *testing.T) {
+	exe := buildExecutor(t)
+	cycles := 20_000
+	if testing.Short() || raceEnabled {
+		cycles = 4_000
+	}
+	for _, mode := range memoryModes {
+		t.Run(mode.name, func(t *testing.T) {
+			epc, err := remote.Launch(exe, mode.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer epc.Close()
+			mm := epc.MemoryManager()
+			var maps0 int
+			var rss0 uint64
+			for i := range cycles {
+				if i == cycles/10 {
+					maps0, rss0 = processMemory(t, epc.PID())
+				}
+				r := link(mm, tinyGraph(strconv.Itoa(i), byte(i%100)))
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				if got, err := epc.RunAsIntFunction(function(r.g), i); err != nil || got != i+i%100 {
+					t.Fatalf("cycle %d: f = %d, %v", i, got, err)
+				}
+				if err := mm.Deallocate([]jitlink.FinalizedAlloc{r.alloc}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			maps, rss := processMemory(t, epc.PID())
+			t.Logf("after %d cycles: %d mappings (%d at cycle %d), RSS %.1f MB (%.1f MB)", cycles, maps, maps0, cycles/10,
+				float64(rss)/1e6, float64(rss0)/1e6)
+			if maps > maps0+20 {
+				t.Errorf("mappings grew from %d to %d", maps0, maps)
+			}
+			if rss > rss0+8<<20 {
+				t.Errorf("RSS grew from %d to %d bytes", rss0, rss)
+			}
+		})
+	}
 }
