@@ -15,8 +15,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc/remote"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orcrt"
@@ -359,5 +361,62 @@ func TestLinkCallRemoveCycles(t *testing.T) {
 				t.Errorf("RSS grew from %d to %d bytes", rss0, rss)
 			}
 		})
+	}
+}
+
+// TestLargeZeroFill links objects with a large zero-initialized array
+// into an executor process: it travels as a size, never as bytes, and
+// lands on untouched pages, so neither process's resident memory grows
+// with it, and the program can write and read its last byte. 2 GiB is
+// more than a slab holds (a reservation of its own); 256 MiB fits the
+// slab.
+func TestLargeZeroFill(t *testing.T) {
+	exe := buildExecutor(t)
+	dir := t.TempDir()
+	for _, size := range []string{"1L << 31", "256L << 20"} {
+		src := "char big[" + size + "];\n" + `
+int touch(int v) {
+	volatile char *p = big;
+	p[sizeof big - 1] = (char)v;
+	p[0] = 1;
+	return p[sizeof big - 1] + p[0];
+}
+`
+		for _, flags := range [][]string{{"-mcmodel=medium"}, {"-fPIC"}} {
+			obj := testutil.Compile(t, dir, "big.c", src, append([]string{"-O1"}, flags...)...)
+			for _, mode := range memoryModes[:2] {
+				t.Run(fmt.Sprintf("%s/%s/%s", strings.Fields(size)[2], flags[0], mode.name), func(t *testing.T) {
+					_, before := processMemory(t, os.Getpid())
+					epc, err := remote.Launch(exe, mode.opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					j, err := (&lljit.Builder{EPC: epc}).Create()
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer j.Close()
+					if err := j.AddObjectFile(nil, obj); err != nil {
+						t.Fatal(err)
+					}
+					touch, err := j.Lookup("touch")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got, err := epc.RunAsIntFunction(touch, 41); err != nil || got != 42 {
+						t.Fatalf("touch(41) = %d, %v; want 42", got, err)
+					}
+					_, execRSS := processMemory(t, epc.PID())
+					_, after := processMemory(t, os.Getpid())
+					t.Logf("executor RSS %.1f MB, controller RSS grew %.1f MB", float64(execRSS)/1e6, (float64(after)-float64(before))/1e6)
+					if execRSS > 64<<20 {
+						t.Errorf("executor RSS is %d bytes", execRSS)
+					}
+					if after > before+64<<20 {
+						t.Errorf("controller RSS grew from %d to %d bytes", before, after)
+					}
+				})
+			}
+		}
 	}
 }
