@@ -59,6 +59,10 @@ func Stdio(stdout, stderr io.Writer) Option {
 	return func(c *config) { c.stdout, c.stderr = stdout, stderr }
 }
 
+// ExecutorArgs passes options to an executor that Launch starts, after
+// its transport argument (for gorc-executor, max-reserved=SIZE).
+func ExecutorArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
+
 // SharedMemory makes the EPC link into memory mapped in both processes
 // (gorc-executor on the same machine only), so that finalizing sends no
 // content over the connection. Without it, or where the executor cannot
@@ -79,7 +83,7 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 		ourW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(path, "filedescs=3,4")
+	cmd := exec.Command(path, append([]string{"filedescs=3,4"}, c.args...)...)
 	cmd.ExtraFiles = []*os.File{toExec, fromExec}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
 	err = cmd.Start()

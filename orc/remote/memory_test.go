@@ -420,3 +420,48 @@ int touch(int v) {
 		}
 	}
 }
+
+// TestReservedAddressSpaceCap: an executor caps the address space its
+// memory reserves (64 GiB by default, max-reserved=SIZE to change it). A
+// graph asking for more fails with an error saying so, and the executor
+// stays up and small.
+func TestReservedAddressSpaceCap(t *testing.T) {
+	exe := buildExecutor(t)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		tooLarge uint64
+	}{
+		{"default", nil, 1 << 40},
+		// Smaller than the slab: everything goes to reservations.
+		{"max-reserved=512M", []string{"max-reserved=512M"}, 600 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			epc, err := remote.Launch(exe, remote.ExecutorArgs(tc.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer epc.Close()
+			mm := epc.MemoryManager()
+			g := tinyGraph("huge", 1)
+			g.AddAnonymousSymbol(g.CreateZeroFillBlock(g.CreateSection(".lbss", jitlink.ProtRead|jitlink.ProtWrite), tc.tooLarge, 0, 8, 0), 0, 0, false, true)
+			r := link(mm, g)
+			if r.err == nil || !strings.Contains(r.err.Error(), "limit of") {
+				t.Fatalf("linking %d bytes of zero-fill: %v, want an error about the executor's limit", tc.tooLarge, r.err)
+			}
+			t.Log(r.err)
+			for i := range 3 {
+				r := link(mm, tinyGraph(strconv.Itoa(i), 5))
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				if got, err := epc.RunAsIntFunction(function(r.g), 1); err != nil || got != 6 {
+					t.Fatalf("after the refusal: f(1) = %d, %v", got, err)
+				}
+			}
+			if _, rss := processMemory(t, epc.PID()); rss > 64<<20 {
+				t.Errorf("executor RSS is %d bytes", rss)
+			}
+		})
+	}
+}
