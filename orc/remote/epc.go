@@ -50,6 +50,7 @@ type Option func(*config)
 type config struct {
 	stdout, stderr io.Writer
 	shared         bool
+	debuggable     bool
 	args           []string
 }
 
@@ -58,6 +59,12 @@ type config struct {
 func Stdio(stdout, stderr io.Writer) Option {
 	return func(c *config) { c.stdout, c.stderr = stdout, stderr }
 }
+
+// Debuggable makes JIT'd memory that a debugger attached to the executor
+// can set breakpoints in: a private reservation per graph rather than the
+// slab's shared memfd, whose read-only views ptrace cannot write. It
+// overrides SharedMemory.
+func Debuggable() Option { return func(c *config) { c.debuggable = true } }
 
 // ExecutorArgs passes options to an executor that Launch starts, after
 // its transport argument (for gorc-executor, max-reserved=SIZE).
@@ -169,8 +176,10 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Serve(e.handle)
 	}()
 	e.mm = newCopyingManager(e)
-	if mm, err := newSlabManager(e, c.shared); err == nil {
-		e.mm = mm
+	if !c.debuggable {
+		if mm, err := newSlabManager(e, c.shared); err == nil {
+			e.mm = mm
+		}
 	}
 	return nil
 }
