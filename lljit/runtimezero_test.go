@@ -1,6 +1,7 @@
 package lljit_test
 
 import (
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/lljit"
+	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/gdbjit"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/orc/lazy"
@@ -58,6 +60,13 @@ func TestRuntimeSymbolAtZero(t *testing.T) {
 	if _, err := (&lljit.Builder{EPC: zeroRuntime{inprocess.New(), "dispatch"}}).Create(); err == nil ||
 		!strings.Contains(err.Error(), "dispatch function is at address 0") {
 		t.Errorf("dispatch function at 0: Create = %v", err)
+	}
+
+	// A wrapper function the executor does not offer is never called.
+	for name, epc := range map[string]orc.ExecutorProcessControl{"in process": inprocess.New(), "out of process": executorPublishingZero(t, "unused")} {
+		if _, err := epc.CallWrapper(0, nil); !errors.Is(err, orc.ErrWrapperAtZero) {
+			t.Errorf("%s: CallWrapper(0) = %v", name, err)
+		}
 	}
 
 	// The lazy failure function, in process and in an executor that

@@ -55,6 +55,10 @@ type ExecutorProcessControl interface {
 	Close() error
 }
 
+// ErrWrapperAtZero is CallWrapper's answer for address 0, a function the
+// executor does not offer: it is never called.
+var ErrWrapperAtZero = errors.New("call to a wrapper function at address 0 (the executor does not offer it)")
+
 // RuntimeSymbols is offered by executors that carry gorc's runtime: the
 // addresses of its functions by name (gorc_tls_get_addr, the registration
 // wrappers, gorc_lazy_compile_failed, ...).
