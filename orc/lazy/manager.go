@@ -34,7 +34,8 @@ type Manager struct {
 	epc     orc.ExecutorProcessControl
 	reentry uint64
 	// controllerReports says failed lazy calls are reported here, as the
-	// executor will not print the message (LLVM's reports them so too).
+	// executor will not print the message (LLVM's LazyCallThroughManager
+	// reports every failure so).
 	controllerReports bool
 
 	mu      sync.Mutex
