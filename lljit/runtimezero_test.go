@@ -41,6 +41,24 @@ func (z zeroRuntime) JITDispatch() (fn, ctx uint64, ok bool) {
 	return fn, ctx, ok
 }
 
+// runtimeFunctions are the runtime functions gorc's code asks an executor
+// for and calls.
+var runtimeFunctions = []string{"gorc_register_eh_frame_wrapper", "gorc_deregister_eh_frame_wrapper",
+	"gorc_tls_register_wrapper", "gorc_tls_deregister_wrapper", "gorc_tls_get_addr", gdbjit.RegisterFunction, lazy.FailureFunction}
+
+// gorc's executors, in process and out, offer every runtime function
+// gorc's code asks for (gorc_lazy_compile_failed was once missing, so a
+// failed lazy call jumped to 0).
+func TestRuntimeFunctionsOffered(t *testing.T) {
+	for where, epc := range map[string]orc.RuntimeSymbols{"in process": inprocess.New(), "gorc's executor runtime": executorInProcess(t)} {
+		for _, name := range runtimeFunctions {
+			if a, ok := epc.RuntimeSymbol(name); !ok || a == 0 {
+				t.Errorf("%s: %s = %#x, %v", where, name, a, ok)
+			}
+		}
+	}
+}
+
 // A runtime function the executor reports at address 0 fails building
 // the JIT, or the first lazy definition, with an error naming it: nothing
 // is linked that would call address 0.
@@ -50,8 +68,7 @@ func TestRuntimeSymbolAtZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"gorc_register_eh_frame_wrapper", "gorc_deregister_eh_frame_wrapper",
-		"gorc_tls_register_wrapper", "gorc_tls_deregister_wrapper", "gorc_tls_get_addr", gdbjit.RegisterFunction} {
+	for _, name := range runtimeFunctions[:len(runtimeFunctions)-1] { // all but the lazy one
 		_, err := (&lljit.Builder{EPC: zeroRuntime{inprocess.New(), name}, DebuggerSupport: true}).Create()
 		if err == nil || !strings.Contains(err.Error(), name+" is at address 0") {
 			t.Errorf("%s at 0: Create = %v", name, err)
@@ -63,7 +80,7 @@ func TestRuntimeSymbolAtZero(t *testing.T) {
 	}
 
 	// A wrapper function the executor does not offer is never called.
-	for name, epc := range map[string]orc.ExecutorProcessControl{"in process": inprocess.New(), "out of process": executorPublishingZero(t, "unused")} {
+	for name, epc := range map[string]orc.ExecutorProcessControl{"in process": inprocess.New(), "out of process": executorInProcess(t)} {
 		if _, err := epc.CallWrapper(0, nil); !errors.Is(err, orc.ErrWrapperAtZero) {
 			t.Errorf("%s: CallWrapper(0) = %v", name, err)
 		}
@@ -83,21 +100,23 @@ func TestRuntimeSymbolAtZero(t *testing.T) {
 	if err := lazyAdd(&lljit.LazyBuilder{Builder: lljit.Builder{EPC: zeroRuntime{inprocess.New(), lazy.FailureFunction}}}); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("in process: lazy object with %s: %v", want, err)
 	}
-	if err := lazyAdd(&lljit.LazyBuilder{Builder: lljit.Builder{EPC: executorPublishingZero(t, lazy.FailureFunction)}}); err == nil || !strings.Contains(err.Error(), want) {
+	if err := lazyAdd(&lljit.LazyBuilder{Builder: lljit.Builder{EPC: executorInProcess(t, lazy.FailureFunction)}}); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("out of process: lazy object with %s: %v", want, err)
 	}
 }
 
-// executorPublishingZero serves, in this process, an executor session
-// whose Setup message gives name address 0.
-func executorPublishingZero(t *testing.T, name string) *remote.EPC {
+// executorInProcess serves gorc's executor session in this process; its
+// Setup message gives the functions named by zero address 0.
+func executorInProcess(t *testing.T, zero ...string) *remote.EPC {
 	cr, ew := io.Pipe()
 	er, cw := io.Pipe()
 	s := orcrt.NewSession()
 	if err := orcrt.AddServices(s); err != nil {
 		t.Fatal(err)
 	}
-	s.DefineSymbol(name, 0)
+	for _, name := range zero {
+		s.DefineSymbol(name, 0)
+	}
 	go func() {
 		ca, err := orcrt.Connect(s, wire.NewConn(er, ew, wire.Closers{er, ew}))
 		if err != nil {
