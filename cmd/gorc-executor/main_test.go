@@ -219,23 +219,27 @@ func TestPipeliningClient(t *testing.T) {
 	r := start(t, "-max-in-flight=16", "listen=127.0.0.1:0")
 	nc := r.dial(t)
 	readSetup(t, nc)
-	// Calls to address 0 fail at once; their results are what piles up.
-	call := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 0, Payload: make([]byte, 1024)})
-	const calls = 200_000 // 200 MB
+	// Calls to address 0 fail at once; their results, which the client
+	// does not read, are what piles up. Without the cap the executor
+	// would read every call and park a goroutine for each.
+	call := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 0})
+	batch := bytes.Repeat(call, 1024)
+	const calls = 1 << 20
 	sent := 0
-	for ; sent < calls; sent++ {
+	for ; sent < calls; sent += 1024 {
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
-		if _, err := nc.Write(call); err != nil {
+		if _, err := nc.Write(batch); err != nil {
 			break
 		}
 	}
-	if sent == calls {
+	if sent >= calls {
 		t.Fatalf("the executor took all %d calls without pushing back", calls)
 	}
-	if rss := rssKB(t, r.cmd.Process.Pid); rss > 100<<10 {
+	rss := rssKB(t, r.cmd.Process.Pid)
+	if rss > 100<<10 {
 		t.Fatalf("executor RSS %d MiB after %d calls", rss>>10, sent)
 	}
-	t.Logf("backpressure after %d calls", sent)
+	t.Logf("backpressure after about %d calls; executor RSS %d MiB", sent, rss>>10)
 	nc.Close()
 	r.wait(t)
 	if !strings.Contains(r.stderr.String(), "connection closed") {
