@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -303,5 +304,36 @@ func TestTokenHandshake(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "the controller's token is wrong") {
 		t.Fatalf("executor's stderr: %q", r.stderr.String())
+	}
+}
+
+// TestOversizedMessage: a message announcing more than the limit ends the
+// session with an error, before any of it is read; one announcing a large
+// size and sending little costs only what was sent.
+func TestOversizedMessage(t *testing.T) {
+	r := start(t, "listen=127.0.0.1:0")
+	nc := r.dial(t)
+	readSetup(t, nc)
+	huge := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper})
+	binary.LittleEndian.PutUint64(huge, 1<<40)
+	nc.Write(huge)
+	r.wait(t)
+	if !strings.Contains(r.stderr.String(), "exceeds the limit") {
+		t.Fatalf("executor's last words: %q", r.stderr.String())
+	}
+
+	r = start(t, "-idle-timeout=300ms", "listen=127.0.0.1:0")
+	nc = r.dial(t)
+	readSetup(t, nc)
+	binary.LittleEndian.PutUint64(huge, 1<<30) // at the limit
+	nc.Write(huge)
+	nc.Write(make([]byte, 4<<20))
+	time.Sleep(100 * time.Millisecond)
+	if rss := rssKB(t, r.cmd.Process.Pid); rss > 100<<10 {
+		t.Fatalf("executor RSS %d MiB for a 4 MiB start of a 1 GiB message", rss>>10)
+	}
+	r.wait(t)
+	if !strings.Contains(r.stderr.String(), "in the middle of a message") {
+		t.Fatalf("executor's last words: %q", r.stderr.String())
 	}
 }
