@@ -54,6 +54,10 @@ Options:
   -idle-timeout=DURATION  end the session when the controller stops for
                           DURATION in the middle of a message (e.g. 30s;
                           default: wait forever)
+  -max-reserved=SIZE      cap the address space JIT'd memory reserves
+                          (bytes, or with K, M, G or T; default 64G): a
+                          controller asking for more gets an error (also
+                          accepted without the dash, max-reserved=SIZE)
   -h, -help, --help       print this text
 
 Environment:
@@ -68,6 +72,7 @@ type config struct {
 	tokenFromEnv bool
 	maxInFlight  int
 	idleTimeout  time.Duration
+	memory       []orcrt.MemoryOption
 	help         bool
 }
 
@@ -100,6 +105,9 @@ func parseArgs(args []string) (*config, error) {
 	tokenFile := ""
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if strings.HasPrefix(a, "max-reserved=") {
+			a = "-" + a // as a controller's executor arguments give it
+		}
 		if !strings.HasPrefix(a, "-") {
 			if c.transport != "" {
 				return nil, usageError{fmt.Sprintf("two transports, %q and %q", c.transport, a)}
@@ -141,6 +149,15 @@ func parseArgs(args []string) (*config, error) {
 				if err != nil || c.idleTimeout <= 0 {
 					err = usageError{fmt.Sprintf("bad -idle-timeout %q: want a duration such as 30s", v)}
 				}
+			}
+		case "max-reserved":
+			var v string
+			if v, err = needValue(); err == nil {
+				var n uint64
+				if n, err = parseSize(v); err != nil {
+					err = usageError{fmt.Sprintf("bad -max-reserved %q: %v", v, err)}
+				}
+				c.memory = append(c.memory, orcrt.MaxReserved(n))
 			}
 		default:
 			err = usageError{fmt.Sprintf("unknown option %s", a)}
@@ -190,7 +207,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		native.Open(lib, native.RTLDNow|native.RTLDGlobal) // optional
 	}
 	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s); err != nil {
+	if err := orcrt.AddServices(s, c.memory...); err != nil {
 		return err
 	}
 	ca, err := orcrt.Connect(s, conn)
@@ -209,4 +226,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 // connOptions are the limits every session's connection gets.
 func (c *config) connOptions() []wire.Option {
 	return []wire.Option{wire.MaxInFlight(c.maxInFlight), wire.IdleTimeout(c.idleTimeout)}
+}
+
+// parseSize reads a byte count with an optional K, M, G or T (binary)
+// suffix.
+func parseSize(s string) (uint64, error) {
+	shift := 0
+	if i := strings.IndexAny(s, "KMGTkmgt"); i >= 0 && i == len(s)-1 {
+		shift = 10 * (1 + strings.IndexByte("kmgt", s[i]|0x20))
+		s = s[:i]
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n > (1<<64-1)>>shift {
+		return 0, fmt.Errorf("%s is too large", s)
+	}
+	return n << shift, nil
 }

@@ -149,13 +149,13 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("%s: %v", flag, err)
 		}
 		for _, want := range []string{"filedescs=IN,OUT", "listen=HOST:PORT", "listen=unix:PATH", "-allow-remote",
-			"-token-file=FILE", "-max-in-flight=N", "-idle-timeout=DURATION", "GORC_EXECUTOR_TOKEN", "docs/remote.md"} {
+			"-token-file=FILE", "-max-in-flight=N", "-idle-timeout=DURATION", "-max-reserved=SIZE", "GORC_EXECUTOR_TOKEN", "docs/remote.md"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("%s: usage lacks %q:\n%s", flag, want, out)
 			}
 		}
 	}
-	for _, args := range [][]string{{"-bogus"}, {}, {"listen=1"}, {"-max-in-flight=0", "listen=:0"}, {"-idle-timeout=soon", "listen=:0"}} {
+	for _, args := range [][]string{{"-bogus"}, {}, {"listen=1"}, {"-max-in-flight=0", "listen=:0"}, {"-idle-timeout=soon", "listen=:0"}, {"max-reserved=12X", "listen=:0"}} {
 		var stderr bytes.Buffer
 		cmd := exec.Command(executor, args...)
 		cmd.Stderr = &stderr
