@@ -220,8 +220,11 @@ func (c *Conn) ReadSetup() ([]byte, error) {
 		}
 		return nil, c.fail(err)
 	}
-	if m.Op != OpSetup || m.Tag == AuthTag {
+	if m.Op != OpSetup {
 		return nil, c.fail(&ProtocolError{Msg: fmt.Sprintf("expected Setup, got %s", m.Op)})
+	}
+	if m.Tag == AuthTag {
+		return nil, c.fail(&ProtocolError{Msg: "the executor challenged for a token twice"})
 	}
 	return m.Payload, nil
 }
