@@ -52,8 +52,9 @@ Options:
                           no more from the controller until one is answered
                           (default 256)
   -idle-timeout=DURATION  end the session when the controller stops for
-                          DURATION in the middle of a message (e.g. 30s;
-                          default: wait forever)
+                          DURATION in the middle of a message, sending it
+                          or taking one of ours (e.g. 30s; default: wait
+                          forever)
   -max-reserved=SIZE      cap the address space JIT'd memory reserves
                           (bytes, or with K, M, G or T; default 64G): a
                           controller asking for more gets an error (also

@@ -248,8 +248,9 @@ func TestPipeliningClient(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout: a client that stops in the middle of a message is
-// disconnected after the idle timeout, and the executor exits saying so.
+// TestIdleTimeout: a client that stops in the middle of a message, sending
+// or receiving, is disconnected after the idle timeout, and the executor
+// exits saying so.
 func TestIdleTimeout(t *testing.T) {
 	r := start(t, "-idle-timeout=200ms", "listen=127.0.0.1:0")
 	nc := r.dial(t)
@@ -263,6 +264,23 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	r.wait(t)
 	if !strings.Contains(r.stderr.String(), "sent nothing for 200ms in the middle of a message") {
+		t.Fatalf("executor's last words: %q", r.stderr.String())
+	}
+
+	// A client that sends calls and never reads their results is cut off
+	// too, once the executor's results stop going out.
+	r = start(t, "-idle-timeout=200ms", "listen=127.0.0.1:0")
+	nc = r.dial(t)
+	readSetup(t, nc)
+	batch := bytes.Repeat(wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 0}), 1024)
+	for {
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := nc.Write(batch); err != nil {
+			break
+		}
+	}
+	r.wait(t)
+	if !strings.Contains(r.stderr.String(), "took nothing for 200ms in the middle of a message") {
 		t.Fatalf("executor's last words: %q", r.stderr.String())
 	}
 }

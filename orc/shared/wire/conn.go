@@ -81,8 +81,10 @@ func MaxInFlight(n int) Option {
 }
 
 // IdleTimeout ends the connection with a ProtocolError when a message,
-// once begun, stalls: no bytes for d. Between messages the peer may be
-// silent for as long as it likes (a long-running main sends nothing).
+// once begun, stalls in either direction: no bytes of it arrive for d, or
+// the peer takes none of one being sent for d. Between messages the peer
+// may be silent for as long as it likes (a long-running main sends
+// nothing).
 func IdleTimeout(d time.Duration) Option {
 	return func(c *Conn) {
 		if d > 0 {
@@ -178,13 +180,35 @@ func (c *Conn) Send(m Message) error {
 	if err := c.Err(); err != nil {
 		return err
 	}
-	if _, err := c.w.Write(h[:]); err != nil {
-		return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
+	var t *time.Timer
+	if c.stall != nil {
+		// A peer that stops taking a message in the middle is cut off too.
+		t = time.AfterFunc(c.stall.d, func() {
+			c.fail(&ProtocolError{Msg: fmt.Sprintf("the peer took nothing for %v in the middle of a message", c.stall.d)})
+		})
+		defer t.Stop()
 	}
-	if len(m.Payload) > 0 {
-		if _, err := c.w.Write(m.Payload); err != nil {
+	for _, b := range [][]byte{h[:], m.Payload} {
+		if err := c.writeAll(b, t); err != nil {
 			return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
 		}
+	}
+	return nil
+}
+
+// writeAll writes b; under an idle timeout, in pieces that each restart
+// the timer t, so that a large message on a slow link is not cut off.
+func (c *Conn) writeAll(b []byte, t *time.Timer) error {
+	for len(b) > 0 {
+		n := len(b)
+		if t != nil {
+			n = min(n, 256<<10)
+			t.Reset(c.stall.d)
+		}
+		if _, err := c.w.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
 	}
 	return nil
 }

@@ -74,8 +74,8 @@ func TestMaxInFlight(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout: a peer that stops in the middle of a message is cut
-// off; one that is silent between messages is not.
+// TestIdleTimeout: a peer that stops in the middle of a message, sending
+// or receiving, is cut off; one that is silent between messages is not.
 func TestIdleTimeout(t *testing.T) {
 	raw, side := net.Pipe()
 	c := wire.NewConn(side, side, side, wire.IdleTimeout(100*time.Millisecond))
@@ -119,6 +119,15 @@ func TestIdleTimeout(t *testing.T) {
 	if _, err := raw.Write(msg[40:]); err == nil {
 		t.Fatal("the connection is still open")
 	}
+
+	// A peer that stops taking a message being sent is cut off as well.
+	deaf, side2 := net.Pipe()
+	c2 := wire.NewConn(side2, side2, side2, wire.IdleTimeout(100*time.Millisecond))
+	go c2.Serve(echo)
+	if _, err := c2.Call(1, []byte("nobody reads this")); err == nil || !strings.Contains(err.Error(), "took nothing for 100ms") {
+		t.Fatalf("call to a peer that reads nothing = %v", err)
+	}
+	deaf.Close()
 }
 
 // TestTokenHandshake: a controller with the executor's token gets Setup; a
