@@ -173,17 +173,11 @@ func parseArgs(args []string) (*config, error) {
 	if c.transport == "" {
 		return nil, usageError{"no transport: want filedescs=IN,OUT or listen=ADDRESS"}
 	}
-	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the token: %w", err)
-		}
-		if c.token = []byte(strings.TrimSpace(string(b))); len(c.token) == 0 {
-			return nil, fmt.Errorf("the token file %s is empty", tokenFile)
-		}
-	} else if v := os.Getenv("GORC_EXECUTOR_TOKEN"); v != "" {
-		c.token, c.tokenFromEnv = []byte(v), true
+	var err error
+	if c.token, err = wire.LoadToken(tokenFile); err != nil {
+		return nil, err
 	}
+	c.tokenFromEnv = tokenFile == "" && c.token != nil
 	return c, nil
 }
 

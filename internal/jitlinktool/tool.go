@@ -1,7 +1,6 @@
 package jitlinktool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -257,25 +256,6 @@ func (t *tool) run() (int, error) {
 	return rc, nil
 }
 
-// executorToken is the listening executor's token: the content of file
-// (trimmed), or else $GORC_EXECUTOR_TOKEN, or else none (nil).
-func executorToken(file string) ([]byte, error) {
-	if file == "" {
-		if v := os.Getenv("GORC_EXECUTOR_TOKEN"); v != "" {
-			return []byte(v), nil
-		}
-		return nil, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading the executor's token: %w", err)
-	}
-	if b = bytes.TrimSpace(b); len(b) == 0 {
-		return nil, fmt.Errorf("the token file %s is empty", file)
-	}
-	return b, nil
-}
-
 // setup builds the JIT for the options.
 func (t *tool) setup() (*lljit.LLJIT, error) {
 	o := t.o
@@ -295,16 +275,16 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		}
 		b.EPC = epc
 	case o.oopConnect != "":
-		token, err := executorToken(o.oopTokenFile)
+		token, err := wire.LoadToken(o.oopTokenFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the executor's token: %w", err)
 		}
 		if token != nil {
 			remoteOpts = append(remoteOpts, remote.Token(token))
 		}
 		epc, err := remote.Connect(o.oopConnect, remoteOpts...)
 		if errors.Is(err, wire.ErrTokenRequired) {
-			err = fmt.Errorf("%w: give -oop-executor-token-file=FILE or set GORC_EXECUTOR_TOKEN", err)
+			err = fmt.Errorf("%w: give -oop-executor-token-file=FILE or set %s", err, wire.TokenEnv)
 		}
 		if err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // gorc's token handshake, an addition to LLVM 14's protocol for executors
@@ -77,4 +78,28 @@ func isChallenge(m Message) bool {
 // answer is the controller's side: the answer to challenge m.
 func answer(m Message, token []byte) Message {
 	return Message{Op: OpSetup, Tag: AuthTag, Payload: tokenMAC(token, m.Payload)}
+}
+
+// TokenEnv names the environment variable that holds the token when no
+// token file is given (to the executor or the controller).
+const TokenEnv = "GORC_EXECUTOR_TOKEN"
+
+// LoadToken reads the token from file, without surrounding white space,
+// or, when file is "", takes $GORC_EXECUTOR_TOKEN; nil if neither gives
+// one. An empty token file is an error.
+func LoadToken(file string) ([]byte, error) {
+	if file == "" {
+		if v := os.Getenv(TokenEnv); v != "" {
+			return []byte(v), nil
+		}
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the token: %w", err)
+	}
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		return nil, fmt.Errorf("the token file %s is empty", file)
+	}
+	return b, nil
 }
