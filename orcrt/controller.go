@@ -45,7 +45,7 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 		setup.Symbols = append(setup.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(addr)})
 	}
 	slices.SortFunc(setup.Symbols, func(a, b protocol.Symbol) int { return strings.Compare(a.Name, b.Name) })
-	payload, err := sps.Marshal(setup)
+	payload, err := protocol.EncodeSetup(setup, s.Protocol())
 	if err != nil {
 		release()
 		return nil, err
