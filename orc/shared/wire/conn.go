@@ -359,9 +359,13 @@ func (c *Conn) handle(h Handler, m Message) {
 	})
 }
 
+// hangupPayload is an SPS Error meaning success: LLVM 19 and later read
+// a Hangup's payload as the reason for hanging up; LLVM 14 ignores it.
+var hangupPayload = []byte{0}
+
 // Hangup tells the peer the session is over and closes the connection.
 func (c *Conn) Hangup() error {
-	err := c.Send(Message{Op: OpHangup})
+	err := c.Send(Message{Op: OpHangup, Payload: hangupPayload})
 	c.fail(ErrClosed)
 	if errors.Is(err, ErrClosed) {
 		return nil
