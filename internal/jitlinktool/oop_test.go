@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,8 @@ int main() {
 
 // TestOutOfProcess runs the corpus with the code in an executor process:
 // gorc-executor (the default -oop-executor, found next to the tool) and
-// LLVM's llvm-jitlink-executor-14. The output must be the native program's.
+// LLVM's llvm-jitlink-executor of LLVM 14, 19 and 22 (three protocols).
+// The output must be the native program's.
 func TestOutOfProcess(t *testing.T) {
 	dir := t.TempDir()
 	sqlite := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
@@ -48,6 +50,8 @@ func TestOutOfProcess(t *testing.T) {
 		"gorc-executor":               {"-oop-executor"},
 		"gorc-executor/shared-memory": {"-oop-executor", "-use-shared-memory"},
 		"llvm-jitlink-executor-14":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14")},
+		"llvm-jitlink-executor-19":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-19")},
+		"llvm-jitlink-executor-22":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-22")},
 	}
 	for name, flags := range executors {
 		t.Run(name, func(t *testing.T) {
@@ -201,32 +205,130 @@ func listening(addr string) bool {
 	return strings.Contains(string(out), needle)
 }
 
-// TestLLVMControllerGorcExecutor: llvm-jitlink-14 runs programs in
-// gorc-executor as it does in its own executor. (llvm-jitlink passes the
-// program exactly the -args, without an argv[0]; these programs ignore
-// argc.)
+// TestLLVMControllerGorcExecutor: llvm-jitlink of LLVM 14, 19 and 22
+// runs programs in gorc-executor as it does in its own executor, over
+// pipes and over TCP; gorc-executor tells the protocols apart by itself.
+// (llvm-jitlink passes the program exactly the -args, without an argv[0];
+// these programs ignore argc.)
 func TestLLVMControllerGorcExecutor(t *testing.T) {
-	llvm := testutil.NeedTool(t, "llvm-jitlink-14")
 	dir := t.TempDir()
 	sqlite := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
 	hello := testutil.Compile(t, dir, "hello.c", "#include <stdio.h>\nint main(void) { printf(\"hello\\n\"); return 5; }\n", "-O2")
 	sqliteMain := testutil.Compile(t, dir, "sqlite.c", sqliteSrc, "-O2")
 	exc := testutil.Compile(t, dir, "exc.cc", strings.ReplaceAll(cxxNoTLSSrc, "static Tracer global(\"g\");", ""), "-O1")
-	for _, tc := range []struct {
-		objs, ldflags, inputs []string
-	}{
+	type program struct{ objs, ldflags, inputs []string }
+	programs := []program{
 		{[]string{hello}, nil, nil},
 		{[]string{sqliteMain}, []string{sqlite, "-lm"}, []string{sqlite}},
 		{[]string{exc}, []string{"-lstdc++"}, nil},
-	} {
-		want := testutil.Native(t, dir, tc.objs, tc.ldflags)
-		args := append(append([]string{"-oop-executor=" + executor}, tc.objs...), tc.inputs...)
-		got := testutil.Run(t, exec.Command(llvm, args...))
-		if got.Stdout != want.Stdout || got.ExitCode != want.ExitCode {
-			t.Errorf("llvm-jitlink-14 %s: exit %d, %q (stderr %s); native: exit %d, %q",
-				strings.Join(args, " "), got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
+	}
+	wants := make([]testutil.Outcome, len(programs))
+	for i, p := range programs {
+		wants[i] = testutil.Native(t, dir, p.objs, p.ldflags)
+	}
+	// Over TCP the programs print unbuffered (see llvmOverTCP).
+	unbuffered := testutil.Compile(t, dir, "unbuffered.c",
+		"#include <stdio.h>\nint prog_main(void);\nint main(void) { setvbuf(stdout, NULL, _IONBF, 0); return prog_main(); }\n")
+	tcpPrograms := []program{
+		{[]string{unbuffered, testutil.Compile(t, dir, "hello-tcp.c", "#include <stdio.h>\nint prog_main(void) { printf(\"hello\\n\"); return 5; }\n")}, nil, nil},
+		{[]string{unbuffered, testutil.Compile(t, dir, "sqlite-tcp.c", sqliteSrc, "-O2", "-Dmain=prog_main")}, []string{sqlite, "-lm"}, []string{sqlite}},
+	}
+	tcpWants := make([]testutil.Outcome, len(tcpPrograms))
+	for i, p := range tcpPrograms {
+		tcpWants[i] = testutil.Native(t, dir, p.objs, p.ldflags)
+	}
+	for _, v := range []string{"14", "19", "22"} {
+		llvm := testutil.NeedTool(t, "llvm-jitlink-"+v)
+		t.Run("llvm-jitlink-"+v+"/pipes", func(t *testing.T) {
+			for i, p := range programs {
+				if v == "19" && i == 1 {
+					// llvm-jitlink-19 runs main before it has linked the
+					// archive's members main needs: the program crashes in
+					// LLVM 19's own executor as in gorc's (in process it
+					// runs). 14 and 22 link it.
+					continue
+				}
+				args := append(append([]string{"-oop-executor=" + executor}, p.objs...), p.inputs...)
+				got := testutil.Run(t, exec.Command(llvm, args...))
+				if got.Stdout != wants[i].Stdout || got.ExitCode != wants[i].ExitCode {
+					t.Errorf("llvm-jitlink-%s %s: exit %d, %q (stderr %s); native: exit %d, %q",
+						v, strings.Join(args, " "), got.ExitCode, got.Stdout, got.Stderr, wants[i].ExitCode, wants[i].Stdout)
+				}
+			}
+		})
+		t.Run("llvm-jitlink-"+v+"/tcp", func(t *testing.T) {
+			for i, p := range tcpPrograms {
+				if v == "19" && i == 1 {
+					continue // llvm-jitlink-19 cannot run it out of process (see above)
+				}
+				llvmOverTCP(t, llvm, p.objs, p.inputs, tcpWants[i].Stdout)
+			}
+		})
+	}
+}
+
+// llvmOverTCP runs objs (+ inputs) with llvm from a gorc-executor
+// listening on loopback TCP and checks what the program prints. LLVM's
+// llvm-jitlink never ends a TCP session (it closes the socket while its
+// own reader thread is blocked reading it, so no FIN goes out and it waits
+// forever, with its own executor too), so the program flushes as it
+// prints, and llvm-jitlink is killed once the output is complete.
+func llvmOverTCP(t *testing.T, llvm string, objs, inputs []string, want string) {
+	addr := freePort(t)
+	exe := exec.Command(executor, "listen="+addr)
+	var out syncBuffer
+	var errb bytes.Buffer
+	exe.Stdout, exe.Stderr = &out, &errb
+	if err := exe.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitListening(t, addr)
+	ctl := exec.Command(llvm, append(append([]string{"-oop-executor-connect=" + addr}, objs...), inputs...)...)
+	var cerr bytes.Buffer
+	ctl.Stderr = &cerr
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ctl.Wait() }()
+	deadline := time.After(60 * time.Second)
+	for out.String() != want {
+		select {
+		case <-done:
+			exe.Wait()
+			t.Fatalf("%s ended early: %s; executor printed %q, native %q; %s", llvm, cerr.String(), out.String(), want, errb.String())
+		case <-deadline:
+			ctl.Process.Kill()
+			<-done
+			exe.Wait()
+			t.Fatalf("%s: executor printed %q in 60s, native %q; %s %s", llvm, out.String(), want, cerr.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	ctl.Process.Kill()
+	<-done
+	exe.Wait() // a reset connection, as the controller was killed
+	if got := out.String(); got != want {
+		t.Fatalf("%s over TCP: executor printed %q, native %q (stderr %s)", llvm, got, want, errb.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestExecutorCrashAndExit: a program that crashes or calls exit in the

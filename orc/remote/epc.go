@@ -198,7 +198,7 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	for _, name := range requiredSymbols(e.version) {
 		if e.syms[name] == 0 {
 			conn.Close()
-			return fmt.Errorf("executor's Setup message (%s layout) lacks %s", e.version, name)
+			return fmt.Errorf("executor's Setup message (%s protocol) lacks %s", e.version, name)
 		}
 	}
 	_, e.gorc = e.syms[protocol.RunAsVoid]
