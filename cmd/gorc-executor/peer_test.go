@@ -14,7 +14,7 @@ func TestLibLLVMName(t *testing.T) {
 		"7f1 r-xp 00000000 08:01 123 /usr/lib/x86_64-linux-gnu/libLLVM-14.so.1": "14",
 		"7f1 r-xp 00000000 08:01 123 /usr/lib/x86_64-linux-gnu/libLLVM.so.19.1": "19",
 		"7f1 r-xp 00000000 08:01 123 /usr/lib/x86_64-linux-gnu/libLLVM.so.22.1": "22",
-		"7f1 r-xp 00000000 08:01 123 /usr/lib/libLLVMSupport.a":                  "",
+		"7f1 r-xp 00000000 08:01 123 /usr/lib/libLLVMSupport.a":                 "",
 	} {
 		m := libLLVMName.FindStringSubmatch(line)
 		got := ""
