@@ -63,7 +63,9 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 		}
 		return sps.Marshal(sps.Ok(defs))
 	})
-	// LLVM 22: no instance; a missing symbol is an absent definition.
+	// LLVM 22: no instance. A name not found (and not required) is
+	// answered as LLVM 22's executor answers it on the wire: present, at
+	// address 0.
 	resolve := SyncWrapper(sps.Handler(func(a protocol.ResolveArgs) sps.Expected[[]protocol.MaybeSymbolDef] {
 		addrs, err := d.Lookup(uint64(a.Handle), a.Names)
 		if err != nil {
@@ -71,9 +73,7 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 		}
 		defs := make([]protocol.MaybeSymbolDef, len(addrs))
 		for i, a := range addrs {
-			if a != 0 {
-				defs[i] = protocol.MaybeSymbolDef{Found: true, Def: protocol.SymbolDef{Addr: a, Flags: protocol.SymbolExported}}
-			}
+			defs[i] = protocol.MaybeSymbolDef{Found: true, Def: protocol.SymbolDef{Addr: a, Flags: protocol.SymbolExported}}
 		}
 		return sps.Ok(defs)
 	}))
