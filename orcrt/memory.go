@@ -350,10 +350,12 @@ func runAction(s *Session, c protocol.WrapperCall) error {
 }
 
 // Deallocate (LLVM 14 and 19; LLVM 22's release) runs the dealloc
-// actions of the allocations at bases (in reverse order) and unmaps them.
+// actions of the allocations at bases and unmaps them, the last base
+// first, as LLVM's executor does: a controller lists a JITDylib's header
+// graph before the graphs whose dealloc actions deregister from it.
 func (m *MemoryManager) Deallocate(bases []sps.Addr) error {
 	var errs []error
-	for _, b := range bases {
+	for _, b := range slices.Backward(bases) {
 		m.mu.Lock()
 		a := m.allocs[uint64(b)]
 		delete(m.allocs, uint64(b))

@@ -121,3 +121,47 @@ func TestDylibLookupByProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseOrder: releasing several reservations at once runs their
+// dealloc actions last base first, as LLVM's executor does (LLVM 22's ORC
+// runtime deregisters a JITDylib's header last, and fails otherwise).
+func TestReleaseOrder(t *testing.T) {
+	s := orcrt.NewSession()
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ran []string
+	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func(args []byte) ([]byte, error) {
+		mu.Lock()
+		ran = append(ran, string(args))
+		mu.Unlock()
+		return sps.Marshal(struct{ E error }{})
+	}))
+	c, _ := connect(t, s, nil)
+	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
+	var bases []sps.Addr
+	for _, name := range []string{"header", "code"} {
+		base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerInitialize], protocol.FinalizeArgs{Instance: inst,
+			Request: protocol.FinalizeRequest{
+				Segments: []protocol.Segment{{Prot: protocol.ProtRead, Addr: base, Size: 0x1000}},
+				Actions:  []protocol.ActionPair{{Dealloc: protocol.WrapperCall{Fn: sps.Addr(action), Args: []byte(name)}}},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, base)
+	}
+	if err := sps.CallError(c, c.syms[protocol.MemoryManagerRelease], protocol.DeallocateArgs{Instance: inst, Bases: bases}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(ran, []string{"code", "header"}) {
+		t.Fatalf("dealloc actions ran %q", ran)
+	}
+}
