@@ -378,3 +378,48 @@ func TestControllerWithoutCgo(t *testing.T) {
 		t.Fatalf("in process without cgo: exit %d, %q", got.ExitCode, got.Stderr)
 	}
 }
+
+const ctorExceptionSrc = `#include <cstdio>
+#include <stdexcept>
+struct T { const char *n; T(const char *n) : n(n) { std::printf("construct %s\n", n); } ~T() { std::printf("destruct %s\n", n); } };
+static T a("a"), b("b");
+static int f(int x) { if (x > 1) throw std::runtime_error("too big"); return x; }
+int main() {
+	int s = 0;
+	for (int i = 0; i < 3; i++) { try { s += f(i); } catch (const std::exception &e) { std::printf("caught %s\n", e.what()); } }
+	std::printf("sum %d\n", s);
+	return 7;
+}
+`
+
+// TestLLVMOrcRuntimeGorcExecutor: llvm-jitlink with LLVM's ORC runtime
+// (-orc-runtime=liborc_rt) runs C++ in gorc-executor as in its own
+// executor and as natively: static constructors and destructors through
+// the runtime's initializers and its __orc_rt_jit_dispatch calls back to
+// the controller, and (LLVM 22) exceptions through its eh-frame
+// registration. llvm-jitlink-19 with its runtime cannot catch exceptions
+// in its own executor either, so its program has none.
+func TestLLVMOrcRuntimeGorcExecutor(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		version, src string
+	}{
+		{"22", ctorExceptionSrc},
+		{"19", ctorExceptionSrc[:strings.Index(ctorExceptionSrc, "static int f")] +
+			"int main() { std::printf(\"main\\n\"); return 7; }\n"},
+	} {
+		t.Run("llvm-jitlink-"+tc.version, func(t *testing.T) {
+			llvm := testutil.NeedTool(t, "llvm-jitlink-"+tc.version)
+			rt := testutil.NeedFile(t, "/usr/lib/llvm-"+tc.version+"/lib/clang/"+tc.version+"/lib/linux/liborc_rt-x86_64.a")
+			obj := testutil.CompileWith(t, "clang++-"+tc.version, dir, "ctor"+tc.version+".cc", tc.src, "-O1")
+			want := testutil.Native(t, dir, []string{obj}, []string{"-lstdc++"})
+			for _, exe := range []string{executor, testutil.NeedTool(t, "llvm-jitlink-executor-"+tc.version)} {
+				got := testutil.Run(t, exec.Command(llvm, "-oop-executor="+exe, "-orc-runtime="+rt, obj))
+				if got.Stdout != want.Stdout || got.ExitCode != want.ExitCode {
+					t.Errorf("llvm-jitlink-%s -orc-runtime with %s: exit %d, %q (stderr %s); native: exit %d, %q",
+						tc.version, exe, got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
+				}
+			}
+		})
+	}
+}
