@@ -423,3 +423,38 @@ func TestLLVMOrcRuntimeGorcExecutor(t *testing.T) {
 		})
 	}
 }
+
+// replSession is a clang-repl session: variables, a function, printf, a
+// struct with a constructor and destructor, a template, an exception
+// thrown and caught.
+const replSession = `#include <cstdio>
+int x = 41;
+int inc(int v) { return v + 1; }
+printf("x+1=%d\n", inc(x));
+struct S { S() { printf("S()\n"); } ~S() { printf("~S()\n"); } };
+S s;
+template <typename T> T twice(T v) { return v * 2; }
+printf("twice=%d %.1f\n", twice(21), twice(1.5));
+try { throw 5; } catch (int e) { printf("caught %d\n", e); }
+%quit
+`
+
+// TestClangReplGorcExecutor: clang-repl-22, LLVM's C++ interpreter, runs
+// a session in gorc-executor (with LLVM's ORC runtime linked into it
+// through the JIT) and prints what it prints with LLVM's own executor.
+func TestClangReplGorcExecutor(t *testing.T) {
+	repl := testutil.NeedTool(t, "clang-repl-22")
+	rt := testutil.NeedFile(t, "/usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a")
+	run := func(exe string) testutil.Outcome {
+		cmd := exec.Command(repl, "--oop-executor="+exe, "--orc-runtime="+rt)
+		cmd.Stdin = strings.NewReader(replSession)
+		return testutil.Run(t, cmd)
+	}
+	want := run(testutil.NeedTool(t, "llvm-jitlink-executor-22"))
+	if want.ExitCode != 0 || !strings.Contains(want.Stdout, "x+1=42\nS()\ntwice=42 3.0\ncaught 5\n~S()\n") {
+		t.Fatalf("with LLVM's executor: exit %d, %q, %s", want.ExitCode, want.Stdout, want.Stderr)
+	}
+	if got := run(executor); got.Stdout != want.Stdout || got.ExitCode != 0 {
+		t.Fatalf("clang-repl-22 with gorc-executor: exit %d, %q (stderr %s); with LLVM's: %q", got.ExitCode, got.Stdout, got.Stderr, want.Stdout)
+	}
+}
