@@ -7,6 +7,7 @@
 //	slice    = '[' hi ':' lo ']'
 //	builtins = decode_operand(sym[+off], idx)  next_pc(sym)
 //	           stub_addr(file, sym)  got_addr(file, sym)  section_addr(file, sec)
+//	           stub_addr(file, sec, sym) (rtdyld-check's form)
 package jitlinkcheck
 
 import (
@@ -30,6 +31,10 @@ type Env struct {
 	StubAddr    func(file, sym string) (uint64, error)
 	GOTAddr     func(file, sym string) (uint64, error)
 	SectionAddr func(file, section string) (uint64, error)
+	// SectionStubAddr implements rtdyld-check's stub_addr(file, section,
+	// sym): the stub for sym used by calls from section. Nil where only
+	// the two-argument form exists.
+	SectionStubAddr func(file, section, sym string) (uint64, error)
 }
 
 // Rule is one check found in a file.
@@ -321,6 +326,21 @@ func (p *parser) builtin(name string) (uint64, error) {
 			return 0, p.errorf("expected ','")
 		}
 		arg := p.ident()
+		if name == "stub_addr" && p.eat(",") {
+			// rtdyld-check's form names the section whose stub it is.
+			sym := p.ident()
+			if !p.eat(")") {
+				return 0, p.errorf("expected ')'")
+			}
+			if p.env.SectionStubAddr == nil {
+				return 0, p.errorf("stub_addr takes two arguments here")
+			}
+			v, err := p.env.SectionStubAddr(file, arg, sym)
+			if err != nil {
+				return 0, fmt.Errorf("stub_addr(%s, %s, %s): %w", file, arg, sym, err)
+			}
+			return v, nil
+		}
 		if !p.eat(")") {
 			return 0, p.errorf("expected ')'")
 		}

@@ -1,0 +1,494 @@
+// Package rtdyld is a RuntimeDyld-style loader: it loads relocatable
+// objects into sections a MemoryManager allocates, records their symbols
+// and relocations without applying them, lets the client move each section
+// to the address it will have in the target process (MapSectionAddress),
+// and only then applies the relocations for those addresses
+// (ResolveRelocations), hands the .eh_frame section to the memory manager
+// and has it finalize the memory.
+//
+// The loader has no relocation code of its own: an object is read into a
+// jitlink.LinkGraph (whose ELF builder maps each relocation to an
+// architecture edge kind), each input section becomes a block, and
+// relocations are applied with the architecture backend's fixups. GOT
+// entries and call stubs are jitlink's own x86-64 tables, placed in
+// sections of the loader's own allocations (".got" and ".stubs").
+//
+// A Dyld is not safe for concurrent use.
+package rtdyld
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"unsafe"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
+)
+
+// SectionID numbers the sections of a Dyld, across all its objects.
+type SectionID int
+
+// Section is one loaded section: its bytes in this process (Local), where
+// it lives in the target (Addr), and the graph blocks laid out in it.
+type Section struct {
+	ID       SectionID
+	Name     string
+	Object   *Object
+	Local    []byte // working copy, relocations are applied here
+	Addr     uint64 // load address in the target
+	Align    uint64
+	IsCode   bool
+	ReadOnly bool
+	pieces   []piece
+}
+
+// piece is a graph block at an offset of a section.
+type piece struct {
+	b   *jitlink.Block
+	off uint64
+}
+
+// reloc is one relocation: edge i of block b.
+type reloc struct {
+	sec *Section
+	b   *jitlink.Block
+	i   int
+}
+
+// Object is a loaded object file.
+type Object struct {
+	Name     string // as given to LoadObject
+	Sections []*Section
+	g        *jitlink.LinkGraph
+	// relocations whose target is defined in this object (by section of
+	// the target), and those whose target is an external symbol.
+	bySection map[*Section][]reloc
+	byExtern  map[string][]reloc
+	locals    map[string]*jitlink.Symbol // named symbols, local or not
+	blockSec  map[*jitlink.Block]*Section
+}
+
+// BaseName is the object's file name without its directory, as checks and
+// -map-section name it.
+func (o *Object) BaseName() string { return filepath.Base(o.Name) }
+
+// Section returns the object's first section named name.
+func (o *Object) Section(name string) *Section {
+	for _, s := range o.Sections {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Dyld loads objects and links them together and against the resolver.
+type Dyld struct {
+	mm       MemoryManager
+	resolver func(name string) (uint64, bool)
+	objects  []*Object
+	sections []*Section
+	globals  map[string]*jitlink.Symbol
+	// registered counts the sections RegisterEHFrames has looked at.
+	registered int
+}
+
+// New returns a loader that allocates with mm and resolves external symbols
+// with mm.FindSymbol.
+func New(mm MemoryManager) *Dyld {
+	return &Dyld{mm: mm, resolver: mm.FindSymbol, globals: make(map[string]*jitlink.Symbol)}
+}
+
+// SetResolver replaces the memory manager's symbol lookup for external
+// symbols that no loaded object defines.
+func (d *Dyld) SetResolver(r func(name string) (uint64, bool)) { d.resolver = r }
+
+// Objects returns the loaded objects in load order.
+func (d *Dyld) Objects() []*Object { return d.objects }
+
+// Sections returns every loaded section, indexed by SectionID.
+func (d *Dyld) Sections() []*Section { return d.sections }
+
+func addrOf(b []byte) uint64 {
+	if cap(b) == 0 {
+		return 0
+	}
+	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b[:1]))))
+}
+
+func alignUp(x, a uint64) uint64 { return (x + a - 1) &^ (a - 1) }
+
+// Names of the loader's own sections.
+const (
+	GOTSectionName    = ".got"
+	StubsSectionName  = ".stubs"
+	CommonSectionName = "<common symbols>"
+)
+
+// LoadObject reads an ELF relocatable object, allocates and fills its
+// sections and records its symbols and relocations. Nothing is relocated
+// yet. data must not change while the Dyld is in use.
+func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
+	g, err := elf.NewLinkGraph(name, data)
+	if err != nil {
+		return nil, err
+	}
+	// The architecture's table passes lower GOT-requesting edges to GOT
+	// entries and send calls to external symbols through stubs, as
+	// RuntimeDyld does; relaxation is not run, since relocations may be
+	// applied again at other addresses.
+	cfg := &jitlink.PassConfig{}
+	if err := g.Backend().AddDefaultPasses(g, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, p := range cfg.PostPrune {
+		if err := p(g); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	o := &Object{Name: name, g: g, bySection: make(map[*Section][]reloc), byExtern: make(map[string][]reloc),
+		locals: make(map[string]*jitlink.Symbol), blockSec: make(map[*jitlink.Block]*Section)}
+	var common []*jitlink.Block
+	for _, gs := range g.Sections() {
+		switch gs.Name() {
+		case ".common", ".lcommon":
+			common = append(common, gs.Blocks()...)
+		case "$__GOT":
+			if err := d.emit(o, GOTSectionName, gs.Prot(), gs.Blocks()); err != nil {
+				return nil, err
+			}
+		case "$__STUBS":
+			if err := d.emit(o, StubsSectionName, gs.Prot(), gs.Blocks()); err != nil {
+				return nil, err
+			}
+		default:
+			for _, b := range gs.Blocks() {
+				if err := d.emit(o, gs.Name(), gs.Prot(), []*jitlink.Block{b}); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if len(common) > 0 {
+		if err := d.emit(o, CommonSectionName, jitlink.ProtRead|jitlink.ProtWrite, common); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.addSymbols(o); err != nil {
+		return nil, err
+	}
+	d.recordRelocations(o)
+	d.objects = append(d.objects, o)
+	if err := d.mm.NotifyObjectLoaded(d, o); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return o, nil
+}
+
+// emit allocates one section holding blocks and copies their content in.
+func (d *Dyld) emit(o *Object, name string, prot jitlink.MemProt, blocks []*jitlink.Block) error {
+	s := &Section{ID: SectionID(len(d.sections)), Name: name, Object: o, Align: 1,
+		IsCode: prot&jitlink.ProtExec != 0, ReadOnly: prot&jitlink.ProtWrite == 0}
+	var size uint64
+	for _, b := range blocks {
+		a := max(b.Alignment(), 1)
+		s.Align = max(s.Align, a)
+		off := alignUp(size, a) + b.AlignmentOffset()
+		s.pieces = append(s.pieces, piece{b, off})
+		size = off + b.Size()
+	}
+	if name == ".eh_frame" {
+		size += 4 // a zero terminator for the unwinder, as RuntimeDyld adds
+	}
+	var mem []byte
+	var err error
+	if s.IsCode {
+		mem, err = d.mm.AllocateCodeSection(max(size, 1), s.Align, s.ID, name)
+	} else {
+		mem, err = d.mm.AllocateDataSection(max(size, 1), s.Align, s.ID, name, s.ReadOnly)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: allocating section %s (%d bytes): %w", o.Name, name, size, err)
+	}
+	if uint64(len(mem)) < size {
+		return fmt.Errorf("%s: memory manager gave section %s %d bytes, not %d", o.Name, name, len(mem), size)
+	}
+	s.Local = mem[:size]
+	s.Addr = addrOf(mem)
+	for _, p := range s.pieces {
+		local := s.Local[p.off : p.off+p.b.Size()]
+		if !p.b.IsZeroFill() {
+			copy(local, p.b.Content())
+			// Fixups patch the section's working memory directly.
+			p.b.SetMutableContent(local)
+		}
+		o.blockSec[p.b] = s
+	}
+	o.Sections = append(o.Sections, s)
+	d.sections = append(d.sections, s)
+	d.place(s)
+	return nil
+}
+
+// place gives the blocks of s the addresses that follow from s.Addr.
+func (d *Dyld) place(s *Section) {
+	for _, p := range s.pieces {
+		p.b.SetAddress(s.Addr + p.off)
+	}
+}
+
+// addSymbols enters the object's named symbols in its own table and its
+// exported ones in the Dyld's global table (a strong definition replaces a
+// weak one; the first of two strong ones wins, as RuntimeDyld keeps it).
+func (d *Dyld) addSymbols(o *Object) error {
+	for s := range o.g.DefinedSymbols() {
+		if !s.HasName() {
+			continue
+		}
+		if _, ok := o.locals[s.Name()]; !ok {
+			o.locals[s.Name()] = s
+		}
+		if s.Scope() == jitlink.ScopeLocal {
+			continue
+		}
+		if old, ok := d.globals[s.Name()]; ok && !(old.Linkage() == jitlink.Weak && s.Linkage() == jitlink.Strong) {
+			continue
+		}
+		d.globals[s.Name()] = s
+	}
+	for _, s := range o.g.AbsoluteSymbols() {
+		if s.HasName() && s.Scope() != jitlink.ScopeLocal {
+			if _, ok := d.globals[s.Name()]; !ok {
+				d.globals[s.Name()] = s
+			}
+		}
+	}
+	return nil
+}
+
+// recordRelocations files every relocation under the section defining its
+// target, or under the external symbol it refers to.
+func (d *Dyld) recordRelocations(o *Object) {
+	for _, s := range o.Sections {
+		for _, p := range s.pieces {
+			for i, e := range p.b.Edges() {
+				if !e.IsRelocation() {
+					continue
+				}
+				r := reloc{s, p.b, i}
+				switch t := e.Target; {
+				case t.IsExternal():
+					o.byExtern[t.Name()] = append(o.byExtern[t.Name()], r)
+				case t.Block() != nil:
+					ts := o.blockSec[t.Block()]
+					o.bySection[ts] = append(o.bySection[ts], r)
+				default: // absolute
+					o.bySection[nil] = append(o.bySection[nil], r)
+				}
+			}
+		}
+	}
+}
+
+// MapSectionAddress records that section id will live at addr in the
+// target. Relocations are applied for that address by the next
+// ResolveRelocations.
+func (d *Dyld) MapSectionAddress(id SectionID, addr uint64) error {
+	if id < 0 || int(id) >= len(d.sections) {
+		return fmt.Errorf("no section %d", id)
+	}
+	s := d.sections[id]
+	s.Addr = addr
+	d.place(s)
+	return nil
+}
+
+// Symbol returns the target address of a symbol an object exports, or, if
+// none does, of the first local symbol of that name.
+func (d *Dyld) Symbol(name string) (uint64, bool) {
+	if s, ok := d.globals[name]; ok {
+		return s.Address(), true
+	}
+	for _, o := range d.objects {
+		if s, ok := o.locals[name]; ok {
+			return s.Address(), true
+		}
+	}
+	return 0, false
+}
+
+// SymbolSection returns the section holding a symbol (for reading its
+// bytes locally) and the symbol's offset in it.
+func (d *Dyld) SymbolSection(name string) (*Section, uint64, bool) {
+	s, ok := d.globals[name]
+	for _, o := range d.objects {
+		if !ok {
+			s = o.locals[name]
+		}
+		if s == nil || s.Block() == nil {
+			continue
+		}
+		if sec := o.blockSec[s.Block()]; sec != nil {
+			for _, p := range sec.pieces {
+				if p.b == s.Block() {
+					return sec, p.off + s.Offset(), true
+				}
+			}
+		}
+	}
+	return nil, 0, false
+}
+
+// UnresolvedError lists external symbols that neither a loaded object nor
+// the resolver defines.
+type UnresolvedError struct {
+	Object  string
+	Symbols []string
+}
+
+func (e *UnresolvedError) Error() string {
+	return fmt.Sprintf("%s: unresolved external symbols %q", e.Object, e.Symbols)
+}
+
+// ResolveRelocations resolves every object's external symbols (loaded
+// objects first, then the resolver) and applies all relocations for the
+// sections' current addresses. It may be called again after remapping.
+func (d *Dyld) ResolveRelocations() error {
+	var errs []error
+	for _, o := range d.objects {
+		var missing []string
+		for _, ext := range o.g.ExternalSymbols() {
+			addr, ok := d.resolve(ext.Name())
+			if !ok {
+				if ext.Linkage() == jitlink.Weak {
+					addr = 0 // an undefined weak reference is null
+				} else {
+					missing = append(missing, ext.Name())
+					continue
+				}
+			}
+			ext.Addressable().SetAddress(addr)
+		}
+		if len(missing) > 0 {
+			errs = append(errs, &UnresolvedError{o.Name, missing})
+			continue
+		}
+		for name, rs := range o.byExtern {
+			for _, r := range rs {
+				if err := d.apply(o, r); err != nil {
+					errs = append(errs, fmt.Errorf("relocation against external symbol %s: %w", name, err))
+				}
+			}
+		}
+		for _, rs := range o.bySection {
+			for _, r := range rs {
+				if err := d.apply(o, r); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Dyld) resolve(name string) (uint64, bool) {
+	if s, ok := d.globals[name]; ok {
+		return s.Address(), true
+	}
+	if name == "" || d.resolver == nil {
+		return 0, false
+	}
+	return d.resolver(name)
+}
+
+// apply applies one relocation with the architecture's fixup, naming the
+// object, section, offset, kind and target symbol if it fails.
+func (d *Dyld) apply(o *Object, r reloc) error {
+	e := &r.b.Edges()[r.i]
+	err := o.g.Backend().ApplyFixup(o.g, r.b, e)
+	if fe, ok := errors.AsType[*jitlink.FixupError](err); ok {
+		fe.Graph, fe.Section = o.Name, r.sec.Name
+		fe.Offset = r.b.Address() - r.sec.Addr + uint64(e.Offset)
+	}
+	return err
+}
+
+// RegisterEHFrames hands each not yet registered .eh_frame section to the
+// memory manager.
+func (d *Dyld) RegisterEHFrames() error {
+	for _, s := range d.sections[d.registered:] {
+		d.registered++
+		if s.Name == ".eh_frame" {
+			if err := d.mm.RegisterEHFrames(s.Addr, s.Local); err != nil {
+				return fmt.Errorf("%s: registering .eh_frame: %w", s.Object.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Finalize does what the design's finalizeObject does: resolve and apply
+// relocations, register eh-frames, then finalize the memory (copying it to
+// the target, setting permissions, flushing instruction caches).
+func (d *Dyld) Finalize() error {
+	if err := d.ResolveRelocations(); err != nil {
+		return err
+	}
+	if err := d.RegisterEHFrames(); err != nil {
+		return err
+	}
+	return d.mm.FinalizeMemory()
+}
+
+// StubAddr returns the target address of the object's call stub for the
+// symbol named sym.
+func (o *Object) StubAddr(sym string) (uint64, bool) {
+	return o.tableEntry("$__STUBS", sym, 2)
+}
+
+// GOTAddr returns the target address of the object's GOT entry for the
+// symbol named sym.
+func (o *Object) GOTAddr(sym string) (uint64, bool) {
+	return o.tableEntry("$__GOT", sym, 1)
+}
+
+// tableEntry finds the entry of a jitlink table section whose final target
+// (through depth table edges) is named sym.
+func (o *Object) tableEntry(section, sym string, depth int) (uint64, bool) {
+	sec := o.g.FindSection(section)
+	if sec == nil {
+		return 0, false
+	}
+	for _, s := range sec.Symbols() {
+		t := s
+		for range depth {
+			t = x86_64.TableTarget(t)
+		}
+		if t != nil && t.Name() == sym {
+			return s.Address(), true
+		}
+	}
+	return 0, false
+}
+
+// Function is a function symbol of a loaded object.
+type Function struct {
+	Name       string
+	Addr, Size uint64
+}
+
+// Functions lists the object's named functions by address.
+func (o *Object) Functions() []Function {
+	var fs []Function
+	for s := range o.g.DefinedSymbols() {
+		if s.HasName() && s.IsCallable() {
+			fs = append(fs, Function{s.Name(), s.Address(), s.Size()})
+		}
+	}
+	slices.SortFunc(fs, func(a, b Function) int { return cmp.Compare(a.Addr, b.Addr) })
+	return fs
+}
