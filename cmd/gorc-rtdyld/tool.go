@@ -313,7 +313,9 @@ func check(d *rtdyld.Dyld, o *options, stdout io.Writer) error {
 			return nil, false
 		},
 		StubAddr: func(file, sym string) (uint64, error) { return table(d, file, sym, (*rtdyld.Object).StubAddr, "stub") },
-		GOTAddr:  func(file, sym string) (uint64, error) { return table(d, file, sym, (*rtdyld.Object).GOTAddr, "GOT entry") },
+		GOTAddr: func(file, sym string) (uint64, error) {
+			return table(d, file, sym, (*rtdyld.Object).GOTAddr, "GOT entry")
+		},
 		SectionAddr: func(file, section string) (uint64, error) {
 			s, err := findSection(d, file, section)
 			if err != nil {
