@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs LLVM's JITLink regression tests (lit-style .s/.yaml files with RUN
-# lines) against gorc-jitlink: each RUN line runs under bash with
-# llvm-jitlink meaning gorc-jitlink and the other tools (llvm-mc, FileCheck,
-# not, yaml2obj) taken from LLVM 19, as lit would substitute them
-# (JITLINK=llvm-jitlink-14 runs them against LLVM's own tool instead). Prints
-# PASS/FAIL per file, the first failing command's output, and a count.
+# Runs LLVM's JITLink and RuntimeDyld regression tests (lit-style .s/.yaml
+# files with RUN lines) against gorc-jitlink and gorc-rtdyld: each RUN line
+# runs under bash with llvm-jitlink meaning gorc-jitlink, llvm-rtdyld
+# meaning gorc-rtdyld and the other tools (llvm-mc, FileCheck, not,
+# yaml2obj, llc, split-file) taken from LLVM 19, as lit would substitute
+# them (JITLINK=llvm-jitlink-14 or RTDYLD=llvm-rtdyld-19 runs them against
+# LLVM's own tool instead). Prints PASS/FAIL per file, the first failing
+# command's output, and a count.
 #
 #   scripts/llvm-jitlink-tests.sh FILE-OR-DIR...
 #
@@ -17,15 +19,29 @@ llvm=${LLVM_BIN:-/usr/lib/llvm-19/bin}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/bin"
-if [ -n "${JITLINK:-}" ]; then
-	# Run the tests against another linker (e.g. llvm-jitlink-14) for a baseline.
-	ln -s "$(command -v "$JITLINK")" "$work/bin/llvm-jitlink"
-else
-	(cd "$root" && go build -o "$work/bin/llvm-jitlink" ./cmd/gorc-jitlink) || exit 2
-fi
-for t in llvm-mc FileCheck not yaml2obj llvm-objcopy llvm-readobj count; do
+# Each LLVM tool a test names is gorc's, unless the variable names another
+# (e.g. JITLINK=llvm-jitlink-14 RTDYLD=llvm-rtdyld-19) for a baseline.
+for tool in jitlink:JITLINK rtdyld:RTDYLD; do
+	name=${tool%%:*} var=${tool#*:}
+	if [ -n "${!var:-}" ]; then
+		ln -s "$(command -v "${!var}")" "$work/bin/llvm-$name"
+	else
+		(cd "$root" && go build -o "$work/bin/llvm-$name" "./cmd/gorc-$name") || exit 2
+	fi
+done
+for t in FileCheck not yaml2obj llvm-objcopy llvm-readobj count llc split-file; do
 	[ -x "$llvm/$t" ] && ln -s "$llvm/$t" "$work/bin/$t"
 done
+# Older versions of the RuntimeDyld tests pass llvm-mc code- and
+# relocation-model options it has since dropped (they never changed x86-64
+# ELF output): drop them.
+cat >"$work/bin/llvm-mc" <<EOF
+#!/usr/bin/env bash
+args=()
+for a in "\$@"; do case \$a in -relocation-model=*|-code-model=*) ;; *) args+=("\$a") ;; esac; done
+exec "$llvm/llvm-mc" "\${args[@]}"
+EOF
+chmod +x "$work/bin/llvm-mc"
 
 files=()
 for a in "$@"; do
@@ -53,6 +69,7 @@ for f in "${files[@]}"; do
 	for r in "${runs[@]}"; do
 		cmd=${r//%\/s/$f}
 		cmd=${cmd//%s/$f}
+		cmd=${cmd//%\/T/$tmp}
 		cmd=${cmd//%T/$tmp}
 		cmd=${cmd//%t/$tmp/t}
 		cmd=${cmd//%p/$(dirname "$f")}

@@ -20,6 +20,7 @@ import (
 
 type options struct {
 	execute, verify, printLine bool
+	printAllocs                bool
 	entry, triple              string
 	checks                     []string
 	mapSections                []string
@@ -51,6 +52,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.execute, "execute", false, "load, resolve and run the entry point (the default)")
 	fs.BoolVar(&o.verify, "verify", false, "load, map, resolve and evaluate the -check files")
 	fs.BoolVar(&o.printLine, "printline", false, "load, resolve and list the functions")
+	fs.BoolVar(&o.printAllocs, "print-alloc-requests", false, "print the sections' allocation requests (-verify, -printline)")
 	fs.StringVar(&o.entry, "entry", o.entry, "entry point of -execute")
 	fs.StringVar(&o.triple, "triple", "", "target triple (x86_64 ELF only)")
 	fs.Var(listFlag{&o.checks}, "check", "file of '# rtdyld-check:' expressions (repeatable)")
@@ -212,7 +214,11 @@ func verify(o *options, stdout io.Writer) error {
 		return err
 	}
 	d := rtdyld.New(mm)
-	if err := load(d, o); err != nil {
+	err := load(d, o)
+	if o.printAllocs {
+		fmt.Fprintln(stdout, strings.Join(mm.Allocs, "\n"))
+	}
+	if err != nil {
 		return err
 	}
 	if err := mapSections(d, o); err != nil {
