@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -395,7 +396,13 @@ func (p *parser) decodeOperand(addr uint64, idx int) (uint64, error) {
 		case x86asm.Rel:
 			ops = append(ops, uint64(int64(a)))
 		case x86asm.Mem:
-			ops = append(ops, uint64(a.Base), uint64(a.Scale), uint64(a.Index), uint64(a.Disp), uint64(a.Segment))
+			// x86asm leaves a 32-bit displacement zero-extended; LLVM's
+			// operand is the signed value.
+			disp := a.Disp
+			if disp >= 0 && disp <= math.MaxUint32 {
+				disp = int64(int32(disp))
+			}
+			ops = append(ops, uint64(a.Base), uint64(a.Scale), uint64(a.Index), uint64(disp), uint64(a.Segment))
 		}
 	}
 	if idx < 0 || idx >= len(ops) {
