@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/jitlink"
@@ -491,4 +492,34 @@ func (o *Object) Functions() []Function {
 	}
 	slices.SortFunc(fs, func(a, b Function) int { return cmp.Compare(a.Addr, b.Addr) })
 	return fs
+}
+
+// Undefined lists the external symbols of loaded objects that no loaded
+// object defines (the resolver may still know them), without duplicates.
+func (d *Dyld) Undefined() []string {
+	var names []string
+	seen := make(map[string]bool)
+	for _, o := range d.objects {
+		for _, ext := range o.g.ExternalSymbols() {
+			n := ext.Name()
+			if _, ok := d.globals[n]; !ok && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+// InitSections returns the loaded sections of one kind of initializer or
+// finalizer array (".init_array", ".fini_array", ".ctors", ".dtors"), with
+// or without a priority suffix, in load order.
+func (d *Dyld) InitSections(kind string) []*Section {
+	var out []*Section
+	for _, s := range d.sections {
+		if s.Name == kind || strings.HasPrefix(s.Name, kind+".") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
