@@ -242,20 +242,7 @@ func (l *ObjectLinkingLayer) AddLinkGraph(rt *ResourceTracker, g *jitlink.LinkGr
 		if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
 			return
 		}
-		var f SymbolFlags
-		if s.Scope() == jitlink.ScopeDefault {
-			f |= Exported
-		}
-		if s.Linkage() == jitlink.Weak {
-			f |= Weak
-		}
-		if s.IsCallable() {
-			f |= Callable
-		}
-		if s.IsAbsolute() {
-			f |= Absolute
-		}
-		flags[Intern(s.Name())] = f
+		flags[Intern(s.Name())] = graphSymbolFlags(s)
 	}
 	for s := range g.DefinedSymbols() {
 		add(s)
@@ -326,10 +313,27 @@ func (c *linkContext) MemoryManager() jitlink.MemoryManager { return c.layer.mm 
 func (c *linkContext) Dylib() any                           { return c.mr.JITDylib() }
 
 func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	covered := c.mr.Symbols()
 	// Definitions the responsibility does not cover lost to other
-	// definitions (weak or common symbols): reference those instead.
+	// definitions (weak or common symbols): reference those instead. Weak
+	// ones that nothing else defines are claimed first: a compiler adds
+	// some (llc's DW.ref.__gxx_personality_v0) that an IR module's
+	// interface cannot list.
 	cfg.PrePrune = append(cfg.PrePrune, func(g *jitlink.LinkGraph) error {
+		covered := c.mr.Symbols()
+		claim := SymbolFlagsMap{}
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal && s.Linkage() == jitlink.Weak {
+				if _, ok := covered[Intern(s.Name())]; !ok {
+					claim[Intern(s.Name())] = graphSymbolFlags(s)
+				}
+			}
+		}
+		if len(claim) > 0 {
+			if err := c.mr.DefineMaterializing(claim); err != nil {
+				return err
+			}
+			covered = c.mr.Symbols()
+		}
 		var lost []*jitlink.Symbol
 		for s := range g.DefinedSymbols() {
 			if s.HasName() && s.Scope() != jitlink.ScopeLocal {
@@ -480,4 +484,22 @@ func (l *ObjectLinkingLayer) HandleTransferResources(jd *JITDylib, dst, src *Res
 	for _, p := range l.pluginList() {
 		p.NotifyTransferringResources(jd, dst, src)
 	}
+}
+
+// graphSymbolFlags returns the ORC flags of a graph's named symbol.
+func graphSymbolFlags(s *jitlink.Symbol) SymbolFlags {
+	var f SymbolFlags
+	if s.Scope() == jitlink.ScopeDefault {
+		f |= Exported
+	}
+	if s.Linkage() == jitlink.Weak {
+		f |= Weak
+	}
+	if s.IsCallable() {
+		f |= Callable
+	}
+	if s.IsAbsolute() {
+		f |= Absolute
+	}
+	return f
 }
