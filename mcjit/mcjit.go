@@ -52,7 +52,9 @@ func NewDiskCache(dir string) (*DiskCache, error) {
 
 // NotifyObjectCompiled stores the object; a failure to store is ignored
 // (the cache is an optimization).
-func (d *DiskCache) NotifyObjectCompiled(_ compile.Module, key string, obj []byte) { _ = d.c.Put(key, obj) }
+func (d *DiskCache) NotifyObjectCompiled(_ compile.Module, key string, obj []byte) {
+	_ = d.c.Put(key, obj)
+}
 
 // GetObject implements ObjectCache.
 func (d *DiskCache) GetObject(_ compile.Module, key string) ([]byte, bool) { return d.c.Get(key) }

@@ -280,4 +280,3 @@ func runORC(o *options) (int, error) {
 	// exits (the platform registered them with the C runtime).
 	return j.ExecutorProcessControl().RunAsMain(addr, argv)
 }
-
