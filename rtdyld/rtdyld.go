@@ -244,10 +244,17 @@ func (d *Dyld) place(s *Section) {
 
 // addSymbols enters the object's named symbols in its own table and its
 // exported ones in the Dyld's global table (a strong definition replaces a
-// weak one; the first of two strong ones wins, as RuntimeDyld keeps it).
+// weak one; the first of two strong ones wins, as RuntimeDyld keeps it). A
+// weak definition that loses becomes an external reference to the winner,
+// so that every object agrees on the symbol's address.
 func (d *Dyld) addSymbols(o *Object) error {
+	var lost []*jitlink.Symbol
 	for s := range o.g.DefinedSymbols() {
 		if !s.HasName() {
+			continue
+		}
+		if _, ok := d.globals[s.Name()]; ok && s.Scope() != jitlink.ScopeLocal && s.Linkage() == jitlink.Weak {
+			lost = append(lost, s)
 			continue
 		}
 		if _, ok := o.locals[s.Name()]; !ok {
@@ -260,6 +267,9 @@ func (d *Dyld) addSymbols(o *Object) error {
 			continue
 		}
 		d.globals[s.Name()] = s
+	}
+	for _, s := range lost {
+		o.g.MakeExternal(s)
 	}
 	for _, s := range o.g.AbsoluteSymbols() {
 		if s.HasName() && s.Scope() != jitlink.ScopeLocal {

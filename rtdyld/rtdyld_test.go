@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,5 +192,39 @@ int main(int argc, char **argv) { counter += twice(20); printf("%s: %d\n", argv[
 	epc.Close()
 	if got := stdout.String(); got != "remote: 41\n" {
 		t.Errorf("executor printed %q", got)
+	}
+}
+
+// Two objects defining the same weak function agree on its address: the
+// second's definition loses and its references go to the first's.
+func TestWeakDefinitionsAgree(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+	.text
+	.weak baz
+baz:
+	ret
+	.globl %s
+%s:
+	leaq baz(%%rip), %%rax
+	ret
+`
+	a := testutil.Assemble(t, dir, "a.s", fmt.Sprintf(src, "foo", "foo"))
+	b := testutil.Assemble(t, dir, "b.s", fmt.Sprintf(src, "bar", "bar"))
+	d := load(t, rtdyld.NewLocalMemoryManager(), a, b)
+	if err := d.ResolveRelocations(); err != nil {
+		t.Fatal(err)
+	}
+	baz, _ := d.Symbol("baz")
+	for _, fn := range []string{"foo", "bar"} {
+		sec, off, ok := d.SymbolSection(fn)
+		if !ok {
+			t.Fatalf("no %s", fn)
+		}
+		at, _ := d.Symbol(fn)
+		target := at + 7 + uint64(int64(int32(binary.LittleEndian.Uint32(sec.Local[off+3:]))))
+		if target != baz {
+			t.Errorf("%s takes baz's address as %#x, baz is at %#x", fn, target, baz)
+		}
 	}
 }

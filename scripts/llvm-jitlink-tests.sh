@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs LLVM's JITLink and RuntimeDyld regression tests (lit-style .s/.yaml
-# files with RUN lines) against gorc-jitlink and gorc-rtdyld: each RUN line
+# Runs LLVM's JITLink, RuntimeDyld and MCJIT regression tests (lit-style
+# .s/.yaml/.ll files with RUN lines) against gorc's tools: each RUN line
 # runs under bash with llvm-jitlink meaning gorc-jitlink, llvm-rtdyld
-# meaning gorc-rtdyld and the other tools (llvm-mc, FileCheck, not,
-# yaml2obj, llc, split-file) taken from LLVM 19, as lit would substitute
-# them (JITLINK=llvm-jitlink-14 or RTDYLD=llvm-rtdyld-19 runs them against
-# LLVM's own tool instead). Prints PASS/FAIL per file, the first failing
+# gorc-rtdyld, lli (and %lli) gorc-lli, lli-child-target gorc-executor, and
+# the other tools (llvm-mc, FileCheck, not, yaml2obj, llc, split-file) taken
+# from LLVM 19, as lit would substitute them. JITLINK=llvm-jitlink-14,
+# RTDYLD=llvm-rtdyld-19, LLI=lli-22 LLI_CHILD=lli-child-target-19 run them
+# against LLVM's own tools instead. Prints PASS/FAIL per file, the first failing
 # command's output, and a count.
 #
 #   scripts/llvm-jitlink-tests.sh FILE-OR-DIR...
@@ -21,12 +22,12 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/bin"
 # Each LLVM tool a test names is gorc's, unless the variable names another
 # (e.g. JITLINK=llvm-jitlink-14 RTDYLD=llvm-rtdyld-19) for a baseline.
-for tool in jitlink:JITLINK rtdyld:RTDYLD; do
-	name=${tool%%:*} var=${tool#*:}
+for tool in llvm-jitlink:gorc-jitlink:JITLINK llvm-rtdyld:gorc-rtdyld:RTDYLD lli:gorc-lli:LLI lli-child-target:gorc-executor:LLI_CHILD; do
+	IFS=: read -r name ours var <<<"$tool"
 	if [ -n "${!var:-}" ]; then
-		ln -s "$(command -v "${!var}")" "$work/bin/llvm-$name"
+		ln -s "$(command -v "${!var}")" "$work/bin/$name"
 	else
-		(cd "$root" && go build -o "$work/bin/llvm-$name" "./cmd/gorc-$name") || exit 2
+		(cd "$root" && go build -o "$work/bin/$name" "./cmd/$ours") || exit 2
 	fi
 done
 for t in FileCheck not yaml2obj llvm-objcopy llvm-readobj count llc split-file; do
@@ -46,7 +47,7 @@ chmod +x "$work/bin/llvm-mc"
 files=()
 for a in "$@"; do
 	if [ -d "$a" ]; then
-		while IFS= read -r f; do files+=("$f"); done < <(find "$(realpath "$a")" -name '*.s' -o -name '*.yaml' -o -name '*.test' | sort)
+		while IFS= read -r f; do files+=("$f"); done < <(find "$(realpath "$a")" -path '*/Inputs' -prune -o \( -name '*.s' -o -name '*.yaml' -o -name '*.test' -o -name '*.ll' \) -print | sort)
 	else
 		files+=("$(realpath "$a")")
 	fi
@@ -67,7 +68,11 @@ for f in "${files[@]}"; do
 	mkdir -p "$tmp"
 	ok=1
 	for r in "${runs[@]}"; do
-		cmd=${r//%\/s/$f}
+		cmd=${r//%lli/lli}
+		cmd=${cmd//%exeext/}
+		# lit names the child by its path; lli does not search PATH for it.
+		cmd=${cmd//=lli-child-target/=$work/bin/lli-child-target}
+		cmd=${cmd//%\/s/$f}
 		cmd=${cmd//%s/$f}
 		cmd=${cmd//%\/T/$tmp}
 		cmd=${cmd//%T/$tmp}
