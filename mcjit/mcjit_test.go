@@ -135,4 +135,3 @@ func TestErrors(t *testing.T) {
 		t.Errorf("got %v, want an error naming the module and the symbol", err)
 	}
 }
-
