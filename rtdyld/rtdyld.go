@@ -10,8 +10,9 @@
 // jitlink.LinkGraph (whose ELF builder maps each relocation to an
 // architecture edge kind), each input section becomes a block, and
 // relocations are applied with the architecture backend's fixups. GOT
-// entries and call stubs are jitlink's own x86-64 tables, placed in
-// sections of the loader's own allocations (".got" and ".stubs").
+// entries are jitlink's x86-64 table, in a section of the loader's own
+// (".got"); a stub for each external function a code section calls is
+// placed at the end of that section, as RuntimeDyld does.
 //
 // A Dyld is not safe for concurrent use.
 package rtdyld
@@ -71,6 +72,7 @@ type Object struct {
 	byExtern  map[string][]reloc
 	locals    map[string]*jitlink.Symbol // named symbols, local or not
 	blockSec  map[*jitlink.Block]*Section
+	stubs     map[*jitlink.Block]map[string]*jitlink.Symbol // by callee name
 }
 
 // BaseName is the object's file name without its directory, as checks and
@@ -126,7 +128,6 @@ func alignUp(x, a uint64) uint64 { return (x + a - 1) &^ (a - 1) }
 // Names of the loader's own sections.
 const (
 	GOTSectionName    = ".got"
-	StubsSectionName  = ".stubs"
 	CommonSectionName = "<common symbols>"
 )
 
@@ -138,10 +139,13 @@ func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	o := &Object{Name: name, g: g, bySection: make(map[*Section][]reloc), byExtern: make(map[string][]reloc),
+		locals: make(map[string]*jitlink.Symbol), blockSec: make(map[*jitlink.Block]*Section),
+		stubs: make(map[*jitlink.Block]map[string]*jitlink.Symbol)}
+	o.addStubs()
 	// The architecture's table passes lower GOT-requesting edges to GOT
-	// entries and send calls to external symbols through stubs, as
-	// RuntimeDyld does; relaxation is not run, since relocations may be
-	// applied again at other addresses.
+	// entries; relaxation is not run, since relocations may be applied
+	// again at other addresses.
 	cfg := &jitlink.PassConfig{}
 	if err := g.Backend().AddDefaultPasses(g, cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -151,19 +155,13 @@ func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	o := &Object{Name: name, g: g, bySection: make(map[*Section][]reloc), byExtern: make(map[string][]reloc),
-		locals: make(map[string]*jitlink.Symbol), blockSec: make(map[*jitlink.Block]*Section)}
 	var common []*jitlink.Block
 	for _, gs := range g.Sections() {
 		switch gs.Name() {
 		case ".common", ".lcommon":
 			common = append(common, gs.Blocks()...)
-		case "$__GOT":
+		case x86_64.GOTSectionName:
 			if err := d.emit(o, GOTSectionName, gs.Prot(), gs.Blocks()); err != nil {
-				return nil, err
-			}
-		case "$__STUBS":
-			if err := d.emit(o, StubsSectionName, gs.Prot(), gs.Blocks()); err != nil {
 				return nil, err
 			}
 		default:
@@ -455,31 +453,70 @@ func (d *Dyld) Finalize() error {
 	return d.mm.FinalizeMemory()
 }
 
-// StubAddr returns the target address of the object's call stub for the
-// symbol named sym.
-func (o *Object) StubAddr(sym string) (uint64, bool) {
-	return o.tableEntry("$__STUBS", sym, 2)
+// addStubs gives each code block a stub at its end for every external
+// function it calls, as RuntimeDyld places stubs at the end of the calling
+// section: the stub is within reach of its callers however sections are
+// mapped, and jumps through a GOT entry that holds the callee's address.
+func (o *Object) addStubs() {
+	g := o.g
+	var tables *x86_64.Tables
+	for _, sec := range g.Sections() {
+		if sec.Prot()&jitlink.ProtExec == 0 {
+			continue
+		}
+		for _, b := range sec.Blocks() {
+			if b.IsZeroFill() {
+				continue
+			}
+			n := len(b.Edges())
+			for i := 0; i < n; i++ {
+				e := b.Edges()[i] // appending stubs may move the edge list
+				if e.Kind != x86_64.BranchPCRel32 || !e.Target.IsExternal() {
+					continue
+				}
+				stub := o.stubs[b][e.Target.Name()]
+				if stub == nil {
+					if tables == nil {
+						tables = x86_64.NewTables(g, len(g.ExternalSymbols()))
+					}
+					off := x86_64.AppendStub(b, tables.GOTEntry(e.Target))
+					stub = g.AddAnonymousSymbol(b, off, x86_64.StubSize, true, false)
+					if o.stubs[b] == nil {
+						o.stubs[b] = make(map[string]*jitlink.Symbol)
+					}
+					o.stubs[b][e.Target.Name()] = stub
+				}
+				b.Edges()[i].Target = stub
+			}
+		}
+	}
+}
+
+// StubAddr returns the target address of the stub through which a section
+// of the object calls the external function sym; section "" means any.
+func (o *Object) StubAddr(section, sym string) (uint64, bool) {
+	for _, s := range o.Sections {
+		if section != "" && s.Name != section {
+			continue
+		}
+		for _, p := range s.pieces {
+			if stub := o.stubs[p.b][sym]; stub != nil {
+				return stub.Address(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // GOTAddr returns the target address of the object's GOT entry for the
 // symbol named sym.
 func (o *Object) GOTAddr(sym string) (uint64, bool) {
-	return o.tableEntry("$__GOT", sym, 1)
-}
-
-// tableEntry finds the entry of a jitlink table section whose final target
-// (through depth table edges) is named sym.
-func (o *Object) tableEntry(section, sym string, depth int) (uint64, bool) {
-	sec := o.g.FindSection(section)
+	sec := o.g.FindSection(x86_64.GOTSectionName)
 	if sec == nil {
 		return 0, false
 	}
 	for _, s := range sec.Symbols() {
-		t := s
-		for range depth {
-			t = x86_64.TableTarget(t)
-		}
-		if t != nil && t.Name() == sym {
+		if t := x86_64.TableTarget(s); t != nil && t.Name() == sym {
 			return s.Address(), true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gorc-jit/gorc/internal/testutil"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc/remote"
 	"github.com/gorc-jit/gorc/rtdyld"
 )
@@ -144,10 +145,14 @@ f:
 		t.Errorf("common section: %d bytes aligned %d; want both symbols, 16-byte alignment", len(common.Local), common.Align)
 	}
 	o := d.Objects()[0]
-	stub, ok := o.StubAddr("puts")
-	stubs := section(t, d, rtdyld.StubsSectionName)
-	if !ok || stub < stubs.Addr || stub >= stubs.Addr+uint64(len(stubs.Local)) {
-		t.Errorf("stub for puts at %#x (%v), not in the stubs section", stub, ok)
+	stub, ok := o.StubAddr(".text", "puts")
+	text := section(t, d, ".text")
+	// f's 13 bytes, then the stub.
+	if !ok || stub != text.Addr+13 || len(text.Local) != 13+x86_64.StubSize {
+		t.Errorf("stub for puts at %#x (%v), not at the end of .text (%#x, %d bytes)", stub, ok, text.Addr, len(text.Local))
+	}
+	if got := int32(binary.LittleEndian.Uint32(text.Local[1:])); uint64(int64(got)) != stub-(text.Addr+5) {
+		t.Errorf("the call goes to %+#x, not to the stub", got)
 	}
 	if _, ok := o.GOTAddr("a"); !ok {
 		t.Error("no GOT entry for a")

@@ -318,7 +318,9 @@ func check(d *rtdyld.Dyld, o *options, stdout io.Writer) error {
 			}
 			return nil, false
 		},
-		StubAddr: func(file, sym string) (uint64, error) { return table(d, file, sym, (*rtdyld.Object).StubAddr, "stub") },
+		StubAddr: func(file, sym string) (uint64, error) {
+			return table(d, file, sym, func(o *rtdyld.Object, sym string) (uint64, bool) { return o.StubAddr("", sym) }, "stub")
+		},
 		GOTAddr: func(file, sym string) (uint64, error) {
 			return table(d, file, sym, (*rtdyld.Object).GOTAddr, "GOT entry")
 		},
@@ -330,11 +332,7 @@ func check(d *rtdyld.Dyld, o *options, stdout io.Writer) error {
 			return s.Addr, nil
 		},
 		SectionStubAddr: func(file, section, sym string) (uint64, error) {
-			// The object's stubs serve all of its sections.
-			if _, err := findSection(d, file, section); err != nil {
-				return 0, err
-			}
-			return table(d, file, sym, (*rtdyld.Object).StubAddr, "stub")
+			return table(d, file, sym, func(o *rtdyld.Object, sym string) (uint64, bool) { return o.StubAddr(section, sym) }, "stub in "+section)
 		},
 	}
 	var failed []string
