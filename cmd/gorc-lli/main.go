@@ -5,9 +5,9 @@
 // It compiles the module with llc (the newest LLVM installed), runs its
 // static constructors, main (or -entry-function) with argv = [file, args...]
 // and its destructors, and exits with main's result. -jit-kind selects the
-// engine: mcjit (package mcjit, the RuntimeDyld-style loader; the default),
-// orc (lljit's LLLazyJIT compiling whole modules eagerly) or orc-lazy
-// (compiling function by function on first call). With -remote-mcjit the
+// engine, as lli's does: mcjit (package mcjit, the RuntimeDyld-style
+// loader), orc (the default: lljit's LLLazyJIT compiling whole modules
+// eagerly) or orc-lazy (compiling function by function on first call). With -remote-mcjit the
 // program runs in an executor process (gorc-executor, or the program named
 // by -mcjit-remote-process), its sections mapped there.
 package main

@@ -118,7 +118,7 @@ func TestCacheAndRemote(t *testing.T) {
 	want := testutil.Native(t, dir, objs, nil)
 	cache := filepath.Join(dir, "cache")
 	for i, gens := range []string{"2 code generations", "0 code generations"} {
-		got := testutil.Run(t, exec.Command(filepath.Join(bin, "gorc-lli"), "-stats", "-enable-cache-manager", "-object-cache-dir="+cache, "-extra-module="+lls[1], lls[0]))
+		got := testutil.Run(t, exec.Command(filepath.Join(bin, "gorc-lli"), "-jit-kind=mcjit", "-stats", "-enable-cache-manager", "-object-cache-dir="+cache, "-extra-module="+lls[1], lls[0]))
 		if got.Stdout != want.Stdout || got.ExitCode != want.ExitCode || !strings.Contains(got.Stderr, gens) {
 			t.Errorf("run %d: %q exit %d, stderr %q; want %q exit %d and %q", i+1, got.Stdout, got.ExitCode, got.Stderr, want.Stdout, want.ExitCode, gens)
 		}

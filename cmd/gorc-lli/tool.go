@@ -19,6 +19,7 @@ import (
 
 type options struct {
 	jitKind, entry, relocModel, codeModel, cacheDir, remoteProcess string
+	platform                                                       string
 	extraModules, extraObjects, extraArchives, loads               []string
 	o                                                              [4]bool
 	cacheManager, remoteMCJIT, stats                               bool
@@ -32,10 +33,10 @@ func (f listFlag) String() string     { return "" }
 func (f listFlag) Set(v string) error { *f.l = append(*f.l, v); return nil }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{jitKind: "mcjit", entry: "main"}
+	o := &options{jitKind: "orc", entry: "main"}
 	fs := flag.NewFlagSet("gorc-lli", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.jitKind, "jit-kind", o.jitKind, "engine: mcjit, orc or orc-lazy")
+	fs.StringVar(&o.jitKind, "jit-kind", o.jitKind, "engine: mcjit, orc or orc-lazy (-remote-mcjit: mcjit)")
 	fs.StringVar(&o.entry, "entry-function", o.entry, "function to run as main")
 	fs.StringVar(&o.relocModel, "relocation-model", "", "llc relocation model (pic, static, dynamic-no-pic)")
 	fs.StringVar(&o.codeModel, "code-model", "", "llc code model (small, medium, large)")
@@ -50,6 +51,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cacheDir, "object-cache-dir", "", "directory of the object cache (default: the user cache directory)")
 	fs.BoolVar(&o.remoteMCJIT, "remote-mcjit", false, "run the program in an executor process")
 	fs.StringVar(&o.remoteProcess, "mcjit-remote-process", "", "executor program for -remote-mcjit (default gorc-executor)")
+	fs.StringVar(&o.platform, "lljit-platform", "Auto", "orc platform: Auto or Inactive (no initializers, eh-frames, TLS)")
 	fs.BoolVar(&o.stats, "stats", false, "print how many modules were compiled to stderr")
 	// lli options that change nothing here.
 	for _, name := range []string{"disable-lazy-compilation", "verify-machineinstrs", "use-mcjit"} {
@@ -62,10 +64,18 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("no input module")
 	}
 	o.input, o.args = fs.Arg(0), fs.Args()[1:]
+	kindSet := false
+	fs.Visit(func(f *flag.Flag) { kindSet = kindSet || f.Name == "jit-kind" })
+	if o.remoteMCJIT && !kindSet {
+		o.jitKind = "mcjit"
+	}
 	switch o.jitKind {
 	case "mcjit", "orc", "orc-lazy":
 	default:
 		return nil, fmt.Errorf("-jit-kind=%s: want mcjit, orc or orc-lazy", o.jitKind)
+	}
+	if o.platform != "Auto" && o.platform != "Inactive" {
+		return nil, fmt.Errorf("-lljit-platform=%s: want Auto or Inactive", o.platform)
 	}
 	if o.remoteMCJIT && o.jitKind != "mcjit" {
 		return nil, errors.New("-remote-mcjit needs -jit-kind=mcjit")
@@ -222,19 +232,27 @@ func runORC(o *options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if o.relocModel != "" || o.codeModel != "" {
-		return 0, errors.New("-relocation-model and -code-model apply to -jit-kind=mcjit only")
-	}
 	if err := o.loadLibraries(); err != nil {
 		return 0, err
 	}
 	lb := &lljit.LazyBuilder{}
+	lb.NoPlatform = o.platform == "Inactive"
+	var flags []string // llc's; later ones override the defaults
 	if lvl := o.optLevel(); lvl != nil {
+		flags = append(flags, fmt.Sprintf("-O%d", *lvl))
+	}
+	if o.relocModel != "" {
+		flags = append(flags, "-relocation-model="+o.relocModel)
+	}
+	if o.codeModel != "" {
+		flags = append(flags, "-code-model="+o.codeModel)
+	}
+	if len(flags) > 0 {
 		l, err := compile.FindLLVM()
 		if err != nil {
 			return 0, err
 		}
-		lb.Compiler = l.Compiler(fmt.Sprintf("-O%d", *lvl))
+		lb.Compiler = l.Compiler(flags...)
 	}
 	if o.cacheManager {
 		c, err := compile.NewCache(o.cacheDir)
