@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,14 +51,31 @@ type Option func(*config)
 type config struct {
 	stdout, stderr io.Writer
 	shared         bool
+	debuggable     bool
 	args           []string
+	token          []byte
 }
+
+// Token makes the EPC answer a listening executor's token challenge with
+// token (see wire.Challenge). An executor that does not challenge is
+// served as before.
+func Token(token []byte) Option { return func(c *config) { c.token = token } }
 
 // Stdio sets where a launched executor's stdout and stderr go (default:
 // this process's).
 func Stdio(stdout, stderr io.Writer) Option {
 	return func(c *config) { c.stdout, c.stderr = stdout, stderr }
 }
+
+// Debuggable makes JIT'd memory that a debugger attached to the executor
+// can set breakpoints in: a private reservation per graph rather than the
+// slab's shared memfd, whose read-only views ptrace cannot write. It
+// overrides SharedMemory.
+func Debuggable() Option { return func(c *config) { c.debuggable = true } }
+
+// ExecutorArgs passes options to an executor that Launch starts, after
+// its transport argument (for gorc-executor, max-reserved=SIZE).
+func ExecutorArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
 // SharedMemory makes the EPC link into memory mapped in both processes
 // (gorc-executor on the same machine only), so that finalizing sends no
@@ -79,7 +97,7 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 		ourW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(path, "filedescs=3,4")
+	cmd := exec.Command(path, append([]string{"filedescs=3,4"}, c.args...)...)
 	cmd.ExtraFiles = []*os.File{toExec, fromExec}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
 	err = cmd.Start()
@@ -106,20 +124,40 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 	return e, nil
 }
 
-// Connect connects to an executor listening at addr (host:port) on TCP.
+// connectRetry is how long Connect keeps trying an executor that is not
+// listening yet: one started at the same moment as the controller (as in
+// "gorc-executor listen=... & gorc-jitlink -oop-executor-connect=...")
+// needs a few milliseconds to get there.
+const connectRetry = 2 * time.Second
+
+// Connect connects to an executor listening at addr: host:port on TCP, or
+// unix:PATH for a Unix socket. While nothing listens there it retries for
+// up to two seconds.
 func Connect(addr string, opts ...Option) (*EPC, error) {
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to executor: %w", err)
+	network, address := "tcp", addr
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", p
 	}
-	return New(nc, nc, nc, opts...)
+	deadline := time.Now().Add(connectRetry)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		nc, err := net.Dial(network, address)
+		if err == nil {
+			return New(nc, nc, nc, opts...)
+		}
+		notYet := errors.Is(err, syscall.ECONNREFUSED) || (network == "unix" && errors.Is(err, syscall.ENOENT))
+		if !notYet || time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("connecting to executor: %w", err)
+		}
+		time.Sleep(wait)
+	}
 }
 
 // New talks to an executor over an established transport: it reads r,
 // writes w and closes c at the end (closing c must end reads of r).
 func New(r io.Reader, w io.Writer, c io.Closer, opts ...Option) (*EPC, error) {
 	e := &EPC{}
-	if err := e.start(wire.NewConn(r, w, c), configure(opts)); err != nil {
+	cfg := configure(opts)
+	if err := e.start(wire.NewConn(r, w, c, wire.AuthToken(cfg.token)), cfg); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -144,6 +182,10 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Close()
 		return fmt.Errorf("executor's Setup message: %w", err)
 	}
+	if err := checkTarget(e.setup); err != nil {
+		conn.Close()
+		return err
+	}
 	e.syms = make(map[string]uint64, len(e.setup.Symbols))
 	for _, s := range e.setup.Symbols {
 		e.syms[s.Name] = uint64(s.Addr)
@@ -165,10 +207,25 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Serve(e.handle)
 	}()
 	e.mm = newCopyingManager(e)
-	if c.shared {
-		if mm, err := newSharedManager(e); err == nil {
+	if !c.debuggable {
+		if mm, err := newSlabManager(e, c.shared); err == nil {
 			e.mm = mm
 		}
+	}
+	return nil
+}
+
+// checkTarget refuses an executor that runs code gorc does not link for.
+// jitlink's only target is x86-64 Linux; the memory managers lay segments
+// out on the executor's pages, which must be a power of two (x86-64 Linux
+// has 4 KiB pages; up to 64 KiB is accepted).
+func checkTarget(s protocol.Setup) error {
+	arch, rest, _ := strings.Cut(s.Triple, "-")
+	if arch != "x86_64" || !strings.Contains(rest, "linux") {
+		return fmt.Errorf("the executor runs %q code, but gorc links only for x86_64 Linux", s.Triple)
+	}
+	if p := s.PageSize; p < 4096 || p > 64<<10 || p&(p-1) != 0 {
+		return fmt.Errorf("the executor's page size is %d; gorc lays memory out for pages of a power of two from 4 KiB to 64 KiB", p)
 	}
 	return nil
 }
@@ -181,6 +238,15 @@ func (e *EPC) handle(tag uint64, args []byte, reply func([]byte, error)) {
 		return
 	}
 	reply((*h)(tag, args))
+}
+
+// PID returns the process id of an executor started by Launch, 0 for one
+// connected to.
+func (e *EPC) PID() int {
+	if e.cmd == nil {
+		return 0
+	}
+	return e.cmd.Process.Pid
 }
 
 // IsGorcExecutor reports whether the executor is gorc's (rather than
