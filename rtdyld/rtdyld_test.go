@@ -159,12 +159,13 @@ f:
 	}
 }
 
-// A program's sections are placed in gorc-executor through section
-// remapping, relocated for their executor addresses and run there.
+// A program's sections are placed in an executor process (gorc-executor,
+// and LLVM 14's) through section remapping, relocated for their executor
+// addresses and run there.
 func TestRemoteExecutor(t *testing.T) {
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "gorc-executor")
-	if out, err := exec.Command("go", "build", "-o", exe, "github.com/gorc-jit/gorc/cmd/gorc-executor").CombinedOutput(); err != nil {
+	gorcExecutor := filepath.Join(dir, "gorc-executor")
+	if out, err := exec.Command("go", "build", "-o", gorcExecutor, "github.com/gorc-jit/gorc/cmd/gorc-executor").CombinedOutput(); err != nil {
 		t.Fatalf("building gorc-executor: %v\n%s", err, out)
 	}
 	a := testutil.Compile(t, dir, "a.c", `#include <stdio.h>
@@ -172,31 +173,41 @@ extern int twice(int);
 int counter = 1;
 int main(int argc, char **argv) { counter += twice(20); printf("%s: %d\n", argv[1], counter); return counter; }`, "-fPIC")
 	b := testutil.Compile(t, dir, "b.c", `int twice(int x) { return 2 * x; }`, "-fPIC")
-	var stdout bytes.Buffer
-	epc, err := remote.Launch(exe, remote.Stdio(&stdout, os.Stderr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer epc.Close()
-	mm := rtdyld.NewExecutorMemoryManager(epc)
-	d := load(t, mm, a, b)
-	if err := d.Finalize(); err != nil {
-		t.Fatal(err)
-	}
-	main, ok := d.Symbol("main")
-	if !ok {
-		t.Fatal("no main")
-	}
-	rc, err := epc.RunAsMain(main, []string{"prog", "remote"})
-	if err != nil || rc != 41 {
-		t.Fatalf("main returned %d, %v; want 41", rc, err)
-	}
-	if err := mm.Close(); err != nil {
-		t.Fatal(err)
-	}
-	epc.Close()
-	if got := stdout.String(); got != "remote: 41\n" {
-		t.Errorf("executor printed %q", got)
+	for _, exe := range []string{gorcExecutor, "llvm-jitlink-executor-14"} {
+		t.Run(filepath.Base(exe), func(t *testing.T) {
+			if exe == "llvm-jitlink-executor-14" {
+				exe = testutil.NeedTool(t, exe)
+			}
+			var stdout bytes.Buffer
+			epc, err := remote.Launch(exe, remote.Stdio(&stdout, os.Stderr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer epc.Close()
+			mm := rtdyld.NewExecutorMemoryManager(epc)
+			d := load(t, mm, a, b)
+			if err := d.Finalize(); err != nil {
+				t.Fatal(err)
+			}
+			main, ok := d.Symbol("main")
+			if !ok {
+				t.Fatal("no main")
+			}
+			if local := section(t, d, ".text"); main < local.Addr || main >= local.Addr+uint64(len(local.Local)) {
+				t.Fatalf("main at %#x is not in .text as mapped (%#x)", main, local.Addr)
+			}
+			rc, err := epc.RunAsMain(main, []string{"prog", "remote"})
+			if err != nil || rc != 41 {
+				t.Fatalf("main returned %d, %v; want 41", rc, err)
+			}
+			if err := mm.Close(); err != nil {
+				t.Fatal(err)
+			}
+			epc.Close()
+			if got := stdout.String(); got != "remote: 41\n" {
+				t.Errorf("executor printed %q", got)
+			}
+		})
 	}
 }
 
