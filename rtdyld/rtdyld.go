@@ -21,6 +21,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -177,9 +178,7 @@ func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
 			return nil, err
 		}
 	}
-	if err := d.addSymbols(o); err != nil {
-		return nil, err
-	}
+	d.addSymbols(o)
 	d.recordRelocations(o)
 	d.objects = append(d.objects, o)
 	if err := d.mm.NotifyObjectLoaded(d, o); err != nil {
@@ -245,7 +244,7 @@ func (d *Dyld) place(s *Section) {
 // weak one; the first of two strong ones wins, as RuntimeDyld keeps it). A
 // weak definition that loses becomes an external reference to the winner,
 // so that every object agrees on the symbol's address.
-func (d *Dyld) addSymbols(o *Object) error {
+func (d *Dyld) addSymbols(o *Object) {
 	var lost []*jitlink.Symbol
 	for s := range o.g.DefinedSymbols() {
 		if !s.HasName() {
@@ -276,7 +275,6 @@ func (d *Dyld) addSymbols(o *Object) error {
 			}
 		}
 	}
-	return nil
 }
 
 // recordRelocations files every relocation under the section defining its
@@ -386,15 +384,16 @@ func (d *Dyld) ResolveRelocations() error {
 			errs = append(errs, &UnresolvedError{o.Name, missing})
 			continue
 		}
-		for name, rs := range o.byExtern {
-			for _, r := range rs {
+		// In a fixed order, so that errors come out the same every time.
+		for _, name := range slices.Sorted(maps.Keys(o.byExtern)) {
+			for _, r := range o.byExtern[name] {
 				if err := d.apply(o, r); err != nil {
 					errs = append(errs, fmt.Errorf("relocation against external symbol %s: %w", name, err))
 				}
 			}
 		}
-		for _, rs := range o.bySection {
-			for _, r := range rs {
+		for _, target := range append(slices.Clip(o.Sections), nil) { // nil: absolute targets
+			for _, r := range o.bySection[target] {
 				if err := d.apply(o, r); err != nil {
 					errs = append(errs, err)
 				}
