@@ -313,27 +313,11 @@ func (c *linkContext) MemoryManager() jitlink.MemoryManager { return c.layer.mm 
 func (c *linkContext) Dylib() any                           { return c.mr.JITDylib() }
 
 func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	covered := c.mr.Symbols()
+	cfg.PrePrune = append(cfg.PrePrune, c.claimWeakDefinitions(covered))
 	// Definitions the responsibility does not cover lost to other
-	// definitions (weak or common symbols): reference those instead. Weak
-	// ones that nothing else defines are claimed first: a compiler adds
-	// some (llc's DW.ref.__gxx_personality_v0) that an IR module's
-	// interface cannot list.
+	// definitions (weak or common symbols): reference those instead.
 	cfg.PrePrune = append(cfg.PrePrune, func(g *jitlink.LinkGraph) error {
-		covered := c.mr.Symbols()
-		claim := SymbolFlagsMap{}
-		for s := range g.DefinedSymbols() {
-			if s.HasName() && s.Scope() != jitlink.ScopeLocal && s.Linkage() == jitlink.Weak {
-				if _, ok := covered[Intern(s.Name())]; !ok {
-					claim[Intern(s.Name())] = graphSymbolFlags(s)
-				}
-			}
-		}
-		if len(claim) > 0 {
-			if err := c.mr.DefineMaterializing(claim); err != nil {
-				return err
-			}
-			covered = c.mr.Symbols()
-		}
 		var lost []*jitlink.Symbol
 		for s := range g.DefinedSymbols() {
 			if s.HasName() && s.Scope() != jitlink.ScopeLocal {
@@ -502,4 +486,32 @@ func graphSymbolFlags(s *jitlink.Symbol) SymbolFlags {
 		f |= Absolute
 	}
 	return f
+}
+
+// claimWeakDefinitions returns a pass that claims, for the responsibility,
+// the graph's weak definitions it does not cover and nothing else defines,
+// adding them to covered: a compiler adds some (llc's
+// DW.ref.__gxx_personality_v0) that an IR module's interface cannot list.
+// Without it they would become references to nothing (address 0).
+func (c *linkContext) claimWeakDefinitions(covered SymbolFlagsMap) jitlink.Pass {
+	return func(g *jitlink.LinkGraph) error {
+		claim := SymbolFlagsMap{}
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal && s.Linkage() == jitlink.Weak {
+				if _, ok := covered[Intern(s.Name())]; !ok {
+					claim[Intern(s.Name())] = graphSymbolFlags(s)
+				}
+			}
+		}
+		if len(claim) == 0 {
+			return nil
+		}
+		if err := c.mr.DefineMaterializing(claim); err != nil {
+			return err
+		}
+		for name, flags := range c.mr.Symbols() {
+			covered[name] = flags
+		}
+		return nil
+	}
 }
