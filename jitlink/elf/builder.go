@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // NewLinkGraph parses an ELF relocatable object and builds its LinkGraph.
@@ -33,7 +34,7 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 
 // arch is what the generic builder needs from an architecture.
 type arch struct {
-	triple string
+	arch triple.Arch
 	// newBackend returns the link backend for one graph.
 	newBackend func() backend
 	// edge maps a relocation type to an edge kind and the size of the field
@@ -78,19 +79,17 @@ func (b *builder) unsupported(sec string, off int64, format string, args ...any)
 
 // tripleFor names the OS of an object whose header says which: FreeBSD
 // objects carry its OS ABI; the others (System V, GNU) are taken as Linux.
-func tripleFor(triple string, abi elf.OSABI) string {
+func tripleFor(arch triple.Arch, abi elf.OSABI) triple.Triple {
 	if abi == elf.ELFOSABI_FREEBSD {
-		if arch, _, ok := strings.Cut(triple, "-unknown-"); ok {
-			return arch + "-unknown-freebsd"
-		}
+		return triple.New(arch, triple.UnknownVendor, triple.FreeBSD, triple.NoEnvironment)
 	}
-	return triple
+	return triple.New(arch, triple.UnknownVendor, triple.Linux, triple.GNU)
 }
 
 func (b *builder) build() (*jitlink.LinkGraph, error) {
 	f := b.f
 	b.be = b.arch.newBackend()
-	b.g = jitlink.NewLinkGraph(f.name, tripleFor(b.arch.triple, elf.OSABI(f.data[elf.EI_OSABI])), 8, le, b.be)
+	b.g = jitlink.NewLinkGraph(f.name, tripleFor(b.arch.arch, elf.OSABI(f.data[elf.EI_OSABI])), b.be)
 	n := len(f.sections)
 	b.blocks = make([]*jitlink.Block, n)
 	b.secSyms = make([]*jitlink.Symbol, n)

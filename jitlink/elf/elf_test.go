@@ -496,7 +496,7 @@ func TestTripleFromOSABI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.TargetTriple() != want {
+		if g.TargetTriple().String() != want {
 			t.Errorf("OS ABI %d: triple %s, want %s", abi, g.TargetTriple(), want)
 		}
 	}
