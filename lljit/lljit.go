@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
@@ -336,7 +336,7 @@ func (j *LLJIT) orMain(jd *orc.JITDylib) *orc.JITDylib {
 // memberSymbols lists what an archive member defines, for archives without
 // a symbol table.
 func memberSymbols(name string, data []byte) ([]string, error) {
-	iface, err := elf.ReadInterface(name, data)
+	iface, err := object.ReadInterface(name, data)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc"
 )
@@ -66,7 +67,7 @@ func sectionKind(name string) (kind string, prio int, reversed bool) {
 func (p *Platform) recordInits(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph) {
 	gi := &graphInits{rt: mr.Tracker()}
 	for _, sec := range g.Sections() {
-		if !orc.IsInitSection(sec.Name()) {
+		if !elf.IsInitSection(sec.Name()) {
 			continue
 		}
 		kind, prio, reversed := sectionKind(sec.Name())
