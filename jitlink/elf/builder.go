@@ -21,20 +21,38 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	var a *arch
-	switch f.machine {
-	case elf.EM_X86_64:
-		a = archX86_64
-	default:
+	a := archFor(func(a *arch) bool { return a.machine == f.machine })
+	if a == nil {
 		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF machine " + f.machine.String()}
 	}
 	b := &builder{f: f, arch: a}
 	return b.build()
 }
 
-// arch is what the generic builder needs from an architecture.
+// arches are the architectures the ELF reader knows, each in its own
+// file (elf_x86_64.go).
+var arches = [...]*arch{archX86_64}
+
+// archFor returns the first of arches that matches, or nil.
+func archFor(match func(*arch) bool) *arch {
+	for _, a := range arches {
+		if match(a) {
+			return a
+		}
+	}
+	return nil
+}
+
+// arch is what the ELF reader needs from an architecture.
 type arch struct {
-	arch triple.Arch
+	arch    triple.Arch
+	machine elf.Machine // e_machine
+	// tpoff64 is the relocation type that asks the dynamic loader for a
+	// TLS symbol's 64-bit offset from the thread pointer (StaticTLSLibrary).
+	tpoff64 uint32
+	// absolute32 reports the relocation types that store a 32-bit
+	// absolute address (NeedsLowAddresses); nil if there are none.
+	absolute32 func(rtype uint32) bool
 	// newBackend returns the link backend for one graph.
 	newBackend func() backend
 	// edge maps a relocation type to an edge kind and the size of the field

@@ -10,7 +10,12 @@ import (
 )
 
 var archX86_64 = &arch{
-	arch:       triple.X86_64,
+	arch:    triple.X86_64,
+	machine: elf.EM_X86_64,
+	tpoff64: uint32(elf.R_X86_64_TPOFF64),
+	absolute32: func(rtype uint32) bool {
+		return elf.R_X86_64(rtype) == elf.R_X86_64_32 || elf.R_X86_64(rtype) == elf.R_X86_64_32S
+	},
 	newBackend: func() backend { return &x86_64Backend{} },
 	edge:       x86_64Edge,
 }

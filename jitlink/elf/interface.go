@@ -83,22 +83,25 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 }
 
 // NeedsLowAddresses reports whether an object holds 32-bit absolute
-// relocations in memory it loads (R_X86_64_32 and 32S, from code built
-// with -fno-pic in the small code model): it links only into memory in the
-// low 2 GiB of the address space.
+// relocations in memory it loads (x86-64's R_X86_64_32 and 32S, from code
+// built with -fno-pic in the small code model): it links only into memory
+// in the low 2 GiB of the address space.
 func NeedsLowAddresses(name string, data []byte) (bool, error) {
 	f, err := parseFile(name, data)
 	if err != nil {
 		return false, err
 	}
+	a := archFor(func(a *arch) bool { return a.machine == f.machine })
+	if a == nil || a.absolute32 == nil {
+		return false, nil
+	}
 	for i, s := range f.sections {
 		if s.typ != elf.SHT_RELA || int(s.info) >= len(f.sections) || f.sections[s.info].flags&elf.SHF_ALLOC == 0 {
-			continue // debug info uses R_X86_64_32 too, but is not loaded
+			continue // debug info uses 32-bit absolute relocations too, but is not loaded
 		}
 		rel := f.contents(i)
 		for off := 0; off+24 <= len(rel); off += 24 {
-			switch elf.R_X86_64(le.Uint32(rel[off+8:])) {
-			case elf.R_X86_64_32, elf.R_X86_64_32S:
+			if a.absolute32(le.Uint32(rel[off+8:])) {
 				return true, nil
 			}
 		}

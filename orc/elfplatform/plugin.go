@@ -4,7 +4,6 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/ehframe"
 	"github.com/gorc-jit/gorc/jitlink/elf"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -21,17 +20,14 @@ func (pl *plugin) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jit
 	}
 	// Unwinders walk a registered .eh_frame up to a zero terminator.
 	cfg.PostPrune = append(cfg.PostPrune, ehframe.AddNullTerminator(".eh_frame"))
-	if g.Arch() == "x86_64" {
-		cfg.PostPrune = append(cfg.PostPrune, x86_64.BuildTLSIndexes)
-	}
 	var tls *tlsModule
 	cfg.PostAllocation = append(cfg.PostAllocation, func(g *jitlink.LinkGraph) error {
 		var err error
 		tls, err = p.layoutTLS(g)
 		return err
 	}, p.addEHFrameActions)
-	if g.Arch() == "x86_64" {
-		cfg.PreFixup = append(cfg.PreFixup, x86_64.LowerStaticTLS(p.staticTPOff))
+	if g.Arch() == p.target.Triple().Arch {
+		p.target.AddTLSPasses(cfg, p.staticTPOff)
 	}
 	cfg.PostFixup = append(cfg.PostFixup, func(g *jitlink.LinkGraph) error {
 		if tls != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -80,6 +81,10 @@ func New(opts ...Option) *EPC {
 		run := memory.ActionRunner(RunAction)
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(run)}
 		mmOpts := []memory.Option{memory.WithActionRunner(run)}
+		if tgt, err := target.For(triple.Host()); err == nil {
+			slabOpts = append(slabOpts, memory.SlabICacheFlush(tgt.FlushInstructionCache))
+			mmOpts = append(mmOpts, memory.WithICacheFlush(tgt.FlushInstructionCache))
+		}
 		if o.low {
 			slabOpts = append(slabOpts, memory.SlabLow2GB())
 			mmOpts = append(mmOpts, memory.Low2GB())
