@@ -22,9 +22,11 @@ type reader struct {
 	// needsLowAddresses reports code that must be linked into the low 2
 	// GiB of the address space (32-bit absolute addresses).
 	needsLowAddresses func(name string, data []byte) (bool, error)
+	// checkArch refuses an object for another architecture than target's.
+	checkArch func(name string, data []byte, target triple.Triple) error
 }
 
-var elfReader = reader{elf.NewLinkGraph, elf.ReadInterface, elf.NeedsLowAddresses}
+var elfReader = reader{elf.NewLinkGraph, elf.ReadInterface, elf.NeedsLowAddresses, elf.CheckMachine}
 
 // Format returns the object format data is in, from its magic, or
 // triple.UnknownFormat.
@@ -99,4 +101,16 @@ func NeedsLowAddresses(name string, data []byte) (bool, error) {
 		return false, err
 	}
 	return r.needsLowAddresses(name, data)
+}
+
+// CheckArch returns an error naming the file and its machine unless the
+// object is for target's architecture, so that a foreign object is refused
+// when it is added rather than when it is first linked. Data in no format
+// gorc reads passes: reading it reports that.
+func CheckArch(name string, data []byte, target triple.Triple) error {
+	r, err := format(name, data)
+	if err != nil {
+		return nil
+	}
+	return r.checkArch(name, data, target)
 }
