@@ -36,6 +36,15 @@ func TestELF(t *testing.T) {
 	if len(iface.Symbols) != 1 || iface.Symbols[0].Name != "f" || !iface.Symbols[0].Callable || !iface.HasInitializers {
 		t.Errorf("interface %+v", iface)
 	}
+	if err := object.CheckArch(obj, data, triple.MustParse("x86_64-unknown-linux-gnu")); err != nil {
+		t.Errorf("CheckArch(x86_64): %v", err)
+	}
+	if err := object.CheckArch(obj, data, triple.MustParse("aarch64-unknown-linux-gnu")); err == nil || !strings.Contains(err.Error(), "EM_X86_64") {
+		t.Errorf("CheckArch(aarch64): %v, want an error naming the machine", err)
+	}
+	if err := object.CheckArch("junk", []byte("junk"), triple.MustParse("aarch64-unknown-linux-gnu")); err != nil {
+		t.Errorf("CheckArch(junk): %v, want nil (reading reports it)", err)
+	}
 	if low, err := object.NeedsLowAddresses(obj, data); err != nil || low {
 		t.Errorf("NeedsLowAddresses = %v, %v (an absolute .quad in .init_array is not 32-bit)", low, err)
 	}
