@@ -28,7 +28,8 @@ import (
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
 
@@ -132,13 +133,17 @@ const (
 	CommonSectionName = "<common symbols>"
 )
 
-// LoadObject reads an ELF relocatable object, allocates and fills its
+// LoadObject reads a relocatable object (ELF x86-64), allocates and fills its
 // sections and records its symbols and relocations. Nothing is relocated
 // yet. data must not change while the Dyld is in use.
 func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
-	g, err := elf.NewLinkGraph(name, data)
+	g, err := object.NewLinkGraph(name, data)
 	if err != nil {
 		return nil, err
+	}
+	if g.Arch() != triple.X86_64 {
+		// Stub placement below is x86-64's; relocation is the target's.
+		return nil, fmt.Errorf("%s: %s objects are not supported (x86-64 only)", name, g.Arch())
 	}
 	o := &Object{Name: name, g: g, bySection: make(map[*Section][]reloc), byExtern: make(map[string][]reloc),
 		locals: make(map[string]*jitlink.Symbol), blockSec: make(map[*jitlink.Block]*Section),

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
 	"github.com/gorc-jit/gorc/internal/native"
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/rtdyld"
 )
@@ -149,7 +149,7 @@ func execute(o *options) (int, error) {
 	for _, in := range o.inputs {
 		// Code built without PIC links only into the low 2 GiB.
 		if data, err := os.ReadFile(in); err == nil {
-			if low, _ := elf.NeedsLowAddresses(in, data); low {
+			if low, _ := object.NeedsLowAddresses(in, data); low {
 				epcOpts = append(epcOpts, inprocess.Low2GB())
 				break
 			}
