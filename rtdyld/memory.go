@@ -47,7 +47,8 @@ type MemoryManager interface {
 // maps each section into it; FinalizeMemory copies the bytes over and
 // finalizes them, registering eh-frames as the allocation's actions.
 //
-// It is safe for concurrent use, though a Dyld is not.
+// It serves one Dyld: the sections allocated since the last
+// NotifyObjectLoaded are taken to be that object's.
 type ExecutorMemoryManager struct {
 	epc orc.ExecutorProcessControl
 
