@@ -21,7 +21,7 @@ import (
 
 func main() {
 	debug.SetGCPercent(400)
-	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	code := run(os.Args[1:], os.Stderr)
 	// Exit through C so that the program's exit handlers run and its stdio
 	// is flushed.
 	native.Exit(code)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -126,5 +127,24 @@ func TestCacheAndRemote(t *testing.T) {
 	got := testutil.Run(t, exec.Command(filepath.Join(bin, "gorc-lli"), "-remote-mcjit", "-mcjit-remote-process="+filepath.Join(bin, "gorc-executor"), "-extra-module="+lls[1], lls[0]))
 	if got.Stdout != want.Stdout || got.ExitCode != want.ExitCode {
 		t.Errorf("-remote-mcjit: %q exit %d (stderr %s); native %q exit %d", got.Stdout, got.ExitCode, got.Stderr, want.Stdout, want.ExitCode)
+	}
+}
+
+// Bad input is one clear error and a non-zero exit, for every JIT kind.
+func TestBadInput(t *testing.T) {
+	bin := t.TempDir()
+	build(t, bin, ".")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.ll")
+	if err := os.WriteFile(bad, []byte("define i32 @main( {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"mcjit", "orc", "orc-lazy"} {
+		for _, in := range []string{bad, filepath.Join(dir, "missing.ll")} {
+			got := testutil.Run(t, exec.Command(filepath.Join(bin, "gorc-lli"), "-jit-kind="+kind, in))
+			if got.ExitCode == 0 || !strings.Contains(got.Stderr, filepath.Base(in)) || strings.Contains(got.Stderr, "panic") {
+				t.Errorf("-jit-kind=%s %s: exit %d, stderr %q", kind, filepath.Base(in), got.ExitCode, got.Stderr)
+			}
+		}
 	}
 }
