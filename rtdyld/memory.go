@@ -9,6 +9,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/inprocess"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
 // MemoryManager gives the loader memory for sections and finalizes it: the
@@ -56,8 +57,10 @@ type ExecutorMemoryManager struct {
 	pending   []*localSection // allocated, not yet in an executor allocation
 	inflight  []*objectAlloc  // mapped, not yet finalized
 	finalized []jitlink.FinalizedAlloc
-	process   *orc.DylibHandle
-	extra     map[string]uint64
+	// registered deregisters the eh-frames of finalized allocations.
+	registered []jitlink.WrapperCall
+	process    *orc.DylibHandle
+	extra      map[string]uint64
 }
 
 // localSection is a section allocated by the loader.
@@ -91,6 +94,8 @@ type objectAlloc struct {
 	segs     []jitlink.SegmentAlloc
 	segIndex [numSegs]int // request index of each class, -1 if absent
 	actions  []jitlink.AllocAction
+	// deregister undoes the eh-frame registrations among actions.
+	deregister []jitlink.WrapperCall
 }
 
 // NewExecutorMemoryManager returns a manager placing sections in epc's
@@ -199,13 +204,14 @@ func (m *ExecutorMemoryManager) RegisterEHFrames(addr uint64, local []byte) erro
 	}
 	le := binary.LittleEndian
 	args := le.AppendUint64(le.AppendUint64(nil, addr), addr+uint64(len(local)))
-	act := jitlink.AllocAction{Finalize: jitlink.WrapperCall{Fn: reg, Args: args}, Dealloc: jitlink.WrapperCall{Fn: dereg, Args: args}}
+	act := jitlink.AllocAction{Finalize: jitlink.WrapperCall{Fn: reg, Args: args}}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, oa := range m.inflight {
 		for _, s := range oa.segs {
 			if addr >= s.Addr && addr < s.Addr+uint64(len(s.Working)) {
 				oa.actions = append(oa.actions, act)
+				oa.deregister = append(oa.deregister, jitlink.WrapperCall{Fn: dereg, Args: args})
 				return nil
 			}
 		}
@@ -213,17 +219,24 @@ func (m *ExecutorMemoryManager) RegisterEHFrames(addr uint64, local []byte) erro
 	return fmt.Errorf("eh-frame section at %#x is in no allocation being finalized", addr)
 }
 
-// DeregisterEHFrames releases every finalized allocation, which runs the
-// deregistrations.
+// DeregisterEHFrames deregisters the frames registered so far.
 func (m *ExecutorMemoryManager) DeregisterEHFrames() error {
 	m.mu.Lock()
-	fin := m.finalized
-	m.finalized = nil
+	calls := m.registered
+	m.registered = nil
 	m.mu.Unlock()
-	if len(fin) == 0 {
-		return nil
+	var errs []error
+	for _, c := range calls {
+		if c.Fn == 0 {
+			continue
+		}
+		out, err := m.epc.CallWrapper(c.Fn, c.Args)
+		if err == nil {
+			err = sps.ActionResult(c.Fn, out)
+		}
+		errs = append(errs, err)
 	}
-	return m.epc.MemoryManager().Deallocate(fin)
+	return errors.Join(errs...)
 }
 
 // FindSymbol looks name up among the defined symbols, then in the executor
@@ -268,6 +281,7 @@ func (m *ExecutorMemoryManager) FinalizeMemory() error {
 			if err == nil {
 				m.mu.Lock()
 				m.finalized = append(m.finalized, f)
+				m.registered = append(m.registered, oa.deregister...)
 				m.mu.Unlock()
 			}
 			done <- err
@@ -279,17 +293,19 @@ func (m *ExecutorMemoryManager) FinalizeMemory() error {
 	return errors.Join(errs...)
 }
 
-// Close releases all memory (deregistering eh-frames).
+// Close deregisters the eh-frames and releases all memory.
 func (m *ExecutorMemoryManager) Close() error {
+	errs := []error{m.DeregisterEHFrames()}
 	m.mu.Lock()
-	work := m.inflight
-	m.inflight = nil
+	work, fin := m.inflight, m.finalized
+	m.inflight, m.finalized = nil, nil
 	m.mu.Unlock()
-	var errs []error
 	for _, oa := range work {
 		errs = append(errs, oa.alloc.Abandon())
 	}
-	errs = append(errs, m.DeregisterEHFrames())
+	if len(fin) > 0 {
+		errs = append(errs, m.epc.MemoryManager().Deallocate(fin))
+	}
 	return errors.Join(errs...)
 }
 
