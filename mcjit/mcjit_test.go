@@ -1,6 +1,9 @@
 package mcjit_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,5 +136,51 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := e.GetSymbolAddress("f"); err == nil || !strings.Contains(err.Error(), "no_such_function_anywhere") || !strings.Contains(err.Error(), "undef.ll") {
 		t.Errorf("got %v, want an error naming the module and the symbol", err)
+	}
+}
+
+// Objects and archive members join the modules: a member is loaded when
+// loaded code needs it (and the members it needs in turn), not otherwise.
+func TestObjectsAndArchives(t *testing.T) {
+	needLLVM(t)
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "obj.c", `int from_object(int x) { return x + 1; }`, "-fPIC")
+	m1 := testutil.Compile(t, dir, "m1.c", `extern int from_member2(int); int from_member1(int x) { return from_member2(x) * 10; }`, "-fPIC")
+	m2 := testutil.Compile(t, dir, "m2.c", `int from_member2(int x) { return x + 2; }`, "-fPIC")
+	m3 := testutil.Compile(t, dir, "m3.c", `int unused_member(void) { return 0; }`, "-fPIC")
+	lib := filepath.Join(dir, "libx.a")
+	if out, err := exec.Command(testutil.NeedTool(t, "ar"), "rcs", lib, m1, m2, m3).CombinedOutput(); err != nil {
+		t.Fatalf("ar: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := (&mcjit.Builder{}).Create(compile.Module{Name: "main", IR: []byte(`
+declare i32 @from_object(i32)
+declare i32 @from_member1(i32)
+define i32 @f(i32 %x) {
+  %a = call i32 @from_object(i32 %x)
+  %b = call i32 @from_member1(i32 %a)
+  ret i32 %b
+}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.AddObject(obj, data)
+	if err := e.AddArchive(lib); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := e.GetSymbolAddress("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.ExecutorProcessControl().RunAsIntFunction(addr, 4); err != nil || got != 70 {
+		t.Fatalf("f(4) = %d, %v; want 70", got, err)
+	}
+	if _, err := e.GetSymbolAddress("unused_member"); err == nil {
+		t.Error("a member nothing needed was loaded")
 	}
 }
