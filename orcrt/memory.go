@@ -154,14 +154,14 @@ func (m *MemoryManager) Finalize(req protocol.FinalizeRequest) error {
 		}
 		return nil
 	}
-	lo, _ := span(req.Segments)
+	lo, hi := span(req.Segments)
 	m.mu.Lock()
 	alloc := m.allocs[lo]
 	if alloc == nil || len(alloc.regions) > 0 || alloc.reused {
 		m.mu.Unlock()
 		return fmt.Errorf("memory manager: no allocation to finalize at %#x", lo)
 	}
-	r := &region{}
+	r := &region{size: hi - lo}
 	alloc.regions[lo] = r // claimed: a second finalize fails
 	m.mu.Unlock()
 	if err := m.initialize(alloc, r, req); err != nil {
