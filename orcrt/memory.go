@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 
@@ -39,6 +40,10 @@ type allocation struct {
 	// reused: a region was deinitialized, so the pages may hold old
 	// content and initializing must clear what content does not cover.
 	reused bool
+	// shm is the shared-memory object of a reservation of the shared
+	// memory mapper (whose controller writes all content), removed at
+	// release.
+	shm string
 }
 
 // region is an initialized (finalized) range of an allocation.
@@ -106,6 +111,9 @@ func newMemoryManager(s *Session, b *budget, c *memoryConfig) (*MemoryManager, e
 		if _, err := s.RegisterWrapper(name, f); err != nil {
 			return nil, err
 		}
+	}
+	if err := addSharedMemoryMapper(s, m); err != nil {
+		return nil, err
 	}
 	s.AddResourceManager(m)
 	return m, nil
@@ -246,7 +254,7 @@ func (m *MemoryManager) initialize(alloc *allocation, r *region, req protocol.Fi
 			return fmt.Errorf("memory manager: segment at %#x has %d bytes of content for %d bytes", uint64(seg.Addr), len(seg.Content), seg.Size)
 		}
 		n := copy(alloc.mem[off:], seg.Content)
-		if alloc.reused {
+		if alloc.reused && alloc.shm == "" {
 			clear(alloc.mem[off+uint64(n) : off+seg.Size])
 		}
 	}
@@ -380,6 +388,10 @@ func (m *MemoryManager) release(a *allocation) error {
 		errs = append(errs, runDeallocs(m.s, a.regions[start].deallocs))
 	}
 	errs = append(errs, unix.Munmap(a.mem))
+	// LLVM's controller unlinks the object once it has mapped it.
+	if err := os.Remove(a.shm); a.shm != "" && err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
 	m.budget.give(uint64(len(a.mem)))
 	return errors.Join(errs...)
 }

@@ -2,10 +2,13 @@ package orcrt_test
 
 import (
 	"bytes"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -163,5 +166,53 @@ func TestReleaseOrder(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(ran, []string{"code", "header"}) {
 		t.Fatalf("dealloc actions ran %q", ran)
+	}
+}
+
+// TestSharedMemoryMapper drives LLVM's shared-memory mapper service as
+// LLVM 22's controller does: reserve (a named shared-memory object), write
+// through the controller's own mapping of it, initialize with protections
+// only (the key is the lowest segment address), deinitialize, release
+// (which removes the object if the controller has not).
+func TestSharedMemoryMapper(t *testing.T) {
+	s := orcrt.NewSession()
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := connect(t, s, nil)
+	inst := sps.Addr(c.syms[protocol.SharedMemoryMapperInstance])
+	r, err := sps.CallExpected[protocol.SharedReservation](c, c.syms[protocol.SharedMemoryMapperReserve], protocol.ReserveArgs{Instance: inst, Size: 0x4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/dev/shm/" + strings.TrimPrefix(r.Name, "/")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("controller side: %v", err)
+	}
+	view, err := unix.Mmap(int(f.Fd()), 0, 0x4000, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(view)
+	copy(view[0x1000:], "shared")
+	args := protocol.SharedInitializeArgs{Instance: inst, Reservation: r.Addr}
+	args.Request.Segments = []protocol.SharedSegment{{Prot: protocol.ProtRead, Addr: r.Addr + 0x1000, Size: 0x1000}}
+	key, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.SharedMemoryMapperInitialize], args)
+	if err != nil || key != r.Addr+0x1000 {
+		t.Fatalf("initialize: key %#x (reservation %#x), %v", key, r.Addr, err)
+	}
+	if got := unsafeRead(uint64(key), 6); string(got) != "shared" {
+		t.Fatalf("executor sees %q", got)
+	}
+	if err := sps.CallError(c, c.syms[protocol.SharedMemoryMapperDeinitialize], protocol.DeallocateArgs{Instance: inst, Bases: []sps.Addr{key}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sps.CallError(c, c.syms[protocol.SharedMemoryMapperRelease], protocol.DeallocateArgs{Instance: inst, Bases: []sps.Addr{r.Addr}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("after release, %s: %v", path, err)
 	}
 }

@@ -256,6 +256,20 @@ func TestLLVMControllerGorcExecutor(t *testing.T) {
 				}
 			}
 		})
+		if v == "22" {
+			// LLVM 22's shared-memory mapper: the controller writes
+			// the content into memory the executor maps.
+			t.Run("llvm-jitlink-22/shared-memory", func(t *testing.T) {
+				for i, p := range programs {
+					args := append(append([]string{"-oop-executor=" + executor, "-use-memmgr=shared"}, p.objs...), p.inputs...)
+					got := testutil.Run(t, exec.Command(llvm, args...))
+					if got.Stdout != wants[i].Stdout || got.ExitCode != wants[i].ExitCode {
+						t.Errorf("llvm-jitlink-22 %s: exit %d, %q (stderr %s); native: exit %d, %q",
+							strings.Join(args, " "), got.ExitCode, got.Stdout, got.Stderr, wants[i].ExitCode, wants[i].Stdout)
+					}
+				}
+			})
+		}
 		t.Run("llvm-jitlink-"+v+"/tcp", func(t *testing.T) {
 			for i, p := range tcpPrograms {
 				if v == "19" && i == 1 {
@@ -441,12 +455,13 @@ try { throw 5; } catch (int e) { printf("caught %d\n", e); }
 
 // TestClangReplGorcExecutor: clang-repl-22, LLVM's C++ interpreter, runs
 // a session in gorc-executor (with LLVM's ORC runtime linked into it
-// through the JIT) and prints what it prints with LLVM's own executor.
+// through the JIT), copying code or through LLVM's shared-memory mapper,
+// and prints what it prints with LLVM's own executor.
 func TestClangReplGorcExecutor(t *testing.T) {
 	repl := testutil.NeedTool(t, "clang-repl-22")
 	rt := testutil.NeedFile(t, "/usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a")
-	run := func(exe string) testutil.Outcome {
-		cmd := exec.Command(repl, "--oop-executor="+exe, "--orc-runtime="+rt)
+	run := func(exe string, flags ...string) testutil.Outcome {
+		cmd := exec.Command(repl, append([]string{"--oop-executor=" + exe, "--orc-runtime=" + rt}, flags...)...)
 		cmd.Stdin = strings.NewReader(replSession)
 		return testutil.Run(t, cmd)
 	}
@@ -460,7 +475,9 @@ func TestClangReplGorcExecutor(t *testing.T) {
 	lines := func(s string) string {
 		return strings.Join(slices.DeleteFunc(strings.Split(s, "\n"), func(l string) bool { return l == "" }), "\n")
 	}
-	if got := run(executor); lines(got.Stdout) != lines(want.Stdout) || got.ExitCode != 0 {
-		t.Fatalf("clang-repl-22 with gorc-executor: exit %d, %q (stderr %s); with LLVM's: %q", got.ExitCode, got.Stdout, got.Stderr, want.Stdout)
+	for _, flags := range [][]string{nil, {"--use-shared-memory"}} {
+		if got := run(executor, flags...); lines(got.Stdout) != lines(want.Stdout) || got.ExitCode != 0 {
+			t.Errorf("clang-repl-22 %s with gorc-executor: exit %d, %q (stderr %s); with LLVM's: %q", flags, got.ExitCode, got.Stdout, got.Stderr, want.Stdout)
+		}
 	}
 }

@@ -173,6 +173,16 @@ const (
 	ReadBuffers   = "__llvm_orc_bootstrap_mem_read_buffers_wrapper"
 	ReadStrings   = "__llvm_orc_bootstrap_mem_read_strings_wrapper"
 
+	// LLVM's shared-memory mapper service (19 and 22): reserve takes
+	// ReserveArgs and answers Expected<SharedReservation>; initialize
+	// takes SharedInitializeArgs and answers Expected<Addr> (the region's
+	// key); deinitialize and release take DeallocateArgs (keys, bases).
+	SharedMemoryMapperInstance     = "__llvm_orc_ExecutorSharedMemoryMapperService_Instance"
+	SharedMemoryMapperReserve      = "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve"
+	SharedMemoryMapperInitialize   = "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize"
+	SharedMemoryMapperDeinitialize = "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize"
+	SharedMemoryMapperRelease      = "__llvm_orc_ExecutorSharedMemoryMapperService_Release"
+
 	// Run void f(void) and int f(int): int32(Addr) and int32(Addr, int32).
 	RunAsVoidFunction = "__llvm_orc_bootstrap_run_as_void_function_wrapper"
 	RunAsIntFunction  = "__llvm_orc_bootstrap_run_as_int_function_wrapper"
@@ -289,6 +299,32 @@ type LookupArgs struct {
 	Instance sps.Addr
 	Handle   uint64
 	Names    []LookupRequest
+}
+
+// SharedReservation is a shared-memory mapper reservation: its address
+// and the name of its POSIX shared-memory object.
+type SharedReservation struct {
+	Addr sps.Addr
+	Name string
+}
+
+// SharedSegment is a segment of a shared-memory initialize request: the
+// controller has written its content.
+type SharedSegment struct {
+	Prot uint8
+	Addr sps.Addr
+	Size uint64
+}
+
+// SharedInitializeArgs: Expected<Addr> initialize(Addr instance, Addr
+// reservation, (seq<SharedSegment>, seq<ActionPair>)).
+type SharedInitializeArgs struct {
+	Instance    sps.Addr
+	Reservation sps.Addr
+	Request     struct {
+		Segments []SharedSegment
+		Actions  []ActionPair
+	}
 }
 
 // SymbolDef is LLVM 19's ExecutorSymbolDef: an address and its
