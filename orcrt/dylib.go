@@ -63,17 +63,23 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 		}
 		return sps.Marshal(sps.Ok(defs))
 	})
-	// LLVM 22: no instance. A name not found (and not required) is
-	// answered as LLVM 22's executor answers it on the wire: present, at
-	// address 0.
+	// LLVM 22: no instance. Answered as LLVM 22's executor answers on
+	// the wire: a name not found is absent if required (the controller
+	// reports it) and present at address 0 if not.
 	resolve := SyncWrapper(sps.Handler(func(a protocol.ResolveArgs) sps.Expected[[]protocol.MaybeSymbolDef] {
-		addrs, err := d.Lookup(uint64(a.Handle), a.Names)
+		optional := make([]protocol.LookupRequest, len(a.Names))
+		for i, n := range a.Names {
+			optional[i] = protocol.LookupRequest{Name: n.Name}
+		}
+		addrs, err := d.Lookup(uint64(a.Handle), optional)
 		if err != nil {
 			return sps.Fail[[]protocol.MaybeSymbolDef](err)
 		}
 		defs := make([]protocol.MaybeSymbolDef, len(addrs))
-		for i, a := range addrs {
-			defs[i] = protocol.MaybeSymbolDef{Found: true, Def: protocol.SymbolDef{Addr: a, Flags: protocol.SymbolExported}}
+		for i, addr := range addrs {
+			if addr != 0 || !a.Names[i].Required {
+				defs[i] = protocol.MaybeSymbolDef{Found: true, Def: protocol.SymbolDef{Addr: addr, Flags: protocol.SymbolExported}}
+			}
 		}
 		return sps.Ok(defs)
 	}))

@@ -52,6 +52,9 @@ func TestOutOfProcess(t *testing.T) {
 		"llvm-jitlink-executor-14":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14")},
 		"llvm-jitlink-executor-19":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-19")},
 		"llvm-jitlink-executor-22":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-22")},
+		// LLVM's shared-memory mapper.
+		"llvm-jitlink-executor-19/shared-memory": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-19"), "-use-shared-memory"},
+		"llvm-jitlink-executor-22/shared-memory": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-22"), "-use-shared-memory"},
 	}
 	for name, flags := range executors {
 		t.Run(name, func(t *testing.T) {

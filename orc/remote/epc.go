@@ -85,8 +85,9 @@ func Debuggable() Option { return func(c *config) { c.debuggable = true } }
 func ExecutorArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
 // SharedMemory makes the EPC link into memory mapped in both processes
-// (gorc-executor on the same machine only), so that finalizing sends no
-// content over the connection. Without it, or where the executor cannot
+// (gorc-executor's slab, or the shared-memory mapper of LLVM 19's and
+// 22's executors; same machine only), so that finalizing sends no content
+// over the connection. Without it, or where the executor cannot
 // share memory, segments are copied over the connection.
 func SharedMemory() Option { return func(c *config) { c.shared = true } }
 
@@ -219,6 +220,8 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	e.mm = newCopyingManager(e)
 	if !c.debuggable {
 		if mm, err := newSlabManager(e, c.shared); err == nil {
+			e.mm = mm
+		} else if mm, err := newLLVMSharedManager(e); err == nil && c.shared {
 			e.mm = mm
 		}
 	}
@@ -353,8 +356,16 @@ func (e *EPC) LookupSymbols(h orc.DylibHandle, syms []orc.SymbolRequest) ([]uint
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range defs {
+		// LLVM 22's executor answers a required name it lacks as absent.
+		var missing []string
+		for i, d := range defs {
+			if !d.Found && i < len(syms) && syms[i].Required {
+				missing = append(missing, syms[i].Name)
+			}
 			out = append(out, uint64(d.Def.Addr))
+		}
+		if missing != nil {
+			return nil, fmt.Errorf("symbols not found in the executor: %s", strings.Join(missing, ", "))
 		}
 	}
 	if len(out) != len(syms) {
