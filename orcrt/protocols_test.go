@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -214,5 +215,53 @@ func TestSharedMemoryMapper(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("after release, %s: %v", path, err)
+	}
+}
+
+// TestRunWaitsForFinalize: a call that runs JIT'd code waits for the
+// finalize calls that arrived before it (LLVM 19's controller sends
+// run-as-main without waiting for the finalize's answer).
+func TestRunWaitsForFinalize(t *testing.T) {
+	s := orcrt.NewSession()
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func([]byte) ([]byte, error) {
+		close(started)
+		<-release
+		return sps.Marshal(struct{ E error }{})
+	}))
+	c, _ := connect(t, s, nil)
+	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
+	base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalized := make(chan error, 1)
+	go func() {
+		finalized <- sps.CallError(c, c.syms[protocol.MemoryManagerFinalize], protocol.FinalizeArgs{Instance: inst, Request: protocol.FinalizeRequest{
+			Segments: []protocol.Segment{{Prot: protocol.ProtRead | protocol.ProtExec, Addr: base, Size: 0x1000,
+				Content: []byte{0xb8, 42, 0, 0, 0, 0xc3}}}, // mov eax, 42; ret
+			Actions: []protocol.ActionPair{{Finalize: protocol.WrapperCall{Fn: sps.Addr(action)}}},
+		}})
+	}()
+	<-started
+	ran := make(chan int64, 1)
+	go func() {
+		r, _ := sps.Call[int64](c, c.syms[protocol.RunAsMain], protocol.RunAsMainArgs{Main: base, Args: []string{}})
+		ran <- r
+	}()
+	select {
+	case <-ran:
+		t.Fatal("the code ran before its finalize was answered")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-finalized; err != nil {
+		t.Fatal(err)
+	}
+	if r := <-ran; r != 42 {
+		t.Fatalf("main answered %d", r)
 	}
 }

@@ -233,7 +233,7 @@ func TestLLVMControllerGorcExecutor(t *testing.T) {
 	unbuffered := testutil.Compile(t, dir, "unbuffered.c",
 		"#include <stdio.h>\nint prog_main(void);\nint main(void) { setvbuf(stdout, NULL, _IONBF, 0); return prog_main(); }\n")
 	tcpPrograms := []program{
-		{[]string{unbuffered, testutil.Compile(t, dir, "hello-tcp.c", "#include <stdio.h>\nint prog_main(void) { printf(\"hello\\n\"); return 5; }\n")}, nil, nil},
+		{[]string{testutil.Compile(t, dir, "hello-tcp.c", "#include <stdio.h>\nint main(void) { setvbuf(stdout, NULL, _IONBF, 0); printf(\"hello\\n\"); return 5; }\n")}, nil, nil},
 		{[]string{unbuffered, testutil.Compile(t, dir, "sqlite-tcp.c", sqliteSrc, "-O2", "-Dmain=prog_main")}, []string{sqlite, "-lm"}, []string{sqlite}},
 	}
 	tcpWants := make([]testutil.Outcome, len(tcpPrograms))
@@ -245,10 +245,11 @@ func TestLLVMControllerGorcExecutor(t *testing.T) {
 		t.Run("llvm-jitlink-"+v+"/pipes", func(t *testing.T) {
 			for i, p := range programs {
 				if v == "19" && i == 1 {
-					// llvm-jitlink-19 runs main before it has linked the
-					// archive's members main needs: the program crashes in
-					// LLVM 19's own executor as in gorc's (in process it
-					// runs). 14 and 22 link it.
+					// llvm-jitlink-19 out of process may run main before
+					// it has finalized the graphs main calls (always with
+					// libsqlite3.a, in some runs with two objects): the
+					// program crashes in LLVM 19's own executor as in
+					// gorc's. Its programs here are single objects.
 					continue
 				}
 				args := append(append([]string{"-oop-executor=" + executor}, p.objs...), p.inputs...)
