@@ -67,6 +67,7 @@ type LLJIT struct {
 
 	mu       sync.Mutex
 	archives []*archive.Archive // mapped by AddArchive, closed by Close
+	releases []func() error     // Go callbacks of ExportFunc, released by Close
 }
 
 // New is (&Builder{}).Create().
@@ -397,6 +398,10 @@ func (j *LLJIT) Close() error {
 		err = errors.Join(err, a.Close())
 	}
 	j.archives = nil
+	for _, r := range j.releases {
+		err = errors.Join(err, r())
+	}
+	j.releases = nil
 	if err != nil {
 		return fmt.Errorf("closing JIT: %w", err)
 	}

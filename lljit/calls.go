@@ -1,0 +1,122 @@
+package lljit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/cfunc"
+	"github.com/gorc-jit/gorc/orc/inprocess"
+)
+
+// Bind looks name up in the main JITDylib and sets *fnptr, a pointer to a
+// variable of function type, to a Go function that calls it by the C ABI:
+//
+//	var hyp func(float64, float64) float64
+//	err := j.Bind("hyp", &hyp)
+//
+// See package cfunc for the types allowed. Out of process it needs gorc's
+// executor.
+func (j *LLJIT) Bind(name string, fnptr any) error {
+	return j.BindIn(context.Background(), j.main, name, fnptr)
+}
+
+// BindIn is Bind looking name up in jd's link order.
+func (j *LLJIT) BindIn(ctx context.Context, jd *orc.JITDylib, name string, fnptr any) error {
+	addr, err := j.LookupIn(ctx, j.orMain(jd), name)
+	if err != nil {
+		return err
+	}
+	if err := cfunc.Bind(j.epc, addr, fnptr); err != nil {
+		return fmt.Errorf("binding %s: %w", name, err)
+	}
+	return nil
+}
+
+// ExportFunc defines name in jd (nil: the main JITDylib) as a C function
+// that calls the Go function fn, so that JIT'd code can call it:
+//
+//	j.ExportFunc(nil, "log_line", func(msg unsafe.Pointer) { ... })
+//	// C: void log_line(const char *msg);
+//
+// fn's type gives the C signature (see package cfunc). The function stays
+// callable until Close. Go callbacks work in process only; docs/calls.md
+// lists their limits (threads, panics, re-entrancy).
+func (j *LLJIT) ExportFunc(jd *orc.JITDylib, name string, fn any) error {
+	addr, release, err := cfunc.Export(j.epc, name, fn)
+	if err != nil {
+		return err
+	}
+	err = j.orMain(jd).Define(orc.AbsoluteSymbols(orc.SymbolMap{
+		j.es.MangleAndIntern(name): {Addr: addr, Flags: orc.Exported | orc.Callable},
+	}))
+	if err != nil {
+		return errors.Join(err, release())
+	}
+	j.mu.Lock()
+	j.releases = append(j.releases, release)
+	j.mu.Unlock()
+	return nil
+}
+
+// DefineData defines name in jd (nil: the main JITDylib) as data in JIT'd
+// memory, initialized with data (zero-filled if data is nil and size > 0),
+// and returns its address. Unlike an absolute symbol for memory elsewhere,
+// it lies near JIT'd code, so that code compiled without -fPIC (which
+// reaches data with 32-bit PC-relative offsets) can use it. In process,
+// Bytes gives Go access to it; out of process, WriteMemory writes it.
+func (j *LLJIT) DefineData(jd *orc.JITDylib, name string, data []byte, size, align uint64, writable bool) (uint64, error) {
+	if data != nil {
+		size = uint64(len(data))
+	}
+	if size == 0 {
+		return 0, fmt.Errorf("data %s: size 0", name)
+	}
+	if align == 0 {
+		align = 16
+	}
+	prot := jitlink.ProtRead
+	if writable {
+		prot |= jitlink.ProtWrite
+	}
+	g := x86_64.NewLinkGraph("<data " + name + ">")
+	sec := g.CreateSection(".data.gorc", prot)
+	var b *jitlink.Block
+	if data != nil {
+		b = g.CreateContentBlock(sec, data, 0, align, 0)
+	} else {
+		b = g.CreateZeroFillBlock(sec, size, 0, align, 0)
+	}
+	g.AddDefinedSymbol(b, 0, name, size, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	jd = j.orMain(jd)
+	if err := j.objLayer.AddLinkGraph(jd.DefaultResourceTracker(), g); err != nil {
+		return 0, err
+	}
+	return j.LookupIn(context.Background(), jd, name)
+}
+
+// FlushCStdio flushes the executor's C stdio streams. The JIT does so when
+// an in-process main returns and on Close; a program that calls JIT'd
+// functions that print, and then exits, calls it first.
+func (j *LLJIT) FlushCStdio() error {
+	f, ok := j.epc.(interface{ FlushStdio() error })
+	if !ok {
+		return errors.New("the executor cannot flush its C stdio")
+	}
+	return f.FlushStdio()
+}
+
+// Bytes returns the size bytes at addr of JIT'd memory in this process
+// (such as DefineData's), for Go to read and write. It is an error for an
+// executor in another process.
+func (j *LLJIT) Bytes(addr, size uint64) ([]byte, error) {
+	if _, ok := j.epc.(*inprocess.EPC); !ok || addr == 0 {
+		return nil, fmt.Errorf("memory at %#x is not in this process", addr)
+	}
+	return unsafe.Slice((*byte)(native.Pointer(addr)), size), nil
+}

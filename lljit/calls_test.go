@@ -1,0 +1,145 @@
+package lljit_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/gorc-jit/gorc/internal/testutil"
+	"github.com/gorc-jit/gorc/lljit"
+)
+
+const callsSrc = `
+#include <stdint.h>
+#include <stdbool.h>
+int add3(int a, int b, int c) { return a + b + c; }
+double hyp2(double x, double y) { return x * x + y * y; }
+float half(float x) { return x / 2; }
+long mixed(int a, double b, char c, float d, long e) { return a + (long)b + c + (long)d + e; }
+long many(long a, long b, long c, long d, long e, long f, long g, long h, long i, long j) {
+	return a + 2*b + 3*c + 4*d + 5*e + 6*f + 7*g + 8*h + 9*i + 10*j;
+}
+double manyf(double a, double b, double c, double d, double e, double f, double g, double h,
+             double i, double k, int n) { return a+b+c+d+e+f+g+h+i*10+k*100+n*1000; }
+static char buf[32] = "hello";
+char *greeting(void) { return buf; }
+bool is_neg(int8_t x) { return x < 0; }
+unsigned char low(unsigned x) { return x; }
+int16_t neg16(int16_t x) { return -x; }
+
+extern long go_scale(long x, double f);
+extern void go_note(const char *s);
+long use_go(long x) { go_note("from C"); return go_scale(x, 2.5) + 1; }
+
+extern int shared_counter;   /* defined by Go, in JIT memory; non-PIC access */
+int bump(void) { return ++shared_counter; }
+`
+
+func TestTypedCallsInProcess(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "calls.c", callsSrc, "-O1")
+	j, err := lljit.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var notes []string
+	if err := j.ExportFunc(nil, "go_scale", func(x int64, f float64) int64 { return int64(float64(x) * f) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ExportFunc(nil, "go_note", func(p unsafe.Pointer) {
+		notes = append(notes, string(unsafe.Slice((*byte)(p), 6)))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	counter, err := j.DefineData(nil, "shared_counter", []byte{41, 0, 0, 0}, 0, 4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		add3    func(int32, int32, int32) int32
+		hyp2    func(float64, float64) float64
+		half    func(float32) float32
+		mixed   func(int32, float64, int8, float32, int64) int64
+		many    func(a, b, c, d, e, f, g, h, i, j int64) (int64, error)
+		manyf   func(a, b, c, d, e, f, g, h, i, k float64, n int32) float64
+		greet   func() unsafe.Pointer
+		isNeg   func(int8) bool
+		low     func(uint32) uint8
+		neg16   func(int16) int16
+		useGo   func(int64) int64
+		bump    func() int32
+		bad     func(string) int
+		greetU  func() uintptr
+		tooMany func(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, u, v, w, x, y int64)
+	)
+	for name, fp := range map[string]any{"add3": &add3, "hyp2": &hyp2, "half": &half, "mixed": &mixed,
+		"many": &many, "manyf": &manyf, "greeting": &greet, "is_neg": &isNeg, "low": &low,
+		"neg16": &neg16, "use_go": &useGo, "bump": &bump} {
+		if err := j.Bind(name, fp); err != nil {
+			t.Fatalf("Bind %s: %v", name, err)
+		}
+	}
+	if got := add3(1, 2, -10); got != -7 {
+		t.Errorf("add3 = %d", got)
+	}
+	if got := hyp2(3, 4); got != 25 {
+		t.Errorf("hyp2 = %v", got)
+	}
+	if got := half(5); got != 2.5 {
+		t.Errorf("half = %v", got)
+	}
+	if got := mixed(1, 20.5, -3, 400.75, 5000); got != 1+20-3+400+5000 {
+		t.Errorf("mixed = %d", got)
+	}
+	if got, err := many(1, 2, 3, 4, 5, 6, 7, 8, 9, 10); err != nil || got != 385 {
+		t.Errorf("many = %d, %v", got, err)
+	}
+	if got := manyf(1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 4); got != 8+20+300+4000 {
+		t.Errorf("manyf = %v", got)
+	}
+	if got := string(unsafe.Slice((*byte)(greet()), 5)); got != "hello" {
+		t.Errorf("greeting = %q", got)
+	}
+	if !isNeg(-1) || isNeg(1) {
+		t.Error("is_neg")
+	}
+	if got := low(0x1ff); got != 0xff {
+		t.Errorf("low = %#x", got)
+	}
+	if got := neg16(math.MinInt16 + 1); got != math.MaxInt16 {
+		t.Errorf("neg16 = %d", got)
+	}
+	if got := useGo(10); got != 26 || len(notes) != 1 || notes[0] != "from C" {
+		t.Errorf("use_go = %d, notes %q", got, notes)
+	}
+	if got := bump(); got != 42 {
+		t.Errorf("bump = %d", got)
+	}
+	mem, err := j.Bytes(counter, 4)
+	if err != nil || mem[0] != 42 {
+		t.Errorf("shared_counter in Go: %v %v", mem, err)
+	}
+	mem[0] = 99
+	if got := bump(); got != 100 {
+		t.Errorf("bump after Go wrote = %d", got)
+	}
+	if err := j.Bind("greeting", &greetU); err != nil || greetU() == 0 {
+		t.Errorf("greeting as uintptr: %v", err)
+	}
+	if err := j.Bind("add3", &bad); err == nil || !strings.Contains(err.Error(), "no C counterpart") {
+		t.Errorf("Bind with a string parameter: %v", err)
+	}
+	if err := j.Bind("add3", &tooMany); err == nil || !strings.Contains(err.Error(), "stack") {
+		t.Errorf("Bind with 24 integer parameters: %v", err)
+	}
+	// RunAsIntFunction's argument is a C int: no silent truncation.
+	addr, _ := j.Lookup("neg16")
+	if _, err := j.ExecutorProcessControl().RunAsIntFunction(addr, 1<<33+5); err == nil {
+		t.Error("RunAsIntFunction(1<<33+5) did not fail")
+	}
+}
