@@ -78,4 +78,4 @@ func Call(fn uint64, args []uint64, classes []Class, ret Class) (uint64, error) 
 	return 0, errNoCgo
 }
 func NewCallback(cb *Callback) (uint64, func(), error) { return 0, nil, errNoCgo }
-func Pointer(addr uint64) unsafe.Pointer              { return nil }
+func Pointer(addr uint64) unsafe.Pointer               { return nil }
