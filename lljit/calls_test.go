@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/lljit"
+	"github.com/gorc-jit/gorc/orc/remote"
 )
 
 const callsSrc = `
@@ -44,14 +45,74 @@ func TestTypedCallsInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	var notes []string
-	if err := j.ExportFunc(nil, "go_scale", func(x int64, f float64) int64 { return int64(float64(x) * f) }); err != nil {
+	testTypedCalls(t, j, obj, true)
+}
+
+// TestTypedCallsOutOfProcess: the same calls in gorc-executor (with the Go
+// callbacks defined in C there, as callbacks are in process only).
+func TestTypedCallsOutOfProcess(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "calls.c", callsSrc, "-O1")
+	cb := testutil.Compile(t, dir, "cb.c", `
+		static char last[8]; const char *note_seen = last;
+		long go_scale(long x, double f) { return x * f; }
+		void go_note(const char *s) { for (int i = 0; i < 7; i++) last[i] = s[i]; }`, "-O1")
+	epc, err := remote.Launch(buildExecutor(t, dir))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.ExportFunc(nil, "go_note", func(p unsafe.Pointer) {
-		notes = append(notes, string(unsafe.Slice((*byte)(p), 6)))
-	}); err != nil {
+	j, err := (&lljit.Builder{EPC: epc}).Create()
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := j.ExportFunc(nil, "go_note", func(unsafe.Pointer) {}); err == nil || !strings.Contains(err.Error(), "in process only") {
+		t.Errorf("ExportFunc out of process: %v", err)
+	}
+	if err := j.AddObjectFile(nil, cb); err != nil {
+		t.Fatal(err)
+	}
+	testTypedCalls(t, j, obj, false)
+}
+
+// TestTypedCallsLLVMExecutor: LLVM's executor cannot call arbitrary
+// signatures; Bind says so.
+func TestTypedCallsLLVMExecutor(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "calls.c", `double hyp2(double x, double y) { return x * x + y * y; }`, "-O1")
+	epc, err := remote.Launch(testutil.NeedTool(t, "llvm-jitlink-executor-14"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := (&lljit.Builder{EPC: epc}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	var hyp2 func(float64, float64) float64
+	if err := j.Bind("hyp2", &hyp2); err == nil || !strings.Contains(err.Error(), "only gorc's executor") {
+		t.Errorf("Bind with LLVM's executor: %v", err)
+	}
+}
+
+func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
+	var notes []string
+	if inProcess {
+		if err := j.ExportFunc(nil, "go_scale", func(x int64, f float64) int64 { return int64(float64(x) * f) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.ExportFunc(nil, "go_note", func(p unsafe.Pointer) {
+			notes = append(notes, string(unsafe.Slice((*byte)(p), 6)))
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	counter, err := j.DefineData(nil, "shared_counter", []byte{41, 0, 0, 0}, 0, 4, true)
 	if err != nil {
@@ -102,8 +163,12 @@ func TestTypedCallsInProcess(t *testing.T) {
 	if got := manyf(1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 4); got != 8+20+300+4000 {
 		t.Errorf("manyf = %v", got)
 	}
-	if got := string(unsafe.Slice((*byte)(greet()), 5)); got != "hello" {
-		t.Errorf("greeting = %q", got)
+	if inProcess {
+		if got := string(unsafe.Slice((*byte)(greet()), 5)); got != "hello" {
+			t.Errorf("greeting = %q", got)
+		}
+	} else if greet() == nil {
+		t.Error("greeting = nil")
 	}
 	if !isNeg(-1) || isNeg(1) {
 		t.Error("is_neg")
@@ -114,17 +179,21 @@ func TestTypedCallsInProcess(t *testing.T) {
 	if got := neg16(math.MinInt16 + 1); got != math.MaxInt16 {
 		t.Errorf("neg16 = %d", got)
 	}
-	if got := useGo(10); got != 26 || len(notes) != 1 || notes[0] != "from C" {
+	if got := useGo(10); got != 26 || inProcess && (len(notes) != 1 || notes[0] != "from C") {
 		t.Errorf("use_go = %d, notes %q", got, notes)
 	}
 	if got := bump(); got != 42 {
 		t.Errorf("bump = %d", got)
 	}
-	mem, err := j.Bytes(counter, 4)
-	if err != nil || mem[0] != 42 {
-		t.Errorf("shared_counter in Go: %v %v", mem, err)
+	if inProcess {
+		mem, err := j.Bytes(counter, 4)
+		if err != nil || mem[0] != 42 {
+			t.Errorf("shared_counter in Go: %v %v", mem, err)
+		}
+		mem[0] = 99
+	} else if err := j.ExecutorProcessControl().WriteMemory(counter, []byte{99}); err != nil {
+		t.Fatal(err)
 	}
-	mem[0] = 99
 	if got := bump(); got != 100 {
 		t.Errorf("bump after Go wrote = %d", got)
 	}

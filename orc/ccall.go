@@ -1,6 +1,7 @@
 package orc
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -82,6 +83,9 @@ func (s CSignature) Validate() error {
 // bits, float as its bits in the low 32. CheckCValue tells whether a word
 // is valid for a type; the result comes back normalized by NormalizeCResult.
 type FunctionCaller interface {
+	// CanCallFunctions returns nil if CallFunction works in this
+	// executor, and else why not.
+	CanCallFunctions() error
 	CallFunction(addr uint64, sig CSignature, args []uint64) (uint64, error)
 }
 
@@ -158,12 +162,27 @@ func CheckCArgs(sig CSignature, args []uint64) error {
 	return nil
 }
 
+var errNoFunctionCalls = errors.New("the executor cannot call functions by C signature: only gorc's executors can (in process, or gorc-executor)")
+
+// CanCallFunctions returns nil if epc can call functions by C signature,
+// and else why not.
+func CanCallFunctions(epc ExecutorProcessControl) error {
+	c, ok := epc.(FunctionCaller)
+	if !ok {
+		return errNoFunctionCalls
+	}
+	return c.CanCallFunctions()
+}
+
 // CallFunction calls the function at addr in epc's executor with
 // signature sig, if the executor can (see FunctionCaller).
 func CallFunction(epc ExecutorProcessControl, addr uint64, sig CSignature, args []uint64) (uint64, error) {
 	c, ok := epc.(FunctionCaller)
 	if !ok {
-		return 0, fmt.Errorf("the executor cannot call functions of type %s (only gorc's executors call any signature; LLVM's run main, void(void) and int(int))", sig)
+		return 0, errNoFunctionCalls
+	}
+	if err := c.CanCallFunctions(); err != nil {
+		return 0, err
 	}
 	if err := CheckCArgs(sig, args); err != nil {
 		return 0, err

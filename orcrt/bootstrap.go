@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/gorc-jit/gorc/internal/ccall"
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -48,7 +50,9 @@ func AddBootstrap(s *Session) error {
 			return sps.Empty{}
 		})),
 		protocol.RunAsMain: SyncWrapper(sps.Handler(func(a protocol.RunAsMainArgs) int64 {
-			return int64(native.CallMain(uint64(a.Main), a.Args))
+			r := native.CallMain(uint64(a.Main), a.Args)
+			native.FlushStdio()
+			return int64(r)
 		})),
 		protocol.RunAsVoid: SyncWrapper(sps.Handler(func(fn sps.Addr) sps.Empty {
 			native.CallVoid(uint64(fn))
@@ -57,6 +61,21 @@ func AddBootstrap(s *Session) error {
 		protocol.RunAsInt: SyncWrapper(sps.Handler(func(a protocol.RunAsIntArgs) int32 {
 			r, _ := native.CallInt(uint64(a.Fn), uint64(int64(a.Arg)))
 			return int32(r)
+		})),
+		protocol.CallFunction: SyncWrapper(sps.Handler(func(a protocol.CallFunctionArgs) sps.Expected[uint64] {
+			sig := orc.CSignature{Result: orc.CType(a.Result), Params: make([]orc.CType, len(a.Params))}
+			for i, p := range a.Params {
+				sig.Params[i] = orc.CType(p)
+			}
+			r, err := ccall.Call(uint64(a.Fn), sig, a.Args)
+			if err != nil {
+				return sps.Fail[uint64](err)
+			}
+			return sps.Ok(r)
+		})),
+		protocol.FlushStdio: SyncWrapper(sps.Handler(func(sps.Empty) sps.Empty {
+			native.FlushStdio()
+			return sps.Empty{}
 		})),
 		protocol.ReserveTLSModule: SyncWrapper(sps.Handler(func(sps.Empty) sps.Expected[uint32] {
 			m := native.ReserveTLSModule()

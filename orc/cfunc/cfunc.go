@@ -147,11 +147,10 @@ func Bind(epc orc.ExecutorProcessControl, addr uint64, fnptr any) error {
 	if err != nil {
 		return fmt.Errorf("cfunc.Bind: %w", err)
 	}
-	caller, ok := epc.(orc.FunctionCaller)
-	if !ok {
-		_, err := orc.CallFunction(epc, addr, sig, nil)
+	if err := orc.CanCallFunctions(epc); err != nil {
 		return fmt.Errorf("cfunc.Bind: %w", err)
 	}
+	caller := epc.(orc.FunctionCaller)
 	if addr == 0 {
 		return errors.New("cfunc.Bind: function at address 0")
 	}

@@ -215,6 +215,9 @@ func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
 	return int(int32(r)), err
 }
 
+// CanCallFunctions returns nil: this process can call any signature.
+func (e *EPC) CanCallFunctions() error { return nil }
+
 // CallFunction calls the function at addr with signature sig (see
 // orc.FunctionCaller).
 func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint64, error) {

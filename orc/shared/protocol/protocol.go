@@ -51,6 +51,12 @@ const (
 	RunAsVoid = "__gorc_run_as_void_wrapper"
 	// RunAsInt runs int f(int): args (Addr, int32), result int32.
 	RunAsInt = "__gorc_run_as_int_wrapper"
+	// CallFunction calls a function of any C signature: args
+	// CallFunctionArgs, result Expected<uint64> (the result word).
+	CallFunction = "__gorc_call_function_wrapper"
+	// FlushStdio flushes the executor's C stdio streams: args and result
+	// Empty.
+	FlushStdio = "__gorc_flush_stdio_wrapper"
 	// ReserveTLSModule reserves a TLS module id: result Expected<uint32>.
 	ReserveTLSModule = "__gorc_reserve_tls_module_wrapper"
 	// ReserveStaticTLS places a module in static TLS: args
@@ -155,6 +161,16 @@ type RunAsMainArgs struct {
 type RunAsIntArgs struct {
 	Fn  sps.Addr
 	Arg int32
+}
+
+// CallFunctionArgs: Expected<uint64> call_function(Addr fn, uint8 result,
+// seq<uint8> params, seq<uint64> args) (gorc). Types are orc.CType values,
+// words as orc.FunctionCaller describes.
+type CallFunctionArgs struct {
+	Fn     sps.Addr
+	Result uint8
+	Params []uint8
+	Args   []uint64
 }
 
 // StaticTLSArgs describe a TLS module's block: its initialized bytes, then
