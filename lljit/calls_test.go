@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/lljit"
+	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/remote"
 )
 
@@ -210,5 +211,30 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 	addr, _ := j.Lookup("neg16")
 	if _, err := j.ExecutorProcessControl().RunAsIntFunction(addr, 1<<33+5); err == nil {
 		t.Error("RunAsIntFunction(1<<33+5) did not fail")
+	}
+}
+
+// TestAbsoluteDataOutOfRange: an absolute symbol for Go memory is out of
+// reach of default (PIE) code, and the error says what to do.
+func TestAbsoluteDataOutOfRange(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "abs.c", `extern int go_value; int read_value(void) { return go_value; }`, "-O1")
+	j, err := lljit.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	goValue := new(int32)
+	if err := j.MainJITDylib().Define(orc.AbsoluteSymbols(orc.SymbolMap{
+		orc.Intern("go_value"): {Addr: uint64(uintptr(unsafe.Pointer(goValue))), Flags: orc.Exported},
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	_, err = j.Lookup("read_value")
+	if err == nil || !strings.Contains(err.Error(), "-fPIC") || !strings.Contains(err.Error(), "DefineData") {
+		t.Fatalf("lookup of non-PIC code using far absolute data: %v", err)
 	}
 }
