@@ -483,7 +483,11 @@ func (t *tool) addInputs() error {
 		errs = append(errs, t.addInput(p, h))
 	}
 	dirs := append(slices.Clone(o.libDirs), systemLibDirs()...)
-	for _, l := range o.libs {
+	libs := o.libs
+	if !o.noStdlibCXX {
+		libs = withCXXRuntime(libs, o.inputs)
+	}
+	for _, l := range libs {
 		p, err := findLibrary(l, dirs)
 		if err == nil {
 			err = t.addLibrary(p, dirs)
@@ -596,7 +600,7 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 			continue
 		}
 		if !filepath.IsAbs(in) {
-			in = filepath.Join(filepath.Dir(path), in)
+			in = scriptFile(in, filepath.Dir(path), dirs)
 		}
 		errs = append(errs, t.addLibrary(in, dirs))
 	}
