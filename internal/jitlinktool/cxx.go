@@ -45,4 +45,3 @@ func needsCXXRuntime(path string) bool {
 	}
 	return slices.ContainsFunc(iface.Undefined, orc.IsCXXRuntimeSymbol)
 }
-
