@@ -35,7 +35,7 @@ var callbacks struct {
 // NewCallback gives cb a C function pointer until release is called (C
 // must not call it after that).
 func NewCallback(cb *Callback) (addr uint64, release func(), err error) {
-	if _, err := frameSlots(cb.Classes, func(int, int, int) {}); err != nil {
+	if err := checkClasses(cb.Classes); err != nil {
 		return 0, nil, err
 	}
 	n := int(C.gorc_callback_slots())

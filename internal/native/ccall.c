@@ -33,7 +33,9 @@ static double as_f64(uint64_t bits) {
 #define CALL(T) (nstack == 0 ? ((T (*)(INT_TYPES, FP_TYPES))fn)(INTS(f), FPS(f)) \
 	: ((T (*)(INT_TYPES, FP_TYPES, STACK_TYPES))fn)(INTS(f), FPS(f), STACK(f)))
 
-uint64_t gorc_call_generic(uintptr_t fn, const gorc_call_frame *f, int nstack, int ret) {
+// The frame comes by value, so that Go need not allocate it on its heap.
+uint64_t gorc_call_generic(uintptr_t fn, gorc_call_frame frame, int nstack, int ret) {
+	const gorc_call_frame *f = &frame;
 	uint64_t bits = 0;
 	switch (ret) {
 	case GORC_RET_F64: {

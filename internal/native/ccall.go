@@ -26,31 +26,46 @@ const (
 // take (they go on the stack).
 const MaxStackArgs = C.GORC_STACK_SLOTS
 
-// frameSlots assigns each argument its place, as the platform's C ABI does
+// placer assigns each argument its place, as the platform's C ABI does
 // for a non-variadic function whose arguments are all integers, pointers
 // or floating-point values: the integer and floating-point registers in
-// order, then one eight-byte stack slot each, in argument order. It calls
-// put(kind, index) for each: kind 0 integer register, 1 floating-point
-// register, 2 stack slot.
-func frameSlots(classes []Class, put func(arg, kind, index int)) (nstack int, err error) {
-	var f C.gorc_call_frame
-	nint, nfp := 0, 0
-	for i, c := range classes {
-		switch {
-		case c == ClassInt && nint < len(f.ints):
-			put(i, 0, nint)
-			nint++
-		case c != ClassInt && nfp < len(f.fps):
-			put(i, 1, nfp)
-			nfp++
-		case nstack < len(f.stack):
-			put(i, 2, nstack)
-			nstack++
-		default:
-			return 0, fmt.Errorf("%d arguments: at most %d can go on the stack", len(classes), MaxStackArgs)
+// order, then one eight-byte stack slot each, in argument order.
+type placer struct{ nint, nfp, nstack int }
+
+// Where an argument goes.
+const (
+	inInt = iota
+	inFP
+	onStack
+)
+
+// place returns where the next argument of class c goes: kind and index.
+func (p *placer) place(c Class) (kind, index int, err error) {
+	var f C.gorc_call_frame // for the lengths only
+	switch {
+	case c == ClassInt && p.nint < len(f.ints):
+		p.nint++
+		return inInt, p.nint - 1, nil
+	case c != ClassInt && p.nfp < len(f.fps):
+		p.nfp++
+		return inFP, p.nfp - 1, nil
+	case p.nstack < len(f.stack):
+		p.nstack++
+		return onStack, p.nstack - 1, nil
+	}
+	return 0, 0, fmt.Errorf("too many arguments: at most %d can go on the stack", MaxStackArgs)
+}
+
+// checkClasses reports an error if a call with these arguments needs more
+// stack slots than there are.
+func checkClasses(classes []Class) error {
+	var p placer
+	for _, c := range classes {
+		if _, _, err := p.place(c); err != nil {
+			return err
 		}
 	}
-	return nstack, nil
+	return nil
 }
 
 // Call calls the C function at fn. args[i] holds argument i widened to 64
@@ -62,21 +77,23 @@ func Call(fn uint64, args []uint64, classes []Class, ret Class) (uint64, error) 
 		return 0, fmt.Errorf("native: %d arguments, %d classes", len(args), len(classes))
 	}
 	var f C.gorc_call_frame
-	nstack, err := frameSlots(classes, func(arg, kind, index int) {
-		v := C.uint64_t(args[arg])
+	var p placer
+	for i, c := range classes {
+		kind, index, err := p.place(c)
+		if err != nil {
+			return 0, err
+		}
+		v := C.uint64_t(args[i])
 		switch kind {
-		case 0:
+		case inInt:
 			f.ints[index] = v
-		case 1:
+		case inFP:
 			f.fps[index] = v
 		default:
 			f.stack[index] = v
 		}
-	})
-	if err != nil {
-		return 0, err
 	}
-	r := C.gorc_call_generic(C.uintptr_t(fn), &f, C.int(nstack), C.int(ret))
+	r := C.gorc_call_generic(C.uintptr_t(fn), f, C.int(p.nstack), C.int(ret))
 	return uint64(r), nil
 }
 
@@ -84,17 +101,22 @@ func Call(fn uint64, args []uint64, classes []Class, ret Class) (uint64, error) 
 // trampoline saved.
 func frameArgs(f *C.gorc_call_frame, classes []Class) ([]uint64, error) {
 	args := make([]uint64, len(classes))
-	_, err := frameSlots(classes, func(arg, kind, index int) {
-		switch kind {
-		case 0:
-			args[arg] = uint64(f.ints[index])
-		case 1:
-			args[arg] = uint64(f.fps[index])
-		default:
-			args[arg] = uint64(f.stack[index])
+	var p placer
+	for i, c := range classes {
+		kind, index, err := p.place(c)
+		if err != nil {
+			return nil, err
 		}
-	})
-	return args, err
+		switch kind {
+		case inInt:
+			args[i] = uint64(f.ints[index])
+		case inFP:
+			args[i] = uint64(f.fps[index])
+		default:
+			args[i] = uint64(f.stack[index])
+		}
+	}
+	return args, nil
 }
 
 // Pointer returns addr as a pointer, for memory the caller knows to be

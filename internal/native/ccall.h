@@ -27,6 +27,6 @@ typedef struct {
 // How a result comes back: an integer register, a double or a float.
 enum { GORC_RET_INT = 0, GORC_RET_F64 = 1, GORC_RET_F32 = 2 };
 
-uint64_t gorc_call_generic(uintptr_t fn, const gorc_call_frame *f, int nstack, int ret);
+uint64_t gorc_call_generic(uintptr_t fn, gorc_call_frame frame, int nstack, int ret);
 
 #endif

@@ -215,3 +215,38 @@ func Export(epc orc.ExecutorProcessControl, name string, fn any) (addr uint64, r
 		return toWord(out[0])
 	})
 }
+
+// Function is a C function of a known signature in an executor, called
+// with words (see orc.FunctionCaller) rather than typed Go values: it costs
+// no reflection, for hot paths.
+type Function struct {
+	caller orc.FunctionCaller
+	addr   uint64
+	sig    orc.CSignature
+}
+
+// NewFunction returns the function at addr in epc's executor, of type sig.
+func NewFunction(epc orc.ExecutorProcessControl, addr uint64, sig orc.CSignature) (*Function, error) {
+	if err := orc.CanCallFunctions(epc); err != nil {
+		return nil, err
+	}
+	if err := sig.Validate(); err != nil {
+		return nil, err
+	}
+	if err := orc.CheckCArgCount(epc.TargetTriple(), sig); err != nil {
+		return nil, err
+	}
+	if addr == 0 {
+		return nil, errors.New("function at address 0")
+	}
+	return &Function{caller: epc.(orc.FunctionCaller), addr: addr, sig: sig}, nil
+}
+
+// Signature returns the function's C type.
+func (f *Function) Signature() orc.CSignature { return f.sig }
+
+// Call calls the function. An argument that does not fit its C type is an
+// error, never truncated.
+func (f *Function) Call(args ...uint64) (uint64, error) {
+	return f.caller.CallFunction(f.addr, f.sig, args)
+}
