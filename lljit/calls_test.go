@@ -1,6 +1,7 @@
 package lljit_test
 
 import (
+	"os"
 	"math"
 	"strings"
 	"testing"
@@ -236,5 +237,43 @@ func TestAbsoluteDataOutOfRange(t *testing.T) {
 	_, err = j.Lookup("read_value")
 	if err == nil || !strings.Contains(err.Error(), "-fPIC") || !strings.Contains(err.Error(), "DefineData") {
 		t.Fatalf("lookup of non-PIC code using far absolute data: %v", err)
+	}
+}
+
+// TestRetryAfterFailure: a symbol whose materialization failed stays
+// failed; removing its tracker lets a corrected object define it again
+// (docs/calls.md).
+func TestRetryAfterFailure(t *testing.T) {
+	dir := t.TempDir()
+	bad := testutil.Compile(t, dir, "bad.c", `extern int missing(void); int f(void) { return missing(); }`, "-O1")
+	good := testutil.Compile(t, dir, "good.c", `int f(void) { return 7; }`, "-O1")
+	j, err := lljit.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rt := j.MainJITDylib().CreateResourceTracker()
+	data, err := os.ReadFile(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddObjectWithTracker(rt, bad, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Lookup("f"); err == nil {
+		t.Fatal("f linked without missing")
+	}
+	if _, err := j.Lookup("f"); err == nil {
+		t.Fatal("f linked on the second try")
+	}
+	if err := rt.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddObjectFile(nil, good); err != nil {
+		t.Fatal(err)
+	}
+	var f func() int32
+	if err := j.Bind("f", &f); err != nil || f() != 7 {
+		t.Fatalf("after removing the failed tracker: %v", err)
 	}
 }
