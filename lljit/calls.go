@@ -8,7 +8,7 @@ import (
 
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/cfunc"
 	"github.com/gorc-jit/gorc/orc/inprocess"
@@ -84,7 +84,11 @@ func (j *LLJIT) DefineData(jd *orc.JITDylib, name string, data []byte, size, ali
 	if writable {
 		prot |= jitlink.ProtWrite
 	}
-	g := x86_64.NewLinkGraph("<data " + name + ">")
+	tgt, err := target.For(j.epc.TargetTriple())
+	if err != nil {
+		return 0, err
+	}
+	g := tgt.NewLinkGraph("<data " + name + ">")
 	sec := g.CreateSection(".data.gorc", prot)
 	var b *jitlink.Block
 	if data != nil {

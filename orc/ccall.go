@@ -3,6 +3,7 @@ package orc
 import (
 	"errors"
 	"fmt"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"math"
 	"strings"
 )
@@ -217,9 +218,9 @@ const MaxCStackArgs = 16
 // argument takes an integer or floating-point register of the C ABI
 // (x86-64: 6 and 8; AArch64: 8 and 8) while there are some, and a stack
 // slot after.
-func CheckCArgCount(triple string, sig CSignature) error {
+func CheckCArgCount(t triple.Triple, sig CSignature) error {
 	intRegs := 6
-	if strings.HasPrefix(triple, "aarch64") || strings.HasPrefix(triple, "arm64") {
+	if t.Arch == triple.AArch64 {
 		intRegs = 8
 	}
 	ints, fps := 0, 0

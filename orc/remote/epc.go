@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/target"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -29,11 +31,12 @@ import (
 // EPC controls an executor process over the remote-executor protocol. It
 // is safe for concurrent use.
 type EPC struct {
-	conn  *wire.Conn
-	setup protocol.Setup
-	syms  map[string]uint64
-	mm    jitlink.MemoryManager
-	gorc  bool // the executor is gorc's (it publishes gorc's additions)
+	conn   *wire.Conn
+	setup  protocol.Setup
+	triple triple.Triple // setup.Triple, parsed
+	syms   map[string]uint64
+	mm     jitlink.MemoryManager
+	gorc   bool // the executor is gorc's (it publishes gorc's additions)
 
 	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 
@@ -182,7 +185,11 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Close()
 		return fmt.Errorf("executor's Setup message: %w", err)
 	}
-	if err := checkTarget(e.setup); err != nil {
+	if e.triple, err = triple.Parse(e.setup.Triple); err != nil {
+		conn.Close()
+		return fmt.Errorf("executor's Setup message: %w", err)
+	}
+	if err := checkTarget(e.triple, e.setup.PageSize); err != nil {
 		conn.Close()
 		return err
 	}
@@ -215,17 +222,20 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	return nil
 }
 
-// checkTarget refuses an executor that runs code gorc does not link for.
-// jitlink's only target is x86-64 Linux; the memory managers lay segments
-// out on the executor's pages, which must be a power of two (x86-64 Linux
-// has 4 KiB pages; up to 64 KiB is accepted).
-func checkTarget(s protocol.Setup) error {
-	arch, rest, _ := strings.Cut(s.Triple, "-")
-	if arch != "x86_64" || !strings.Contains(rest, "linux") {
-		return fmt.Errorf("the executor runs %q code, but gorc links only for x86_64 Linux", s.Triple)
+// checkTarget refuses an executor that runs code gorc does not link for:
+// an architecture without a JIT target, or a system other than Linux (the
+// executor runtime and the ELF platform are Linux's). The memory managers
+// lay segments out on the executor's pages, which must be a power of two
+// (x86-64 Linux has 4 KiB pages; up to 64 KiB is accepted).
+func checkTarget(t triple.Triple, page uint64) error {
+	if _, err := target.For(t); err != nil {
+		return fmt.Errorf("the executor runs %q code: %w", t, err)
 	}
-	if p := s.PageSize; p < 4096 || p > 64<<10 || p&(p-1) != 0 {
-		return fmt.Errorf("the executor's page size is %d; gorc lays memory out for pages of a power of two from 4 KiB to 64 KiB", p)
+	if t.OS != triple.Linux {
+		return fmt.Errorf("the executor runs %q code, but gorc links only for Linux", t)
+	}
+	if page < 4096 || page > 64<<10 || page&(page-1) != 0 {
+		return fmt.Errorf("the executor's page size is %d; gorc lays memory out for pages of a power of two from 4 KiB to 64 KiB", page)
 	}
 	return nil
 }
@@ -262,7 +272,7 @@ func (e *EPC) Symbol(name string) (uint64, bool) {
 func (e *EPC) sym(name string) uint64 { return e.syms[name] }
 
 // TargetTriple returns the executor's triple.
-func (e *EPC) TargetTriple() string { return e.setup.Triple }
+func (e *EPC) TargetTriple() triple.Triple { return e.triple }
 
 // PageSize returns the executor's page size.
 func (e *EPC) PageSize() uint64 { return e.setup.PageSize }

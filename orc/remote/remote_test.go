@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/remote"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
@@ -52,7 +53,7 @@ func executorInProcess(t *testing.T, services func(*orcrt.Session) error, opts .
 
 func TestEPCServices(t *testing.T) {
 	epc := executorInProcess(t, nil)
-	if !epc.IsGorcExecutor() || !strings.HasPrefix(epc.TargetTriple(), "x86_64") || epc.PageSize() == 0 {
+	if !epc.IsGorcExecutor() || epc.TargetTriple() != triple.Host() || epc.PageSize() == 0 {
 		t.Fatalf("setup: gorc %v, triple %q, page %d", epc.IsGorcExecutor(), epc.TargetTriple(), epc.PageSize())
 	}
 	h, err := epc.LoadDylib("")
@@ -162,8 +163,9 @@ func TestBadSetup(t *testing.T) {
 			}
 		}{"x86_64-unknown-linux-gnu", 4096, nil}), "lacks __llvm_orc_SimpleExecutorMemoryManager_Instance"},
 		{"another architecture", setupFor(t, "aarch64-unknown-linux-gnu", 4096),
-			`the executor runs "aarch64-unknown-linux-gnu" code, but gorc links only for x86_64 Linux`},
-		{"another system", setupFor(t, "x86_64-apple-darwin", 4096), `"x86_64-apple-darwin" code`},
+			`the executor runs "aarch64-unknown-linux-gnu" code: no JIT target for architecture aarch64`},
+		{"another system", setupFor(t, "x86_64-apple-darwin", 4096), `"x86_64-apple-darwin" code, but gorc links only for Linux`},
+		{"unknown architecture", setupFor(t, "z80-unknown-none", 4096), `unknown architecture "z80"`},
 		{"odd page size", setupFor(t, "x86_64-pc-linux-gnu", 3000), "the executor's page size is 3000"},
 		{"no page size", setupFor(t, "x86_64-pc-linux-gnu", 0), "the executor's page size is 0"},
 	} {
