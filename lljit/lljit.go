@@ -16,6 +16,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
+	"github.com/gorc-jit/gorc/orc/funcnames"
 	"github.com/gorc-jit/gorc/orc/gdbjit"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 )
@@ -108,6 +109,16 @@ func (b *Builder) Create() (*LLJIT, error) {
 			return fail(err)
 		}
 		j.objLayer.AddPlugin(gdbjit.New(mm, register))
+	}
+	if rts, ok := epc.(orc.RuntimeSymbols); ok {
+		// Crash reports name the JIT'd function (gorc's runtimes).
+		p, ok, err := funcnames.New(rts)
+		if err != nil {
+			return fail(err)
+		}
+		if ok {
+			j.objLayer.AddPlugin(p)
+		}
 	}
 	rt, ok := epc.(elfplatform.Runtime)
 	if b.PlatformRuntime != nil {

@@ -29,3 +29,18 @@ func TestCxxRuntimeAutoLinked(t *testing.T) {
 		}
 	})
 }
+
+// TestCrashNamesFunction: a crash report names the JIT'd function and the
+// offset in it, in process and in gorc-executor.
+func TestCrashNamesFunction(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "crash.c", `
+		__attribute__((noinline)) void crash_here(volatile int *p) { *p = 1; }
+		int main(void) { crash_here(0); return 0; }`, "-O1")
+	for name, args := range map[string][]string{"in-process": nil, "gorc-executor": {"-oop-executor=" + executor}} {
+		got := jit(t, append(args, obj)...)
+		if got.ExitCode == 0 || !strings.Contains(got.Stderr, "SIGSEGV") || !strings.Contains(got.Stderr, " in crash_here+0x") {
+			t.Errorf("%s: exit %d, stderr %q", name, got.ExitCode, got.Stderr)
+		}
+	}
+}
