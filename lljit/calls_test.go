@@ -1,8 +1,8 @@
 package lljit_test
 
 import (
-	"os"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"unsafe"
