@@ -12,6 +12,7 @@ import (
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/cfunc"
 	"github.com/gorc-jit/gorc/orc/inprocess"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
 // Bind looks name up in the main JITDylib and sets *fnptr, a pointer to a
@@ -44,15 +45,18 @@ func (j *LLJIT) BindIn(ctx context.Context, jd *orc.JITDylib, name string, fnptr
 //	j.ExportFunc(nil, "log_line", func(msg unsafe.Pointer) { ... })
 //	// C: void log_line(const char *msg);
 //
-// fn's type gives the C signature (see package cfunc). The function stays
-// callable until Close. Go callbacks work in process only; docs/calls.md
-// lists their limits (threads, panics, re-entrancy).
+// fn's type gives the C signature (see package cfunc). In process the C
+// function calls fn directly; in gorc's executor it sends the argument
+// words to this process over the connection (pointers then point into
+// the executor). It stays callable until Close. docs/calls.md lists the
+// limits (threads, panics, re-entrancy).
 func (j *LLJIT) ExportFunc(jd *orc.JITDylib, name string, fn any) error {
-	addr, release, err := cfunc.Export(j.epc, name, fn)
+	jd = j.orMain(jd)
+	addr, release, err := j.newCallback(jd, name, fn)
 	if err != nil {
-		return err
+		return fmt.Errorf("export %s: %w", name, err)
 	}
-	err = j.orMain(jd).Define(orc.AbsoluteSymbols(orc.SymbolMap{
+	err = jd.Define(orc.AbsoluteSymbols(orc.SymbolMap{
 		j.es.MangleAndIntern(name): {Addr: addr, Flags: orc.Exported | orc.Callable},
 	}))
 	if err != nil {
@@ -62,6 +66,44 @@ func (j *LLJIT) ExportFunc(jd *orc.JITDylib, name string, fn any) error {
 	j.releases = append(j.releases, release)
 	j.mu.Unlock()
 	return nil
+}
+
+// newCallback makes fn callable from C in the executor: directly in
+// process, else through a function of the executor that forwards its
+// calls to a JIT dispatch handler here (tagged by a symbol in jd).
+func (j *LLJIT) newCallback(jd *orc.JITDylib, name string, fn any) (uint64, func() error, error) {
+	if _, ok := j.epc.(orc.CallbackMaker); ok {
+		return cfunc.Export(j.epc, name, fn)
+	}
+	m, ok := j.epc.(orc.ForwardingCallbackMaker)
+	if !ok {
+		return 0, nil, errors.New("the executor cannot call Go functions")
+	}
+	sig, words, err := cfunc.WordFunc(fn)
+	if err != nil {
+		return 0, nil, err
+	}
+	tag := "__gorc_callback_tag_" + name
+	err = j.RegisterJITDispatchHandlers(jd, map[string]orc.JITDispatchHandler{
+		tag: func(args []byte) ([]byte, error) {
+			var in []uint64
+			if err := sps.Unmarshal(args, &in); err != nil {
+				return nil, err
+			}
+			if len(in) != len(sig.Params) {
+				return nil, fmt.Errorf("Go callback %s: %d arguments, want %d", name, len(in), len(sig.Params))
+			}
+			return sps.Marshal(words(in))
+		},
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	tagAddr, err := j.LookupIn(context.Background(), jd, tag)
+	if err != nil {
+		return 0, nil, err
+	}
+	return m.NewForwardingCallback(name, sig, tagAddr)
 }
 
 // DefineData defines name in jd (nil: the main JITDylib) as data in JIT'd

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
@@ -50,15 +51,11 @@ func TestTypedCallsInProcess(t *testing.T) {
 	testTypedCalls(t, j, obj, true)
 }
 
-// TestTypedCallsOutOfProcess: the same calls in gorc-executor (with the Go
-// callbacks defined in C there, as callbacks are in process only).
+// TestTypedCallsOutOfProcess: the same calls in gorc-executor, the Go
+// callbacks forwarded over the connection.
 func TestTypedCallsOutOfProcess(t *testing.T) {
 	dir := t.TempDir()
 	obj := testutil.Compile(t, dir, "calls.c", callsSrc, "-O1")
-	cb := testutil.Compile(t, dir, "cb.c", `
-		static char last[8]; const char *note_seen = last;
-		long go_scale(long x, double f) { return x * f; }
-		void go_note(const char *s) { for (int i = 0; i < 7; i++) last[i] = s[i]; }`, "-O1")
 	epc, err := remote.Launch(buildExecutor(t, dir))
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +69,6 @@ func TestTypedCallsOutOfProcess(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if err := j.ExportFunc(nil, "go_note", func(unsafe.Pointer) {}); err == nil || !strings.Contains(err.Error(), "in process only") {
-		t.Errorf("ExportFunc out of process: %v", err)
-	}
-	if err := j.AddObjectFile(nil, cb); err != nil {
-		t.Fatal(err)
-	}
 	testTypedCalls(t, j, obj, false)
 }
 
@@ -102,19 +93,24 @@ func TestTypedCallsLLVMExecutor(t *testing.T) {
 	if err := j.Bind("hyp2", &hyp2); err == nil || !strings.Contains(err.Error(), "only gorc's executor") {
 		t.Errorf("Bind with LLVM's executor: %v", err)
 	}
+	if err := j.ExportFunc(nil, "go_f", func() {}); err == nil || !strings.Contains(err.Error(), "only gorc's executor") {
+		t.Errorf("ExportFunc with LLVM's executor: %v", err)
+	}
 }
 
 func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 	var notes []string
-	if inProcess {
-		if err := j.ExportFunc(nil, "go_scale", func(x int64, f float64) int64 { return int64(float64(x) * f) }); err != nil {
-			t.Fatal(err)
+	if err := j.ExportFunc(nil, "go_scale", func(x int64, f float64) int64 { return int64(float64(x) * f) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ExportFunc(nil, "go_note", func(p uintptr) {
+		if !inProcess { // p points into the executor
+			notes = append(notes, "from C")
+			return
 		}
-		if err := j.ExportFunc(nil, "go_note", func(p unsafe.Pointer) {
-			notes = append(notes, string(unsafe.Slice((*byte)(p), 6)))
-		}); err != nil {
-			t.Fatal(err)
-		}
+		notes = append(notes, string(unsafe.Slice((*byte)(native.Pointer(uint64(p))), 6)))
+	}); err != nil {
+		t.Fatal(err)
 	}
 	counter, err := j.DefineData(nil, "shared_counter", []byte{41, 0, 0, 0}, 0, 4, true)
 	if err != nil {
@@ -181,7 +177,7 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 	if got := neg16(math.MinInt16 + 1); got != math.MaxInt16 {
 		t.Errorf("neg16 = %d", got)
 	}
-	if got := useGo(10); got != 26 || inProcess && (len(notes) != 1 || notes[0] != "from C") {
+	if got := useGo(10); got != 26 || len(notes) != 1 || notes[0] != "from C" {
 		t.Errorf("use_go = %d, notes %q", got, notes)
 	}
 	if got := bump(); got != 42 {

@@ -405,7 +405,15 @@ func (j *LLJIT) RunMain(args ...string) (int, error) {
 // that AddArchive opened. JIT'd code must not run anymore, and no lookup
 // may run concurrently with Close.
 func (j *LLJIT) Close() error {
-	err := j.es.Close()
+	// Go callbacks first: out of process, releasing them needs the executor.
+	j.mu.Lock()
+	var err error
+	for _, r := range j.releases {
+		err = errors.Join(err, r())
+	}
+	j.releases = nil
+	j.mu.Unlock()
+	err = errors.Join(err, j.es.Close())
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	// The session no longer links: the archives' members are unused.
@@ -413,10 +421,6 @@ func (j *LLJIT) Close() error {
 		err = errors.Join(err, a.Close())
 	}
 	j.archives = nil
-	for _, r := range j.releases {
-		err = errors.Join(err, r())
-	}
-	j.releases = nil
 	if err != nil {
 		return fmt.Errorf("closing JIT: %w", err)
 	}

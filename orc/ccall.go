@@ -236,3 +236,12 @@ func CheckCArgCount(t triple.Triple, sig CSignature) error {
 	}
 	return nil
 }
+
+// ForwardingCallbackMaker is offered by executors in another process that
+// can make C functions forwarding their calls to the controller (gorc's
+// executor): each call sends the argument words (SPS seq<uint64>) to the
+// controller's JIT dispatch handler for tag and returns the uint64 word it
+// answers.
+type ForwardingCallbackMaker interface {
+	NewForwardingCallback(name string, sig CSignature, tag uint64) (addr uint64, release func() error, err error)
+}

@@ -18,6 +18,7 @@ import (
 // registration wrappers, and the names LLVM's controller looks up).
 func AddBootstrap(s *Session) error {
 	le := binary.LittleEndian
+	callbacks := &forwardingCallbacks{releases: make(map[uint64]func())}
 	wrappers := map[string]WrapperFunction{
 		protocol.WriteUint8s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint8) sps.Empty {
 			for _, w := range ws {
@@ -72,6 +73,17 @@ func AddBootstrap(s *Session) error {
 				return sps.Fail[uint64](err)
 			}
 			return sps.Ok(r)
+		})),
+		protocol.NewCallback: SyncWrapper(sps.Handler(func(a protocol.NewCallbackArgs) sps.Expected[sps.Addr] {
+			addr, err := callbacks.add(a)
+			if err != nil {
+				return sps.Fail[sps.Addr](err)
+			}
+			return sps.Ok(sps.Addr(addr))
+		})),
+		protocol.ReleaseCallback: SyncWrapper(sps.Handler(func(addr sps.Addr) sps.Empty {
+			callbacks.release(uint64(addr))
+			return sps.Empty{}
 		})),
 		protocol.FlushStdio: SyncWrapper(sps.Handler(func(sps.Empty) sps.Empty {
 			native.FlushStdio()

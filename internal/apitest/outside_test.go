@@ -101,26 +101,29 @@ func main() {
 		fmt.Println("bump:", n)
 		fmt.Println("safe_double:", safeDouble(21), safeDouble(-5))
 
+		check(j.ExportFunc(nil, "go_twice", func(x int64) int64 { return 2 * x }))
+		check(j.ExportFunc(nil, "go_log", func(p unsafe.Pointer) {
+			if mode == "in process" {
+				fmt.Println("Go heard:", string(unsafe.Slice((*byte)(p), 12)))
+			} else { // p points into the executor
+				fmt.Println("Go heard C from the executor")
+			}
+		}))
+		check(j.AddObjectFile(nil, cb))
+		var twicePlusOne func(int64) int64
+		check(j.Bind("twice_plus_one", &twicePlusOne))
+		fmt.Println("twice_plus_one:", twicePlusOne(20))
 		if mode == "in process" {
 			mem, err := j.Bytes(counter, 4)
 			check(err)
 			mem[0] = 100
 			fmt.Println("bump after Go wrote:", must(bump(1)))
 			fmt.Println("greeting:", string(unsafe.Slice((*byte)(greeting()), 14)))
-			check(j.ExportFunc(nil, "go_twice", func(x int64) int64 { return 2 * x }))
-			check(j.ExportFunc(nil, "go_log", func(p unsafe.Pointer) {
-				fmt.Println("Go heard:", string(unsafe.Slice((*byte)(p), 12)))
-			}))
-			check(j.AddObjectFile(nil, cb))
-			var twicePlusOne func(int64) int64
-			check(j.Bind("twice_plus_one", &twicePlusOne))
-			fmt.Println("twice_plus_one:", twicePlusOne(20))
 			msg := []byte("hello from Go\x00")
 			say(unsafe.Pointer(&msg[0]))
 		} else {
 			check(j.ExecutorProcessControl().WriteMemory(counter, []byte{100}))
 			fmt.Println("bump after Go wrote:", must(bump(1)))
-			fmt.Println("ExportFunc:", j.ExportFunc(nil, "go_log", func(unsafe.Pointer) {}) != nil)
 			// Strings for the executor live in its memory.
 			msg, err := j.DefineData(nil, "msg", []byte("hello from Go, far away\x00"), 0, 1, false)
 			check(err)
@@ -196,10 +199,10 @@ sum10: 7+20+300+4000
 greeting != nil: true
 bump: 42
 safe_double: 42 -12
-bump after Go wrote: 101
-greeting: pointer result
 Go heard: C calling Go
 twice_plus_one: 41
+bump after Go wrote: 101
+greeting: pointer result
 C says: hello from Go
 == out of process
 add3: -1
@@ -209,8 +212,9 @@ sum10: 7+20+300+4000
 greeting != nil: true
 bump: 42
 safe_double: 42 -12
+Go heard C from the executor
+twice_plus_one: 41
 bump after Go wrote: 101
-ExportFunc: true
 C says: hello from Go, far away
 `
 	want = strings.ReplaceAll(want, "7+20+300+4000", "4327")

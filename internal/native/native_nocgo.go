@@ -79,3 +79,5 @@ func Call(fn uint64, args []uint64, classes []Class, ret Class) (uint64, error) 
 }
 func NewCallback(cb *Callback) (uint64, func(), error) { return 0, nil, errNoCgo }
 func Pointer(addr uint64) unsafe.Pointer               { return nil }
+
+func CallDispatch(ctx, tag uint64, args []byte) ([]byte, error) { return nil, errNoCgo }

@@ -1,5 +1,6 @@
 // Package cfunc binds JIT'd C functions to typed Go function values, and
-// makes Go functions callable from JIT'd C code.
+// makes Go functions callable from JIT'd C code (in process; LLJIT.ExportFunc
+// also forwards them from gorc's executor).
 //
 // Go types map to C types by kind: bool, int8..int64, uint8..uint64,
 // int and uint (long and unsigned long), uintptr and unsafe.Pointer
@@ -182,14 +183,13 @@ func Bind(epc orc.ExecutorProcessControl, addr uint64, fnptr any) error {
 	return nil
 }
 
-// Export makes the Go function fn callable by JIT'd code in epc's executor
-// as a C function (its signature follows from fn's type, which must not
-// return an error), and returns its address. release frees it; C must not
-// call it after. The executor must be a orc.CallbackMaker (this process).
-func Export(epc orc.ExecutorProcessControl, name string, fn any) (addr uint64, release func() error, err error) {
+// WordFunc returns the C signature of the Go function fn (which must not
+// return an error) and a function that calls fn with argument words and
+// returns its result word: what a callback runs.
+func WordFunc(fn any) (orc.CSignature, func(args []uint64) uint64, error) {
 	fv := reflect.ValueOf(fn)
 	if fv.Kind() != reflect.Func || fv.IsNil() {
-		return 0, nil, fmt.Errorf("export %s: %T is not a function", name, fn)
+		return orc.CSignature{}, nil, fmt.Errorf("%T is not a function", fn)
 	}
 	ft := fv.Type()
 	sig, withErr, err := SignatureOf(ft)
@@ -197,13 +197,9 @@ func Export(epc orc.ExecutorProcessControl, name string, fn any) (addr uint64, r
 		err = fmt.Errorf("%v returns an error, which C cannot receive", ft)
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("export %s: %w", name, err)
+		return orc.CSignature{}, nil, err
 	}
-	m, ok := epc.(orc.CallbackMaker)
-	if !ok {
-		return 0, nil, fmt.Errorf("export %s: the executor cannot call Go functions (Go callbacks work in process only)", name)
-	}
-	return m.NewCallback(name, sig, func(args []uint64) uint64 {
+	return sig, func(args []uint64) uint64 {
 		in := make([]reflect.Value, len(args))
 		for i, a := range args {
 			in[i] = fromWord(ft.In(i), a)
@@ -213,7 +209,24 @@ func Export(epc orc.ExecutorProcessControl, name string, fn any) (addr uint64, r
 			return 0
 		}
 		return toWord(out[0])
-	})
+	}, nil
+}
+
+// Export makes the Go function fn callable by JIT'd code in epc's executor
+// as a C function (its signature follows from fn's type, which must not
+// return an error), and returns its address. release frees it; C must not
+// call it after. The executor must be a orc.CallbackMaker (this process);
+// out of process, LLJIT.ExportFunc forwards calls through JIT dispatch.
+func Export(epc orc.ExecutorProcessControl, name string, fn any) (addr uint64, release func() error, err error) {
+	sig, words, err := WordFunc(fn)
+	if err != nil {
+		return 0, nil, fmt.Errorf("export %s: %w", name, err)
+	}
+	m, ok := epc.(orc.CallbackMaker)
+	if !ok {
+		return 0, nil, fmt.Errorf("export %s: the executor cannot call Go functions directly", name)
+	}
+	return m.NewCallback(name, sig, words)
 }
 
 // Function is a C function of a known signature in an executor, called

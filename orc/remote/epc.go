@@ -379,6 +379,30 @@ func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint
 	return sps.CallExpected[uint64](e, fn, a)
 }
 
+// NewForwardingCallback makes a C function in the executor whose calls go
+// to the controller's JIT dispatch handler for tag (gorc's executor only;
+// see orc.ForwardingCallbackMaker).
+func (e *EPC) NewForwardingCallback(name string, sig orc.CSignature, tag uint64) (uint64, func() error, error) {
+	fn, rel := e.sym(protocol.NewCallback), e.sym(protocol.ReleaseCallback)
+	_, ctx, ok := e.JITDispatch()
+	if !e.gorc || fn == 0 || rel == 0 || !ok {
+		return 0, nil, errors.New("the executor cannot call Go functions: only gorc's executor can")
+	}
+	a := protocol.NewCallbackArgs{Name: name, Result: uint8(sig.Result), Params: make([]uint8, len(sig.Params)),
+		Ctx: sps.Addr(ctx), Tag: sps.Addr(tag)}
+	for i, p := range sig.Params {
+		a.Params[i] = uint8(p)
+	}
+	addr, err := sps.CallExpected[sps.Addr](e, fn, a)
+	if err != nil {
+		return 0, nil, err
+	}
+	return uint64(addr), func() error {
+		_, err := sps.Call[sps.Empty](e, rel, addr)
+		return err
+	}, nil
+}
+
 // CanCallFunctions returns nil for gorc's executor, and else why
 // CallFunction cannot work.
 func (e *EPC) CanCallFunctions() error {

@@ -57,6 +57,12 @@ const (
 	// FlushStdio flushes the executor's C stdio streams: args and result
 	// Empty.
 	FlushStdio = "__gorc_flush_stdio_wrapper"
+	// NewCallback makes a C function that forwards its calls to the
+	// controller: args NewCallbackArgs, result Expected<Addr>.
+	NewCallback = "__gorc_new_callback_wrapper"
+	// ReleaseCallback frees a NewCallback function: args Addr, result
+	// Empty.
+	ReleaseCallback = "__gorc_release_callback_wrapper"
 	// ReserveTLSModule reserves a TLS module id: result Expected<uint32>.
 	ReserveTLSModule = "__gorc_reserve_tls_module_wrapper"
 	// ReserveStaticTLS places a module in static TLS: args
@@ -171,6 +177,18 @@ type CallFunctionArgs struct {
 	Result uint8
 	Params []uint8
 	Args   []uint64
+}
+
+// NewCallbackArgs: Expected<Addr> new_callback(string name, uint8 result,
+// seq<uint8> params, Addr ctx, Addr tag) (gorc). Each call of the function
+// sends its argument words (seq<uint64>) through the JIT dispatch context
+// ctx to the controller's handler for tag, which answers the result word
+// (uint64).
+type NewCallbackArgs struct {
+	Name     string
+	Result   uint8
+	Params   []uint8
+	Ctx, Tag sps.Addr
 }
 
 // StaticTLSArgs describe a TLS module's block: its initialized bytes, then
