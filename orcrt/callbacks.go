@@ -15,7 +15,7 @@ import (
 // forwardingCallbacks are C functions whose calls go to the controller
 // (its Go callbacks, out of process).
 type forwardingCallbacks struct {
-	mu      sync.Mutex
+	mu       sync.Mutex
 	releases map[uint64]func()
 }
 
