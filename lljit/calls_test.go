@@ -36,6 +36,11 @@ extern long go_scale(long x, double f);
 extern void go_note(const char *s);
 long use_go(long x) { go_note("from C"); return go_scale(x, 2.5) + 1; }
 
+extern double go_half(double x);
+extern float go_quarter(float x);
+extern bool go_odd(int8_t x);
+double use_fp(double x) { return go_half(x) + go_quarter((float)x) + (go_odd(-3) ? 1000 : 0); }
+
 extern int shared_counter;   /* defined by Go, in JIT memory; non-PIC access */
 int bump(void) { return ++shared_counter; }
 `
@@ -103,6 +108,15 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 	if err := j.ExportFunc(nil, "go_scale", func(x int64, f float64) int64 { return int64(float64(x) * f) }); err != nil {
 		t.Fatal(err)
 	}
+	for name, fn := range map[string]any{
+		"go_half":    func(x float64) float64 { return x / 2 },
+		"go_quarter": func(x float32) float32 { return x / 4 },
+		"go_odd":     func(x int8) bool { return x%2 != 0 },
+	} {
+		if err := j.ExportFunc(nil, name, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := j.ExportFunc(nil, "go_note", func(p uintptr) {
 		if !inProcess { // p points into the executor
 			notes = append(notes, "from C")
@@ -131,6 +145,7 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 		low     func(uint32) uint8
 		neg16   func(int16) int16
 		useGo   func(int64) int64
+		useFP   func(float64) float64
 		bump    func() int32
 		bad     func(string) int
 		greetU  func() uintptr
@@ -138,7 +153,7 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 	)
 	for name, fp := range map[string]any{"add3": &add3, "hyp2": &hyp2, "half": &half, "mixed": &mixed,
 		"many": &many, "manyf": &manyf, "greeting": &greet, "is_neg": &isNeg, "low": &low,
-		"neg16": &neg16, "use_go": &useGo, "bump": &bump} {
+		"neg16": &neg16, "use_go": &useGo, "use_fp": &useFP, "bump": &bump} {
 		if err := j.Bind(name, fp); err != nil {
 			t.Fatalf("Bind %s: %v", name, err)
 		}
@@ -179,6 +194,9 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 	}
 	if got := useGo(10); got != 26 || len(notes) != 1 || notes[0] != "from C" {
 		t.Errorf("use_go = %d, notes %q", got, notes)
+	}
+	if got := useFP(10); got != 5+2.5+1000 {
+		t.Errorf("use_fp = %v", got)
 	}
 	if got := bump(); got != 42 {
 		t.Errorf("bump = %d", got)

@@ -3,7 +3,7 @@ package native
 /*
 #include "ccall.h"
 int gorc_callback_slots(void);
-uintptr_t gorc_callback_entry(int slot);
+uintptr_t gorc_callback_entry(int slot, int ret);
 */
 import "C"
 
@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"unsafe"
 )
 
 // A Callback is Go code that C calls through a C function pointer.
@@ -39,9 +38,6 @@ func NewCallback(cb *Callback) (addr uint64, release func(), err error) {
 		return 0, nil, err
 	}
 	n := int(C.gorc_callback_slots())
-	if n == 0 {
-		return 0, nil, fmt.Errorf("Go callbacks are not implemented on this architecture")
-	}
 	callbacks.Lock()
 	defer callbacks.Unlock()
 	if callbacks.slots == nil {
@@ -51,7 +47,7 @@ func NewCallback(cb *Callback) (addr uint64, release func(), err error) {
 		if s == nil {
 			callbacks.slots[i] = cb
 			var once sync.Once
-			return uint64(C.gorc_callback_entry(C.int(i))), func() {
+			return uint64(C.gorc_callback_entry(C.int(i), C.int(cb.Ret))), func() {
 				once.Do(func() {
 					callbacks.Lock()
 					callbacks.slots[i] = nil
@@ -82,11 +78,5 @@ func gorcGoCallback(slot C.int, frame *C.gorc_call_frame, result *C.uint64_t) {
 		}
 	}()
 	args, _ := frameArgs(frame, cb.Classes)
-	r := cb.Fn(args)
-	out := unsafe.Slice(result, 2)
-	if cb.Ret == ClassInt {
-		out[0] = C.uint64_t(r)
-	} else {
-		out[1] = C.uint64_t(r)
-	}
+	*result = C.uint64_t(cb.Fn(args))
 }

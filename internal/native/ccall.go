@@ -15,7 +15,7 @@ import (
 // the stack slot of one), or as a double or a float.
 type Class uint8
 
-// The classes of values.
+// The classes of values (their numbers are ccall.h's GORC_RET_*).
 const (
 	ClassInt Class = iota
 	ClassF64
