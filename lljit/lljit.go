@@ -110,8 +110,9 @@ func (b *Builder) Create() (*LLJIT, error) {
 		}
 		j.objLayer.AddPlugin(gdbjit.New(mm, register))
 	}
-	if rts, ok := epc.(orc.RuntimeSymbols); ok {
-		// Crash reports name the JIT'd function (gorc's runtimes).
+	if rts, ok := epc.(orc.RuntimeSymbols); ok && b.MemoryManager == nil {
+		// Crash reports name the JIT'd function (gorc's runtimes; with
+		// the executor's memory manager, which runs allocation actions).
 		p, ok, err := funcnames.New(rts)
 		if err != nil {
 			return fail(err)
