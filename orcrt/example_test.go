@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/gorc-jit/gorc/orcrt"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
+	"github.com/gorc-jit/gorc/orcrt"
 )
 
 // An executor's session publishes wrapper functions (bytes in, bytes out)
