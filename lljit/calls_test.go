@@ -3,6 +3,7 @@ package lljit_test
 import (
 	"math"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
@@ -289,5 +290,77 @@ func TestRetryAfterFailure(t *testing.T) {
 	var f func() int32
 	if err := j.Bind("f", &f); err != nil || f() != 7 {
 		t.Fatalf("after removing the failed tracker: %v", err)
+	}
+}
+
+// TestCallbackPanic: a Go callback that panics ends the process with a
+// message naming it (a panic cannot unwind the C frames), as docs/calls.md
+// says.
+func TestCallbackPanic(t *testing.T) {
+	if os.Getenv("GORC_CALLBACK_PANIC_CHILD") != "" {
+		j, err := lljit.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.ExportFunc(nil, "go_twice", func(x int64) int64 { panic("no twice today") }); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.ExportFunc(nil, "go_log", func(unsafe.Pointer) {}); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.AddObjectFile(nil, "testdata/callback.o"); err != nil {
+			t.Fatal(err)
+		}
+		var f func(int64) int64
+		if err := j.Bind("twice_plus_one", &f); err != nil {
+			t.Fatal(err)
+		}
+		f(1)
+		t.Fatal("the panic returned")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCallbackPanic$")
+	cmd.Env = append(os.Environ(), "GORC_CALLBACK_PANIC_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 ||
+		!strings.Contains(string(out), "gorc: panic in Go callback go_twice: no twice today") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// TestCallbackThreadsAndReentry: C threads call a Go callback, which calls
+// back into C (Go → C → Go → C), as docs/calls.md says they may.
+func TestCallbackThreadsAndReentry(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "threads.c", `#include <pthread.h>
+		extern long go_hit(long x);
+		long square(long x) { return x * x; }
+		static void *run(void *a) { return (void *)go_hit((long)a); }
+		long spawn(int n) {
+			pthread_t t[8]; long sum = 0;
+			for (long i = 0; i < n; i++) pthread_create(&t[i], 0, run, (void *)(i + 1));
+			for (int i = 0; i < n; i++) { void *r; pthread_join(t[i], &r); sum += (long)r; }
+			return sum;
+		}`, "-O1", "-pthread")
+	j, err := lljit.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var square func(int64) int64
+	if err := j.ExportFunc(nil, "go_hit", func(x int64) int64 { return square(x) + 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	var spawn func(int32) int64
+	if err := j.Bind("square", &square); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Bind("spawn", &spawn); err != nil {
+		t.Fatal(err)
+	}
+	if got := spawn(8); got != 1+4+9+16+25+36+49+64+8 {
+		t.Errorf("spawn(8) = %d", got)
 	}
 }
