@@ -341,11 +341,29 @@ func TestCallbackThreadsAndReentry(t *testing.T) {
 			for (int i = 0; i < n; i++) { void *r; pthread_join(t[i], &r); sum += (long)r; }
 			return sum;
 		}`, "-O1", "-pthread")
-	j, err := lljit.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	t.Run("in-process", func(t *testing.T) {
+		j, err := lljit.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		testThreadsAndReentry(t, j, obj)
+	})
+	t.Run("gorc-executor", func(t *testing.T) {
+		epc, err := remote.Launch(buildExecutor(t, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := (&lljit.Builder{EPC: epc}).Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		testThreadsAndReentry(t, j, obj)
+	})
+}
+
+func testThreadsAndReentry(t *testing.T, j *lljit.LLJIT, obj string) {
 	var square func(int64) int64
 	if err := j.ExportFunc(nil, "go_hit", func(x int64) int64 { return square(x) + 1 }); err != nil {
 		t.Fatal(err)
