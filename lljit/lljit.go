@@ -292,7 +292,9 @@ func (j *LLJIT) Initialize(ctx context.Context, jd *orc.JITDylib, args []string)
 
 // LoadDylib loads a shared library in the executor and makes its symbols
 // visible to JIT'd code, after the JITDylib's own definitions (and the
-// platform's), as a program linked with -l would see them.
+// platform's), as a program linked with -l would see them. path is a file
+// or, as for dlopen, a soname found in the library path:
+// LoadDylib("libstdc++.so.6") gives C++ code its runtime.
 func (j *LLJIT) LoadDylib(path string) error {
 	gen, err := orc.NewDylibGenerator(j.epc, path, nil)
 	if err != nil {
@@ -374,7 +376,9 @@ func memberSymbols(name string, data []byte) ([]string, error) {
 }
 
 // Lookup looks a (source-level, unmangled) name up in the main JITDylib and
-// returns its address once it is ready to use.
+// returns its address once it is ready to use. A C++ function is found by
+// its mangled name (_Z3addii), or declare it extern "C" to use its plain
+// name.
 func (j *LLJIT) Lookup(name string) (uint64, error) {
 	return j.LookupIn(context.Background(), j.main, name)
 }
