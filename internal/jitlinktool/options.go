@@ -64,7 +64,8 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -L DIR                  add DIR to the library search path
   -lNAME, -l NAME         link libNAME.so (dlopen) or libNAME.a (members on demand)
   -nostdlib++             do not link libstdc++, libm and libgcc_s when an
-                          input object needs the C++ runtime (as g++ does)
+                          input object needs the C++ runtime (as g++ does;
+                          never with -noexec, -check or -phony-externals)
   -no-process-syms        hide this process's symbols (libc) from JIT'd code
   -abs NAME=ADDR          define NAME as an absolute symbol (alias -define-abs)
   -phony-externals        resolve undefined symbols to address 0

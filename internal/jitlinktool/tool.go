@@ -484,7 +484,9 @@ func (t *tool) addInputs() error {
 	}
 	dirs := append(slices.Clone(o.libDirs), systemLibDirs()...)
 	libs := o.libs
-	if !o.noStdlibCXX {
+	// Not in llvm-jitlink's regression-test modes, whose objects name C++
+	// runtime symbols to be resolved otherwise.
+	if !o.noStdlibCXX && !o.noexec && !o.phonyExternals && len(o.checks) == 0 {
 		libs = withCXXRuntime(libs, o.inputs)
 	}
 	for _, l := range libs {
