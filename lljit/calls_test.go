@@ -382,3 +382,34 @@ func testThreadsAndReentry(t *testing.T, j *lljit.LLJIT, obj string) {
 		t.Errorf("spawn(8) = %d", got)
 	}
 }
+
+// TestTypedCallCrashOutOfProcess: a bound function that crashes
+// gorc-executor returns an error saying how the executor died, and the
+// executor's report names the function.
+func TestTypedCallCrashOutOfProcess(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "crash.c", `__attribute__((noinline)) int crash_here(volatile int *p) { return *p; }`, "-O1")
+	var stderr strings.Builder
+	epc, err := remote.Launch(buildExecutor(t, dir), remote.Stdio(os.Stdout, &stderr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := (&lljit.Builder{EPC: epc}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	var crash func(unsafe.Pointer) (int32, error)
+	if err := j.Bind("crash_here", &crash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crash(nil); err == nil || !strings.Contains(err.Error(), "killed by signal 11") {
+		t.Errorf("crash: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "in crash_here+0x") {
+		t.Errorf("executor's report: %q", stderr.String())
+	}
+}
