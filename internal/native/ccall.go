@@ -39,17 +39,23 @@ const (
 	onStack
 )
 
+// The register and slot counts of this architecture (ccall.h).
+const (
+	intRegs    = len(C.gorc_call_frame{}.ints)
+	fpRegs     = len(C.gorc_call_frame{}.fps)
+	stackSlots = len(C.gorc_call_frame{}.stack)
+)
+
 // place returns where the next argument of class c goes: kind and index.
 func (p *placer) place(c Class) (kind, index int, err error) {
-	var f C.gorc_call_frame // for the lengths only
 	switch {
-	case c == ClassInt && p.nint < len(f.ints):
+	case c == ClassInt && p.nint < intRegs:
 		p.nint++
 		return inInt, p.nint - 1, nil
-	case c != ClassInt && p.nfp < len(f.fps):
+	case c != ClassInt && p.nfp < fpRegs:
 		p.nfp++
 		return inFP, p.nfp - 1, nil
-	case p.nstack < len(f.stack):
+	case p.nstack < stackSlots:
 		p.nstack++
 		return onStack, p.nstack - 1, nil
 	}
