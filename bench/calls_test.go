@@ -15,6 +15,8 @@ import (
 
 const callsSrc = `int add3(int a, int b, int c) { return a + b + c; }
 double hyp2(double x, double y) { return x * x + y * y; }
+extern long go_id(long x);
+long via_go(long x) { return go_id(x); }
 long sum10(long a, long b, long c, long d, long e, long f, long g, long h, long i, long j) {
 	return a + b + c + d + e + f + g + h + i + j;
 }
@@ -40,6 +42,9 @@ func callsJIT(b *testing.B, outOfProcess bool) *lljit.LLJIT {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { j.Close() })
+	if err := j.ExportFunc(nil, "go_id", func(x int64) int64 { return x }); err != nil {
+		b.Fatal(err)
+	}
 	if err := j.AddObjectFile(nil, obj); err != nil {
 		b.Fatal(err)
 	}
@@ -125,5 +130,26 @@ func BenchmarkCallFunction(b *testing.B) {
 	}
 	for b.Loop() {
 		f.Call(1, 2, 3)
+	}
+}
+
+// BenchmarkCallback: Go calls C (a bound function), which calls a Go
+// callback, in process and in gorc-executor.
+func BenchmarkCallback(b *testing.B) {
+	for _, oop := range []bool{false, true} {
+		name := "in-process"
+		if oop {
+			name = "out-of-process"
+		}
+		b.Run(name, func(b *testing.B) {
+			j := callsJIT(b, oop)
+			var viaGo func(int64) int64
+			if err := j.Bind("via_go", &viaGo); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				viaGo(7)
+			}
+		})
 	}
 }
