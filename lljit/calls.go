@@ -85,7 +85,14 @@ func (j *LLJIT) newCallback(jd *orc.JITDylib, name string, fn any) (uint64, func
 	}
 	tag := "__gorc_callback_tag_" + name
 	err = j.RegisterJITDispatchHandlers(jd, map[string]orc.JITDispatchHandler{
-		tag: func(args []byte) ([]byte, error) {
+		tag: func(args []byte) (_ []byte, err error) {
+			defer func() {
+				// Not this process's C frames to unwind: the executor
+				// gets the panic as an error (and ends, naming it).
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic in Go callback %s: %v", name, p)
+				}
+			}()
 			var in []uint64
 			if err := sps.Unmarshal(args, &in); err != nil {
 				return nil, err

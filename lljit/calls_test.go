@@ -413,3 +413,39 @@ func TestTypedCallCrashOutOfProcess(t *testing.T) {
 		t.Errorf("executor's report: %q", stderr.String())
 	}
 }
+
+// TestCallbackPanicOutOfProcess: a Go callback of gorc-executor's code that
+// panics does not take the controller down: the executor ends, naming it,
+// and the call returns how it died.
+func TestCallbackPanicOutOfProcess(t *testing.T) {
+	dir := t.TempDir()
+	var stderr strings.Builder
+	epc, err := remote.Launch(buildExecutor(t, dir), remote.Stdio(os.Stdout, &stderr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := (&lljit.Builder{EPC: epc}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.ExportFunc(nil, "go_twice", func(x int64) int64 { panic("no twice today") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ExportFunc(nil, "go_log", func(unsafe.Pointer) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddObjectFile(nil, "testdata/callback.o"); err != nil {
+		t.Fatal(err)
+	}
+	var f func(int64) (int64, error)
+	if err := j.Bind("twice_plus_one", &f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f(1); err == nil || !strings.Contains(err.Error(), "exited with status 2") {
+		t.Errorf("call: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "Go callback go_twice failed: panic in Go callback go_twice: no twice today") {
+		t.Errorf("executor's report: %q", stderr.String())
+	}
+}
