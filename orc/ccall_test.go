@@ -65,3 +65,23 @@ func TestCArgCount(t *testing.T) {
 		t.Errorf("24 ints on AArch64: %v", err)
 	}
 }
+
+func TestStrings(t *testing.T) {
+	es := orc.NewExecutionSession()
+	defer es.Close()
+	jd, err := es.CreateJITDylib("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := es.CreateJITDylib("lib")
+	jd.AddToLinkOrder(lib, orc.MatchExportedOnly)
+	if got := jd.LinkOrder().String(); got != "[main (all symbols), lib]" {
+		t.Errorf("LinkOrder = %s", got)
+	}
+	if got := jd.CreateResourceTracker().String(); got != "resource tracker of main" {
+		t.Errorf("tracker = %s", got)
+	}
+	if got := (orc.LookupEntry{Name: orc.Intern("f"), Weak: true}).String(); got != "f (weak)" {
+		t.Errorf("lookup entry = %s", got)
+	}
+}
