@@ -82,7 +82,7 @@ func (s CSignature) Validate() error {
 // Arguments and the result travel as 64-bit words: integers and pointers
 // sign- or zero-extended by their type, bool as 0 or 1, double as its IEEE
 // bits, float as its bits in the low 32. CheckCValue tells whether a word
-// is valid for a type; the result comes back normalized by NormalizeCResult.
+// is valid for a type; the result comes back normalized by NormalizeCValue.
 type FunctionCaller interface {
 	// CanCallFunctions returns nil if CallFunction works in this
 	// executor, and else why not.
@@ -119,10 +119,11 @@ func CheckCValue(t CType, v uint64) error {
 	return nil
 }
 
-// NormalizeCResult keeps the bits of a raw result that its type defines
-// (a callee sets only the low bits of a small integer) and extends them
-// as the type does.
-func NormalizeCResult(t CType, v uint64) uint64 {
+// NormalizeCValue keeps the bits of a raw value of type t that the C ABI
+// defines (a callee sets only the low bits of a small integer result; a
+// caller may leave high bits of a small argument undefined) and extends
+// them as the type does.
+func NormalizeCValue(t CType, v uint64) uint64 {
 	switch t {
 	case CVoid:
 		return 0
@@ -244,4 +245,24 @@ func CheckCArgCount(t triple.Triple, sig CSignature) error {
 // answers.
 type ForwardingCallbackMaker interface {
 	NewForwardingCallback(name string, sig CSignature, tag uint64) (addr uint64, release func() error, err error)
+}
+
+// Bytes returns the signature as the wire carries it (gorc-executor's
+// generic call and callbacks): the result type and the parameter types.
+func (s CSignature) Bytes() (result uint8, params []uint8) {
+	params = make([]uint8, len(s.Params))
+	for i, p := range s.Params {
+		params[i] = uint8(p)
+	}
+	return uint8(s.Result), params
+}
+
+// CSignatureFromBytes is the inverse of CSignature.Bytes (Validate checks
+// the types).
+func CSignatureFromBytes(result uint8, params []uint8) CSignature {
+	s := CSignature{Result: CType(result), Params: make([]CType, len(params))}
+	for i, p := range params {
+		s.Params[i] = CType(p)
+	}
+	return s
 }

@@ -30,10 +30,10 @@ func TestCValues(t *testing.T) {
 			t.Errorf("CheckCValue(%s, %#x) = %v", c.t, c.v, err)
 		}
 	}
-	if got := orc.NormalizeCResult(orc.CInt8, 0x12345680); got != uint64(0xffffffff_ffffff80) {
+	if got := orc.NormalizeCValue(orc.CInt8, 0x12345680); got != uint64(0xffffffff_ffffff80) {
 		t.Errorf("int8 result %#x", got)
 	}
-	if got := orc.NormalizeCResult(orc.CBool, 0x100); got != 0 {
+	if got := orc.NormalizeCValue(orc.CBool, 0x100); got != 0 {
 		t.Errorf("bool result with only high bits set = %d", got)
 	}
 	sig := orc.CSignature{Result: orc.CDouble, Params: []orc.CType{orc.CDouble, orc.CPointer}}

@@ -64,11 +64,7 @@ func AddBootstrap(s *Session) error {
 			return int32(r)
 		})),
 		protocol.CallFunction: SyncWrapper(sps.Handler(func(a protocol.CallFunctionArgs) sps.Expected[uint64] {
-			sig := orc.CSignature{Result: orc.CType(a.Result), Params: make([]orc.CType, len(a.Params))}
-			for i, p := range a.Params {
-				sig.Params[i] = orc.CType(p)
-			}
-			r, err := ccall.Call(uint64(a.Fn), sig, a.Args)
+			r, err := ccall.Call(uint64(a.Fn), orc.CSignatureFromBytes(a.Result, a.Params), a.Args)
 			if err != nil {
 				return sps.Fail[uint64](err)
 			}

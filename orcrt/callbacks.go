@@ -21,10 +21,7 @@ type forwardingCallbacks struct {
 
 // add makes the C function of a.
 func (c *forwardingCallbacks) add(a protocol.NewCallbackArgs) (uint64, error) {
-	sig := orc.CSignature{Result: orc.CType(a.Result), Params: make([]orc.CType, len(a.Params))}
-	for i, p := range a.Params {
-		sig.Params[i] = orc.CType(p)
-	}
+	sig := orc.CSignatureFromBytes(a.Result, a.Params)
 	ctx, tag := uint64(a.Ctx), uint64(a.Tag)
 	addr, release, err := ccall.NewCallback(a.Name, sig, func(args []uint64) uint64 {
 		enc, err := sps.Marshal(args)

@@ -22,7 +22,7 @@ func Call(addr uint64, sig orc.CSignature, args []uint64) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("call of %s: %w", sig, err)
 	}
-	return orc.NormalizeCResult(sig.Result, r), nil
+	return orc.NormalizeCValue(sig.Result, r), nil
 }
 
 // NewCallback makes fn callable from C as a function of type sig, until
@@ -35,7 +35,7 @@ func NewCallback(name string, sig orc.CSignature, fn func(args []uint64) uint64)
 	cb := &native.Callback{Name: name, Classes: classes(sig.Params), Ret: class(sig.Result),
 		Fn: func(raw []uint64) uint64 {
 			for i, t := range sig.Params {
-				raw[i] = orc.NormalizeCResult(t, raw[i])
+				raw[i] = orc.NormalizeCValue(t, raw[i])
 			}
 			return fn(raw)
 		}}

@@ -372,10 +372,8 @@ func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint
 	if err := orc.CheckCArgs(sig, args); err != nil {
 		return 0, err
 	}
-	a := protocol.CallFunctionArgs{Fn: sps.Addr(addr), Result: uint8(sig.Result), Params: make([]uint8, len(sig.Params)), Args: args}
-	for i, p := range sig.Params {
-		a.Params[i] = uint8(p)
-	}
+	a := protocol.CallFunctionArgs{Fn: sps.Addr(addr), Args: args}
+	a.Result, a.Params = sig.Bytes()
 	return sps.CallExpected[uint64](e, fn, a)
 }
 
@@ -388,11 +386,8 @@ func (e *EPC) NewForwardingCallback(name string, sig orc.CSignature, tag uint64)
 	if !e.gorc || fn == 0 || rel == 0 || !ok {
 		return 0, nil, errors.New("the executor cannot call Go functions: only gorc's executor can")
 	}
-	a := protocol.NewCallbackArgs{Name: name, Result: uint8(sig.Result), Params: make([]uint8, len(sig.Params)),
-		Ctx: sps.Addr(ctx), Tag: sps.Addr(tag)}
-	for i, p := range sig.Params {
-		a.Params[i] = uint8(p)
-	}
+	a := protocol.NewCallbackArgs{Name: name, Ctx: sps.Addr(ctx), Tag: sps.Addr(tag)}
+	a.Result, a.Params = sig.Bytes()
 	addr, err := sps.CallExpected[sps.Addr](e, fn, a)
 	if err != nil {
 		return 0, nil, err
