@@ -78,6 +78,12 @@ func Call(fn uint64, args []uint64, classes []Class, ret Class) (uint64, error) 
 	return 0, errNoCgo
 }
 func NewCallback(cb *Callback) (uint64, func(), error) { return 0, nil, errNoCgo }
-func Pointer(addr uint64) unsafe.Pointer               { return nil }
+
+// Pointer returns addr as a pointer (for an executor's address, which this
+// process never dereferences).
+func Pointer(addr uint64) unsafe.Pointer {
+	a := uintptr(addr)
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a))
+}
 
 func CallDispatch(ctx, tag uint64, args []byte) ([]byte, error) { return nil, errNoCgo }
