@@ -1,6 +1,7 @@
 package lljit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -141,7 +142,7 @@ func (j *LLJIT) DefineData(jd *orc.JITDylib, name string, data []byte, size, ali
 	sec := g.CreateSection(".data.gorc", prot)
 	var b *jitlink.Block
 	if data != nil {
-		b = g.CreateContentBlock(sec, data, 0, align, 0)
+		b = g.CreateContentBlock(sec, bytes.Clone(data), 0, align, 0) // the caller keeps its slice
 	} else {
 		b = g.CreateZeroFillBlock(sec, size, 0, align, 0)
 	}
