@@ -173,7 +173,7 @@ func TestOutsideModule(t *testing.T) {
 	build := func(out, pkg string) {
 		cmd := exec.Command(goTool, "build", "-mod=mod", "-o", out, pkg)
 		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 		}
@@ -183,7 +183,7 @@ func TestOutsideModule(t *testing.T) {
 	build(executor, "github.com/gorc-jit/gorc/cmd/gorc-executor")
 	vet := exec.Command(goTool, "vet", ".")
 	vet.Dir = mod
-	vet.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+	vet.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 	if b, err := vet.CombinedOutput(); err != nil {
 		t.Errorf("go vet of the outside module: %v\n%s", err, b)
 	}
