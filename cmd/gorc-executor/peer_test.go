@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
@@ -53,5 +54,19 @@ func TestPeerPID(t *testing.T) {
 	defer a.Close()
 	if pid := peerPID(a); pid != os.Getpid() {
 		t.Fatalf("unix peer: %d, want %d", pid, os.Getpid())
+	}
+}
+
+func TestProtocolOption(t *testing.T) {
+	for args, want := range map[string]protocol.Version{
+		"-protocol=llvm14": protocol.LLVM14, "protocol=19": protocol.LLVM19, "-protocol=llvm22": protocol.LLVM22, "-protocol=auto": 0,
+	} {
+		c, err := parseArgs([]string{args, "filedescs=3,4"})
+		if err != nil || c.protocol != want {
+			t.Errorf("%s: protocol %v, %v", args, c, err)
+		}
+	}
+	if _, err := parseArgs([]string{"-protocol=llvm17", "filedescs=3,4"}); err == nil || !strings.Contains(err.Error(), "want llvm14, llvm19 or llvm22") {
+		t.Errorf("-protocol=llvm17: %v", err)
 	}
 }
