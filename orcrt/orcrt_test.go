@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
@@ -140,7 +141,7 @@ func connect(t *testing.T, s *orcrt.Session, handler wire.Handler) (*fakeControl
 		t.Fatal(err)
 	}
 	c := &fakeController{conn: ctlConn, syms: map[string]uint64{}}
-	if err := sps.Unmarshal(payload, &c.setup); err != nil {
+	if c.setup, _, err = protocol.DecodeSetup(payload); err != nil {
 		t.Fatal(err)
 	}
 	for _, sym := range c.setup.Symbols {
@@ -181,7 +182,7 @@ func TestMemoryManagerOverTheWire(t *testing.T) {
 			t.Errorf("setup lacks %s", name)
 		}
 	}
-	if c.setup.PageSize == 0 || !strings.HasPrefix(c.setup.Triple, "x86_64") {
+	if c.setup.PageSize == 0 || c.setup.Triple != triple.Host().String() {
 		t.Errorf("setup: triple %q, page size %d", c.setup.Triple, c.setup.PageSize)
 	}
 	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])

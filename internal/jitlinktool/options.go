@@ -21,6 +21,7 @@ type options struct {
 	noexec         bool
 	libDirs        []string
 	libs           []string
+	noStdlibCXX    bool // do not add the C++ runtime for C++ inputs
 	noProcessSyms  bool
 	noLibgcc       bool // no fallback to the compiler's libgcc.a
 	abs            []absDef
@@ -42,7 +43,8 @@ type options struct {
 	debugger       bool // register objects with debuggers
 	showStats      bool
 	oopExecutor    string // path of the executor to launch; "" for in process
-	oopConnect     string // host:port of a listening executor
+	oopConnect     string // host:port or unix:PATH of a listening executor
+	oopTokenFile   string // the listening executor's token
 	sharedMemory   bool   // map JIT'd memory in both processes
 	help           bool
 }
@@ -62,6 +64,9 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -noexec                 link and look up the entry point, do not run it
   -L DIR                  add DIR to the library search path
   -lNAME, -l NAME         link libNAME.so (dlopen) or libNAME.a (members on demand)
+  -nostdlib++             do not link libstdc++, libm and libgcc_s when an
+                          input object needs the C++ runtime (as g++ does;
+                          never with -noexec, -check or -phony-externals)
   -no-process-syms        hide this process's symbols (libc) from JIT'd code
   -no-libgcc              do not fall back to the compiler's libgcc.a for
                           symbols nothing else defines (gcc links it always)
@@ -88,8 +93,13 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -perf-support           write a jitdump file for perf (see package perfjit)
   -oop-executor[=PATH]    run the code in an executor process (default: the
                           gorc-executor next to this tool)
-  -oop-executor-connect=HOST:PORT
+  -oop-executor-connect=HOST:PORT, -oop-executor-connect=unix:PATH
                           run the code in the executor listening there
+                          (waiting up to 2 s for it to start listening)
+  -oop-executor-token-file=FILE
+                          answer the listening executor's token challenge
+                          with the token in FILE (default: the environment
+                          variable GORC_EXECUTOR_TOKEN, if set)
   -use-shared-memory      with an executor on this machine, link into memory
                           mapped in both processes instead of copying it over
   -num-threads N          link on N goroutines (default 0: on the looking-up thread)
@@ -99,7 +109,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
 	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
-	"lazy": true, "show-stats": true, "debugger-support": true, "no-libgcc": true,
+	"lazy": true, "show-stats": true, "debugger-support": true, "nostdlib++": true, "no-libgcc": true,
 	"h": true, "help": true,
 }
 
@@ -108,6 +118,7 @@ var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
 	"cpuprofile": true, "num-threads": true, "show-graphs": true, "oop-executor-connect": true,
+	"oop-executor-token-file": true,
 }
 
 func parseArgs(argv []string) (*options, error) {
@@ -162,6 +173,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.libDirs = append(o.libDirs, value)
 		case "l":
 			o.libs = append(o.libs, value)
+		case "nostdlib++":
+			o.noStdlibCXX = true
 		case "no-process-syms", "no-process-symbols":
 			o.noProcessSyms = true
 		case "no-libgcc":
@@ -205,6 +218,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.cpuProfile = value
 		case "oop-executor-connect":
 			o.oopConnect = value
+		case "oop-executor-token-file":
+			o.oopTokenFile = value
 		case "lazy":
 			o.lazy = true
 		case "debugger-support":
@@ -236,6 +251,9 @@ func parseArgs(argv []string) (*options, error) {
 		if o.perfSupport {
 			return nil, fmt.Errorf("-perf-support records code run in this process, not with -oop-executor")
 		}
+	}
+	if o.oopTokenFile != "" && o.oopConnect == "" {
+		return nil, fmt.Errorf("-oop-executor-token-file is for an executor reached with -oop-executor-connect")
 	}
 	if o.sharedMemory && o.oopExecutor == "" && o.oopConnect == "" {
 		// In process there is nothing to share: say so rather than ignore

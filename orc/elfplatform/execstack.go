@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -82,8 +82,8 @@ func ExecutableStackLibrary(machine elf.Machine) []byte {
 // load then fails with the C library's message.
 func EnableExecutableStack(epc orc.ExecutorProcessControl, dir string) error {
 	var machine elf.Machine
-	switch arch, _, _ := strings.Cut(epc.TargetTriple(), "-"); arch {
-	case "x86_64":
+	switch epc.TargetTriple().Arch {
+	case triple.X86_64:
 		machine = elf.EM_X86_64
 	default:
 		return fmt.Errorf("executable stack: no support for executor triple %s", epc.TargetTriple())

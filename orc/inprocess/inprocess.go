@@ -12,14 +12,15 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/ccall"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
+	"golang.org/x/sys/unix"
 )
 
 // SlabSize is the address range the default memory manager reserves for
@@ -83,6 +84,10 @@ func New(opts ...Option) *EPC {
 		run := memory.ActionRunner(RunAction)
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(run)}
 		mmOpts := []memory.Option{memory.WithActionRunner(run)}
+		if tgt, err := target.For(triple.Host()); err == nil {
+			slabOpts = append(slabOpts, memory.SlabICacheFlush(tgt.FlushInstructionCache))
+			mmOpts = append(mmOpts, memory.WithICacheFlush(tgt.FlushInstructionCache))
+		}
 		if o.low {
 			slabOpts = append(slabOpts, memory.SlabLow2GB())
 			mmOpts = append(mmOpts, memory.Low2GB())
@@ -140,7 +145,7 @@ func (e *EPC) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int6
 }
 
 // TargetTriple returns the host triple.
-func (e *EPC) TargetTriple() string { return x86_64.Triple }
+func (e *EPC) TargetTriple() triple.Triple { return triple.Host() }
 
 // PageSize returns the host page size.
 func (e *EPC) PageSize() uint64 { return uint64(unix.Getpagesize()) }
@@ -192,8 +197,12 @@ func libName(l *native.Library) string {
 }
 
 // RunAsMain calls main(argc, argv) with argv = args.
+// C stdio is flushed when main returns, so that output written to a file
+// or pipe is not lost when the Go program exits without C's exit.
 func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
-	return native.CallMain(addr, args), nil
+	r := native.CallMain(addr, args)
+	native.FlushStdio()
+	return r, nil
 }
 
 // RunAsVoidFunction calls void f(void).
@@ -202,10 +211,41 @@ func (e *EPC) RunAsVoidFunction(addr uint64) error {
 	return nil
 }
 
-// RunAsIntFunction calls int f(int).
+// RunAsIntFunction calls int f(int); arg must fit a C int.
 func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
-	r, err := native.CallInt(addr, uint64(int64(arg)))
+	a, err := orc.CIntArg(arg)
+	if err != nil {
+		return 0, err
+	}
+	r, err := native.CallInt(addr, uint64(int64(a)))
 	return int(int32(r)), err
+}
+
+// CanCallFunctions returns nil: this process can call any signature.
+func (e *EPC) CanCallFunctions() error { return nil }
+
+// CallFunction calls the function at addr with signature sig (see
+// orc.FunctionCaller).
+func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint64, error) {
+	return ccall.Call(addr, sig, args)
+}
+
+// NewCallback makes fn callable by JIT'd code as a C function of type sig
+// (see orc.CallbackMaker).
+func (e *EPC) NewCallback(name string, sig orc.CSignature, fn func(args []uint64) uint64) (uint64, func() error, error) {
+	addr, release, err := ccall.NewCallback(name, sig, fn)
+	if err != nil {
+		return 0, nil, err
+	}
+	return addr, func() error { release(); return nil }, nil
+}
+
+// FlushStdio flushes the C stdio streams of this process (fflush(NULL)):
+// output a JIT'd function printed to a file or pipe is otherwise lost if
+// the Go program exits without C's exit.
+func (e *EPC) FlushStdio() error {
+	native.FlushStdio()
+	return nil
 }
 
 // WriteMemory writes data at addr in this process.
@@ -233,8 +273,9 @@ func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
 	return native.CallWrapper(addr, args)
 }
 
-// Close closes the libraries the EPC opened.
+// Close flushes C stdio and forgets the libraries the EPC opened.
 func (e *EPC) Close() error {
+	native.FlushStdio()
 	e.releaseDispatch()
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -1,6 +1,7 @@
 // Package remote is the controller's side of an executor in another
-// process: an ExecutorProcessControl that speaks LLVM 14's remote-executor
-// protocol to gorc-executor or llvm-jitlink-executor-14, over pipes to a
+// process: an ExecutorProcessControl that speaks the remote-executor
+// protocol of LLVM 14, 19 or 22 (whichever the executor's Setup shows) to
+// gorc-executor or llvm-jitlink-executor, over pipes to a
 // process it starts or over a network connection. It is pure Go: a
 // controller built without cgo links for a remote executor.
 package remote
@@ -13,12 +14,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/target"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -28,11 +32,15 @@ import (
 // EPC controls an executor process over the remote-executor protocol. It
 // is safe for concurrent use.
 type EPC struct {
-	conn  *wire.Conn
-	setup protocol.Setup
-	syms  map[string]uint64
-	mm    jitlink.MemoryManager
-	gorc  bool // the executor is gorc's (it publishes gorc's additions)
+	conn   *wire.Conn
+	setup  protocol.Setup
+	triple triple.Triple // setup.Triple, parsed
+	syms   map[string]uint64
+	mm     jitlink.MemoryManager
+	gorc   bool // the executor is gorc's (it publishes gorc's additions)
+	// version is the LLVM protocol the executor speaks (gorc's speaks
+	// 14's or 22's, which serves 19's controllers too).
+	version protocol.Version
 
 	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 
@@ -52,7 +60,13 @@ type config struct {
 	shared         bool
 	debuggable     bool
 	args           []string
+	token          []byte
 }
+
+// Token makes the EPC answer a listening executor's token challenge with
+// token (see wire.Challenge). An executor that does not challenge is
+// served as before.
+func Token(token []byte) Option { return func(c *config) { c.token = token } }
 
 // Stdio sets where a launched executor's stdout and stderr go (default:
 // this process's).
@@ -71,8 +85,9 @@ func Debuggable() Option { return func(c *config) { c.debuggable = true } }
 func ExecutorArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
 // SharedMemory makes the EPC link into memory mapped in both processes
-// (gorc-executor on the same machine only), so that finalizing sends no
-// content over the connection. Without it, or where the executor cannot
+// (gorc-executor's slab, or the shared-memory mapper of LLVM 19's and
+// 22's executors; same machine only), so that finalizing sends no content
+// over the connection. Without it, or where the executor cannot
 // share memory, segments are copied over the connection.
 func SharedMemory() Option { return func(c *config) { c.shared = true } }
 
@@ -117,20 +132,40 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 	return e, nil
 }
 
-// Connect connects to an executor listening at addr (host:port) on TCP.
+// connectRetry is how long Connect keeps trying an executor that is not
+// listening yet: one started at the same moment as the controller (as in
+// "gorc-executor listen=... & gorc-jitlink -oop-executor-connect=...")
+// needs a few milliseconds to get there.
+const connectRetry = 2 * time.Second
+
+// Connect connects to an executor listening at addr: host:port on TCP, or
+// unix:PATH for a Unix socket. While nothing listens there it retries for
+// up to two seconds.
 func Connect(addr string, opts ...Option) (*EPC, error) {
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to executor: %w", err)
+	network, address := "tcp", addr
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", p
 	}
-	return New(nc, nc, nc, opts...)
+	deadline := time.Now().Add(connectRetry)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		nc, err := net.Dial(network, address)
+		if err == nil {
+			return New(nc, nc, nc, opts...)
+		}
+		notYet := errors.Is(err, syscall.ECONNREFUSED) || (network == "unix" && errors.Is(err, syscall.ENOENT))
+		if !notYet || time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("connecting to executor: %w", err)
+		}
+		time.Sleep(wait)
+	}
 }
 
 // New talks to an executor over an established transport: it reads r,
 // writes w and closes c at the end (closing c must end reads of r).
 func New(r io.Reader, w io.Writer, c io.Closer, opts ...Option) (*EPC, error) {
 	e := &EPC{}
-	if err := e.start(wire.NewConn(r, w, c), configure(opts)); err != nil {
+	cfg := configure(opts)
+	if err := e.start(wire.NewConn(r, w, c, wire.AuthToken(cfg.token)), cfg); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -151,20 +186,27 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	if err != nil {
 		return err
 	}
-	if err := sps.Unmarshal(payload, &e.setup); err != nil {
+	e.setup, e.version, err = protocol.DecodeSetup(payload)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	if e.triple, err = triple.Parse(e.setup.Triple); err != nil {
 		conn.Close()
 		return fmt.Errorf("executor's Setup message: %w", err)
+	}
+	if err := checkTarget(e.triple, e.setup.PageSize); err != nil {
+		conn.Close()
+		return err
 	}
 	e.syms = make(map[string]uint64, len(e.setup.Symbols))
 	for _, s := range e.setup.Symbols {
 		e.syms[s.Name] = uint64(s.Addr)
 	}
-	for _, name := range []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
-		protocol.MemoryManagerFinalize, protocol.MemoryManagerDeallocate, protocol.DylibManagerInstance,
-		protocol.DylibManagerOpen, protocol.DylibManagerLookup, protocol.RunAsMain} {
+	for _, name := range requiredSymbols(e.version) {
 		if e.syms[name] == 0 {
 			conn.Close()
-			return fmt.Errorf("executor's Setup message lacks %s", name)
+			return fmt.Errorf("executor's Setup message (%s protocol) lacks %s", e.version, name)
 		}
 	}
 	_, e.gorc = e.syms[protocol.RunAsVoid]
@@ -179,7 +221,39 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	if !c.debuggable {
 		if mm, err := newSlabManager(e, c.shared); err == nil {
 			e.mm = mm
+		} else if mm, err := newLLVMSharedManager(e); err == nil && c.shared {
+			e.mm = mm
 		}
+	}
+	return nil
+}
+
+// requiredSymbols are the names an executor of protocol v must publish.
+func requiredSymbols(v protocol.Version) []string {
+	names := []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
+		protocol.DylibManagerInstance, protocol.DylibManagerOpen, protocol.RunAsMain,
+		protocol.WriteUint64s, protocol.WriteBuffers}
+	switch v {
+	case protocol.LLVM14, protocol.LLVM19:
+		return append(names, protocol.MemoryManagerFinalize, protocol.MemoryManagerDeallocate, protocol.DylibManagerLookup)
+	}
+	return append(names, protocol.MemoryManagerInitialize, protocol.MemoryManagerRelease, protocol.DylibManagerResolve)
+}
+
+// checkTarget refuses an executor that runs code gorc does not link for:
+// an architecture without a JIT target, or a system other than Linux (the
+// executor runtime and the ELF platform are Linux's). The memory managers
+// lay segments out on the executor's pages, which must be a power of two
+// (x86-64 Linux has 4 KiB pages; up to 64 KiB is accepted).
+func checkTarget(t triple.Triple, page uint64) error {
+	if _, err := target.For(t); err != nil {
+		return fmt.Errorf("the executor runs %q code: %w", t, err)
+	}
+	if t.OS != triple.Linux {
+		return fmt.Errorf("the executor runs %q code, but gorc links only for Linux", t)
+	}
+	if page < 4096 || page > 64<<10 || page&(page-1) != 0 {
+		return fmt.Errorf("the executor's page size is %d; gorc lays memory out for pages of a power of two from 4 KiB to 64 KiB", page)
 	}
 	return nil
 }
@@ -216,7 +290,7 @@ func (e *EPC) Symbol(name string) (uint64, bool) {
 func (e *EPC) sym(name string) uint64 { return e.syms[name] }
 
 // TargetTriple returns the executor's triple.
-func (e *EPC) TargetTriple() string { return e.setup.Triple }
+func (e *EPC) TargetTriple() triple.Triple { return e.triple }
 
 // PageSize returns the executor's page size.
 func (e *EPC) PageSize() uint64 { return e.setup.PageSize }
@@ -248,23 +322,54 @@ func (e *EPC) LoadDylib(path string) (orc.DylibHandle, error) {
 	return orc.DylibHandle(h), nil
 }
 
-// LookupSymbols looks names up in a library opened with LoadDylib.
+// LookupSymbols looks names up in a library opened with LoadDylib; a
+// name not found (and not required) is 0.
 func (e *EPC) LookupSymbols(h orc.DylibHandle, syms []orc.SymbolRequest) ([]uint64, error) {
-	req := protocol.LookupArgs{Instance: sps.Addr(e.sym(protocol.DylibManagerInstance)), Handle: uint64(h),
-		Names: make([]protocol.LookupRequest, len(syms))}
+	names := make([]protocol.LookupRequest, len(syms))
 	for i, s := range syms {
-		req.Names[i] = protocol.LookupRequest{Name: s.Name, Required: s.Required}
+		names[i] = protocol.LookupRequest{Name: s.Name, Required: s.Required}
 	}
-	addrs, err := sps.CallExpected[[]sps.Addr](e, e.sym(protocol.DylibManagerLookup), req)
-	if err != nil {
-		return nil, err
+	inst := sps.Addr(e.sym(protocol.DylibManagerInstance))
+	out := make([]uint64, 0, len(syms))
+	switch e.version {
+	case protocol.LLVM14:
+		addrs, err := sps.CallExpected[[]sps.Addr](e, e.sym(protocol.DylibManagerLookup),
+			protocol.LookupArgs{Instance: inst, Handle: uint64(h), Names: names})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			out = append(out, uint64(a))
+		}
+	case protocol.LLVM19:
+		defs, err := sps.CallExpected[[]protocol.SymbolDef](e, e.sym(protocol.DylibManagerLookup),
+			protocol.LookupArgs{Instance: inst, Handle: uint64(h), Names: names})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range defs {
+			out = append(out, uint64(d.Addr))
+		}
+	default:
+		defs, err := sps.CallExpected[[]protocol.MaybeSymbolDef](e, e.sym(protocol.DylibManagerResolve),
+			protocol.ResolveArgs{Handle: sps.Addr(h), Names: names})
+		if err != nil {
+			return nil, err
+		}
+		// LLVM 22's executor answers a required name it lacks as absent.
+		var missing []string
+		for i, d := range defs {
+			if !d.Found && i < len(syms) && syms[i].Required {
+				missing = append(missing, syms[i].Name)
+			}
+			out = append(out, uint64(d.Def.Addr))
+		}
+		if missing != nil {
+			return nil, fmt.Errorf("symbols not found in the executor: %s", strings.Join(missing, ", "))
+		}
 	}
-	if len(addrs) != len(syms) {
-		return nil, fmt.Errorf("executor answered %d addresses for %d names", len(addrs), len(syms))
-	}
-	out := make([]uint64, len(addrs))
-	for i, a := range addrs {
-		out[i] = uint64(a)
+	if len(out) != len(syms) {
+		return nil, fmt.Errorf("executor answered %d addresses for %d names", len(out), len(syms))
 	}
 	return out, nil
 }
@@ -281,11 +386,15 @@ func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
 	return int(int32(r)), nil
 }
 
-// RunAsVoidFunction runs void f(void) at addr. LLVM's executor has no such
-// call: there f runs as main with no arguments, which a void function
-// ignores.
+// RunAsVoidFunction runs void f(void) at addr. LLVM 14's executor has no
+// such call: there f runs as main with no arguments, which a void
+// function ignores.
 func (e *EPC) RunAsVoidFunction(addr uint64) error {
 	if !e.gorc {
+		if fn, ok := e.syms[protocol.RunAsVoidFunction]; ok {
+			_, err := sps.Call[int32](e, fn, sps.Addr(addr))
+			return err
+		}
 		_, err := e.RunAsMain(addr, nil)
 		return err
 	}
@@ -298,8 +407,68 @@ func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
 	if !e.gorc {
 		return 0, errors.New("the executor (not gorc's) cannot run int(int) functions")
 	}
-	r, err := sps.Call[int32](e, e.sym(protocol.RunAsInt), protocol.RunAsIntArgs{Fn: sps.Addr(addr), Arg: int32(arg)})
+	a, err := orc.CIntArg(arg)
+	if err != nil {
+		return 0, err
+	}
+	r, err := sps.Call[int32](e, e.sym(protocol.RunAsInt), protocol.RunAsIntArgs{Fn: sps.Addr(addr), Arg: a})
 	return int(r), err
+}
+
+// CallFunction calls the function at addr with signature sig in the
+// executor (see orc.FunctionCaller); only gorc's executor can.
+func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint64, error) {
+	if err := e.CanCallFunctions(); err != nil {
+		return 0, err
+	}
+	fn := e.sym(protocol.CallFunction)
+	if err := orc.CheckCArgs(sig, args); err != nil {
+		return 0, err
+	}
+	a := protocol.CallFunctionArgs{Fn: sps.Addr(addr), Args: args}
+	a.Result, a.Params = sig.Bytes()
+	return sps.CallExpected[uint64](e, fn, a)
+}
+
+// NewForwardingCallback makes a C function in the executor whose calls go
+// to the controller's JIT dispatch handler for tag (gorc's executor only;
+// see orc.ForwardingCallbackMaker).
+func (e *EPC) NewForwardingCallback(name string, sig orc.CSignature, tag uint64) (uint64, func() error, error) {
+	fn, rel := e.sym(protocol.NewCallback), e.sym(protocol.ReleaseCallback)
+	_, ctx, ok := e.JITDispatch()
+	if !e.gorc || fn == 0 || rel == 0 || !ok {
+		return 0, nil, errors.New("the executor cannot call Go functions: only gorc's executor can")
+	}
+	a := protocol.NewCallbackArgs{Name: name, Ctx: sps.Addr(ctx), Tag: sps.Addr(tag)}
+	a.Result, a.Params = sig.Bytes()
+	addr, err := sps.CallExpected[sps.Addr](e, fn, a)
+	if err != nil {
+		return 0, nil, err
+	}
+	return uint64(addr), func() error {
+		_, err := sps.Call[sps.Empty](e, rel, addr)
+		return err
+	}, nil
+}
+
+// CanCallFunctions returns nil for gorc's executor, and else why
+// CallFunction cannot work.
+func (e *EPC) CanCallFunctions() error {
+	if !e.gorc || e.sym(protocol.CallFunction) == 0 {
+		return errors.New("the executor cannot call functions by C signature: only gorc's executor can (LLVM's runs main only)")
+	}
+	return nil
+}
+
+// FlushStdio flushes the executor's C stdio streams (gorc's executor; LLVM's
+// flushes when it exits).
+func (e *EPC) FlushStdio() error {
+	fn := e.sym(protocol.FlushStdio)
+	if !e.gorc || fn == 0 {
+		return nil
+	}
+	_, err := sps.Call[sps.Empty](e, fn, sps.Empty{})
+	return err
 }
 
 // WriteMemory writes data at addr in the executor. Eight bytes at an
@@ -330,20 +499,30 @@ func (e *EPC) SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, err
 }
 
 // RuntimeSymbol returns the executor address of a function of gorc's
-// runtime (for orc/elfplatform). LLVM's executor has only the eh-frame
-// registration among them, under its own name.
+// runtime (for orc/elfplatform). LLVM's executors have only the eh-frame
+// registration among them, under a name of their version's (all take and
+// answer what gorc's does).
 func (e *EPC) RuntimeSymbol(name string) (uint64, bool) {
 	if a, ok := e.syms[name]; ok {
 		return a, true
 	}
+	var llvmNames []string
 	switch name {
 	case "gorc_register_eh_frame_wrapper":
-		return e.Symbol(protocol.RegisterEHFrame)
+		llvmNames = []string{protocol.RegisterEHFrame, protocol.RegisterEHFrameSection, protocol.RegisterEHFrameAllocAction}
 	case "gorc_deregister_eh_frame_wrapper":
-		return e.Symbol(protocol.DeregisterEHFrame)
+		llvmNames = []string{protocol.DeregisterEHFrame, protocol.DeregisterEHFrameSection, protocol.DeregisterEHFrameAllocAction}
+	}
+	for _, n := range llvmNames {
+		if a, ok := e.syms[n]; ok {
+			return a, true
+		}
 	}
 	return 0, false
 }
+
+// Protocol returns the LLVM protocol the executor speaks.
+func (e *EPC) Protocol() protocol.Version { return e.version }
 
 // ReserveTLSModule reserves a TLS module id in the executor.
 func (e *EPC) ReserveTLSModule() (uint32, error) {
