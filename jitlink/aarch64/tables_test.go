@@ -93,4 +93,3 @@ func TestBranchRangeExtension(t *testing.T) {
 		t.Errorf("two branches to far use different veneers")
 	}
 }
-
