@@ -502,8 +502,11 @@ func implicitAddend(p []byte, size int) int64 {
 }
 
 func relocName(m elf.Machine, t uint32) string {
-	if m == elf.EM_X86_64 {
+	switch m {
+	case elf.EM_X86_64:
 		return elf.R_X86_64(t).String()
+	case elf.EM_AARCH64:
+		return elf.R_AARCH64(t).String()
 	}
 	return fmt.Sprintf("type %d", t)
 }

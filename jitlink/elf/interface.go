@@ -114,6 +114,9 @@ func NeedsLowAddresses(name string, data []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if f.machine != elf.EM_X86_64 {
+		return false, nil // elsewhere code reaches its data PC-relatively
+	}
 	for i, s := range f.sections {
 		if s.typ != elf.SHT_RELA || int(s.info) >= len(f.sections) || f.sections[s.info].flags&elf.SHF_ALLOC == 0 {
 			continue // debug info uses R_X86_64_32 too, but is not loaded

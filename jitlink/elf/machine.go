@@ -12,6 +12,8 @@ func archFor(m elf.Machine) *arch {
 	switch m {
 	case elf.EM_X86_64:
 		return archX86_64
+	case elf.EM_AARCH64:
+		return archAArch64
 	}
 	return nil
 }
