@@ -3,17 +3,16 @@ package orcrt
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
+	"golang.org/x/sys/unix"
 )
 
 // ErrDetached is returned by calls through a detached controller access.
@@ -40,7 +39,7 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 	c.release = release
 	s.DefineSymbol(protocol.DispatchCtx, ctx)
 	s.DefineSymbol(protocol.DispatchFn, native.DispatchFunction())
-	setup := protocol.Setup{Triple: HostTriple(), PageSize: uint64(unix.Getpagesize())}
+	setup := protocol.Setup{Triple: triple.Host().String(), PageSize: uint64(unix.Getpagesize())}
 	for name, addr := range s.Symbols() {
 		setup.Symbols = append(setup.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(addr)})
 	}
@@ -55,14 +54,6 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// HostTriple is the target triple this executor reports.
-func HostTriple() string {
-	if runtime.GOARCH == "amd64" {
-		return "x86_64-unknown-linux-gnu"
-	}
-	return runtime.GOARCH + "-unknown-linux-gnu"
 }
 
 // Serve answers the controller's calls, each as a task of the session,

@@ -18,8 +18,8 @@ import (
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
@@ -402,7 +402,7 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 }
 
 // needsLowAddresses reports whether an input object was built without PIC
-// in the small code model (see elf.NeedsLowAddresses).
+// in the small code model (see object.NeedsLowAddresses).
 func (t *tool) needsLowAddresses() bool {
 	for _, in := range append(slices.Clone(t.o.inputs), t.o.harness...) {
 		if kind, err := sniff(in); err != nil || kind != "object" {
@@ -412,7 +412,7 @@ func (t *tool) needsLowAddresses() bool {
 		if err != nil {
 			continue // reported when the input is added
 		}
-		if low, _ := elf.NeedsLowAddresses(in, data); low {
+		if low, _ := object.NeedsLowAddresses(in, data); low {
 			t.logf("%s has 32-bit absolute relocations: JIT'd memory goes below 2 GiB", in)
 			return true
 		}
@@ -517,7 +517,7 @@ func (t *tool) addInput(path string, h *harness) error {
 		return err
 	}
 	delete(t.objects, path) // the layer holds it from here
-	iface, err := elf.ReadInterface(path, data)
+	iface, err := object.ReadInterface(path, data)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,12 @@
 package aarch64
 
 import (
-	"encoding/binary"
-
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // Triple is the target triple of AArch64 graphs on Linux.
-const Triple = "aarch64-unknown-linux-gnu"
+var Triple = triple.New(triple.AArch64, triple.UnknownVendor, triple.Linux, triple.GNU)
 
 // Backend links AArch64 graphs: it applies fixups, builds the GOT and PLT
 // stubs after pruning, defines the GOT base symbol when something uses it,
@@ -20,7 +19,7 @@ type Backend struct {
 
 // NewLinkGraph returns an empty AArch64 graph with a Backend.
 func NewLinkGraph(name string) *jitlink.LinkGraph {
-	return jitlink.NewLinkGraph(name, Triple, 8, binary.LittleEndian, &Backend{})
+	return jitlink.NewLinkGraph(name, Triple, &Backend{})
 }
 
 // EdgeKindName names an AArch64 edge kind.

@@ -6,13 +6,15 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/aarch64"
 	"github.com/gorc-jit/gorc/jitlink/ehframe"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
-// TripleAArch64 is the target triple of ELF AArch64 graphs.
-const TripleAArch64 = aarch64.Triple
-
 var archAArch64 = &arch{
-	triple:     TripleAArch64,
+	arch:    triple.AArch64,
+	machine: elf.EM_AARCH64,
+	tpoff64: uint32(elf.R_AARCH64_TLS_TPREL64),
+	// No absolute32: code reaches its data PC-relatively in every code
+	// model.
 	newBackend: func() backend { return &aarch64Backend{} },
 	edge:       aarch64Edge,
 }

@@ -26,6 +26,7 @@ type DualMapped struct {
 	reserve []byte // the whole target range
 	regions [3]*dualRegion
 	run     ActionRunner
+	flush   ICacheFlush
 	closed  bool
 }
 
@@ -73,7 +74,7 @@ func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	d := &DualMapped{fd: fd, run: o.run}
+	d := &DualMapped{fd: fd, run: o.run, flush: o.flush}
 	fail := func(err error) (*DualMapped, error) {
 		d.release()
 		return nil, err
@@ -219,7 +220,7 @@ func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc,
 	if err := checkAlignment(req.Segments, page); err != nil {
 		return nil, err
 	}
-	a := &dualAlloc{d: d, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
+	a := &dualAlloc{d: d, reqs: req.Segments, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -273,6 +274,7 @@ func (d *DualMapped) freePieces(ps []dualPiece) {
 
 type dualAlloc struct {
 	d      *DualMapped
+	reqs   []jitlink.SegmentRequest
 	segs   []jitlink.SegmentAlloc
 	pieces []dualPiece
 }
@@ -289,11 +291,11 @@ func (a *dualAlloc) release() error {
 
 func (a *dualAlloc) Abandon() error { return a.release() }
 
-// Finalize only runs the actions: the target views already have their
-// protections, and x86-64 keeps instruction fetch coherent with the writes
-// made through the working view.
+// Finalize flushes the code (where the target needs it) and runs the
+// actions: the target views already have their protections.
 func (a *dualAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
-	in := &inFlight{run: a.d.run, release: a.release}
+	in := &inFlight{reqs: a.reqs, segs: a.segs, run: a.d.run, flush: a.d.flush, release: a.release}
+	in.flushCode()
 	fa, err := in.runActions(actions)
 	if err != nil {
 		done(jitlink.FinalizedAlloc{}, err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -28,11 +29,12 @@ import (
 // EPC controls an executor process over the remote-executor protocol. It
 // is safe for concurrent use.
 type EPC struct {
-	conn  *wire.Conn
-	setup protocol.Setup
-	syms  map[string]uint64
-	mm    jitlink.MemoryManager
-	gorc  bool // the executor is gorc's (it publishes gorc's additions)
+	conn   *wire.Conn
+	setup  protocol.Setup
+	triple triple.Triple // setup.Triple, parsed
+	syms   map[string]uint64
+	mm     jitlink.MemoryManager
+	gorc   bool // the executor is gorc's (it publishes gorc's additions)
 
 	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 
@@ -144,6 +146,10 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Close()
 		return fmt.Errorf("executor's Setup message: %w", err)
 	}
+	if e.triple, err = triple.Parse(e.setup.Triple); err != nil {
+		conn.Close()
+		return fmt.Errorf("executor's Setup message: %w", err)
+	}
 	e.syms = make(map[string]uint64, len(e.setup.Symbols))
 	for _, s := range e.setup.Symbols {
 		e.syms[s.Name] = uint64(s.Addr)
@@ -196,7 +202,7 @@ func (e *EPC) Symbol(name string) (uint64, bool) {
 func (e *EPC) sym(name string) uint64 { return e.syms[name] }
 
 // TargetTriple returns the executor's triple.
-func (e *EPC) TargetTriple() string { return e.setup.Triple }
+func (e *EPC) TargetTriple() triple.Triple { return e.triple }
 
 // PageSize returns the executor's page size.
 func (e *EPC) PageSize() uint64 { return e.setup.PageSize }

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/remote"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -44,7 +45,7 @@ func executorInProcess(t *testing.T, opts ...remote.Option) *remote.EPC {
 
 func TestEPCServices(t *testing.T) {
 	epc := executorInProcess(t)
-	if !epc.IsGorcExecutor() || !strings.HasPrefix(epc.TargetTriple(), "x86_64") || epc.PageSize() == 0 {
+	if !epc.IsGorcExecutor() || epc.TargetTriple() != triple.Host() || epc.PageSize() == 0 {
 		t.Fatalf("setup: gorc %v, triple %q, page %d", epc.IsGorcExecutor(), epc.TargetTriple(), epc.PageSize())
 	}
 	h, err := epc.LoadDylib("")
