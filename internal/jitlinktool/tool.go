@@ -20,6 +20,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
 	"github.com/gorc-jit/gorc/jitlink/object"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
@@ -284,7 +285,19 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			return nil, err
 		}
 		b.EPC = epc
-		if noexecSlab {
+		foreign, err := t.foreignTriple()
+		if err != nil {
+			return nil, err
+		}
+		if foreign != nil {
+			// -noexec links objects for another architecture into this
+			// process's memory: the JIT targets theirs, and nothing runs.
+			b.EPC = foreignEPC{epc, *foreign}
+		}
+		switch {
+		case foreign != nil:
+			b.PlatformRuntime = &foreignRuntime{noEHFrames: noEHFrames{epc}}
+		case noexecSlab:
 			// Code at virtual addresses must not be registered with the
 			// unwinder.
 			b.PlatformRuntime = noEHFrames{epc}
@@ -399,6 +412,65 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
 	}
 	return inprocess.New(epcOpts...), noexecSlab, nil
+}
+
+// foreignEPC is the in-process executor as -noexec uses it for objects of
+// another architecture: it says it targets theirs.
+type foreignEPC struct {
+	*inprocess.EPC
+	triple triple.Triple
+}
+
+func (e foreignEPC) TargetTriple() triple.Triple { return e.triple }
+
+// foreignRuntime is the platform runtime of a -noexec link for another
+// architecture: no unwinder registration (this process's unwinder is for
+// its own machine), and static TLS laid out as on AArch64 (TLS variant 1:
+// blocks follow the 16-byte thread control block the thread pointer
+// points at) without any memory behind it, as nothing runs.
+type foreignRuntime struct {
+	noEHFrames
+	mu   sync.Mutex
+	next uint64
+}
+
+func (r *foreignRuntime) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	align = max(align, 1)
+	off := (16 + r.next + align - 1) &^ (align - 1)
+	r.next = off + size - 16
+	return int64(off), nil
+}
+
+// foreignTriple returns, with -noexec, the triple of the first input
+// object if it is for another architecture than this process (as
+// llvm-jitlink takes its target from the first object), else nil.
+func (t *tool) foreignTriple() (*triple.Triple, error) {
+	if !t.o.noexec {
+		return nil, nil
+	}
+	for _, in := range append(slices.Clone(t.o.harness), t.o.inputs...) {
+		if kind, err := sniff(in); err != nil || kind != "object" {
+			continue
+		}
+		data, err := t.readObject(in)
+		if err != nil {
+			return nil, nil // reported when the input is added
+		}
+		arch, err := object.Arch(in, data)
+		if err != nil {
+			return nil, err
+		}
+		host := triple.Host()
+		if arch == host.Arch {
+			return nil, nil
+		}
+		t.logf("%s is for %s: linking for it without running", in, arch)
+		host.Arch = arch
+		return &host, nil
+	}
+	return nil, nil
 }
 
 // needsLowAddresses reports whether an input object was built without PIC

@@ -408,10 +408,8 @@ func patchInstruction(g *jitlink.LinkGraph, b *jitlink.Block, e *jitlink.Edge, w
 			return 0, jitlink.OutOfRange(g, b, e, v)
 		}
 		return w&^imm12Mask | uint32(v>>3)<<10, nil
-	case RequestTLSDescAndTransformToPage21, RequestTLSDescAndTransformToPageOffset12,
-		RequestGOTTPOFFAndTransformToPage21, RequestGOTTPOFFAndTransformToPageOffset12,
-		RequestTLSGDAndTransformToPage21, RequestTLSGDAndTransformToPageOffset12,
-		TPOffHi12, TPOffLo12, TPOffMoveWide16, TPOffMoveWide16Signed, TLSDescFunc, TLSDescArg:
+	}
+	if e.Kind >= FirstPlatformKind {
 		return 0, jitlink.NewFixupError(g, b, e, 0, tlsNotLowered(e.Kind))
 	}
 	return 0, jitlink.NewFixupError(g, b, e, 0, "edge was not lowered before fixup (missing GOT/PLT pass?)")

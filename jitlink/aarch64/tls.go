@@ -55,6 +55,15 @@ const (
 	TLSDescFunc
 	// TLSDescArg is the argument word of a TLS descriptor.
 	TLSDescArg
+	// RequestGOTTPOFFAndTransformToLDRLiteral19 is
+	// TLSIE_LD_GOTTPREL_PREL19 (the tiny code model).
+	RequestGOTTPOFFAndTransformToLDRLiteral19
+	// RequestTLSDescAndTransformToLDRLiteral19 is TLSDESC_LD_PREL19.
+	RequestTLSDescAndTransformToLDRLiteral19
+	// RequestTLSDescAndTransformToADRLiteral21 is TLSDESC_ADR_PREL21.
+	RequestTLSDescAndTransformToADRLiteral21
+	// RequestTLSGDAndTransformToADRLiteral21 is TLSGD_ADR_PREL21.
+	RequestTLSGDAndTransformToADRLiteral21
 )
 
 var tlsKindNames = [...]string{
@@ -74,6 +83,34 @@ var tlsKindNames = [...]string{
 	DTPMod64 - FirstPlatformKind:                                  "DTPMod64",
 	TLSDescFunc - FirstPlatformKind:                               "TLSDescFunc",
 	TLSDescArg - FirstPlatformKind:                                "TLSDescArg",
+	RequestGOTTPOFFAndTransformToLDRLiteral19 - FirstPlatformKind: "RequestGOTTPOFFAndTransformToLDRLiteral19",
+	RequestTLSDescAndTransformToLDRLiteral19 - FirstPlatformKind:  "RequestTLSDescAndTransformToLDRLiteral19",
+	RequestTLSDescAndTransformToADRLiteral21 - FirstPlatformKind:  "RequestTLSDescAndTransformToADRLiteral21",
+	RequestTLSGDAndTransformToADRLiteral21 - FirstPlatformKind:    "RequestTLSGDAndTransformToADRLiteral21",
+}
+
+// tlsRequest returns the entry model (one of the Page21 request kinds) and
+// the lowered kind of a TLS request kind; ok is false for other kinds.
+func tlsRequest(k jitlink.EdgeKind) (model, lowered jitlink.EdgeKind, ok bool) {
+	switch k {
+	case RequestTLSDescAndTransformToPage21, RequestGOTTPOFFAndTransformToPage21, RequestTLSGDAndTransformToPage21:
+		return k, Page21, true
+	case RequestTLSDescAndTransformToPageOffset12:
+		return RequestTLSDescAndTransformToPage21, PageOffset12, true
+	case RequestGOTTPOFFAndTransformToPageOffset12:
+		return RequestGOTTPOFFAndTransformToPage21, PageOffset12, true
+	case RequestTLSGDAndTransformToPageOffset12:
+		return RequestTLSGDAndTransformToPage21, PageOffset12, true
+	case RequestGOTTPOFFAndTransformToLDRLiteral19:
+		return RequestGOTTPOFFAndTransformToPage21, LDRLiteral19, true
+	case RequestTLSDescAndTransformToLDRLiteral19:
+		return RequestTLSDescAndTransformToPage21, LDRLiteral19, true
+	case RequestTLSDescAndTransformToADRLiteral21:
+		return RequestTLSDescAndTransformToPage21, ADRLiteral21, true
+	case RequestTLSGDAndTransformToADRLiteral21:
+		return RequestTLSGDAndTransformToPage21, ADRLiteral21, true
+	}
+	return 0, 0, false
 }
 
 // TLSIndexSectionName holds the TLS descriptors, tls_index pairs and
@@ -109,7 +146,7 @@ func tlsNotLowered(k jitlink.EdgeKind) string {
 }
 
 // BuildTLSEntries is a post-prune pass that lowers TLS requests: each
-// becomes a Page21 or PageOffset12 to a 16-byte entry in $__TLSGOT, one per
+// becomes a Page21, PageOffset12, LDRLiteral19 or ADRLiteral21 to a 16-byte entry in $__TLSGOT, one per
 // target and model: a descriptor {resolver, argument}, a tls_index {module,
 // offset}, or (initial exec) a word holding the offset from the thread
 // pointer. Descriptors get their resolver from LowerStaticTLS.
@@ -128,13 +165,8 @@ func BuildTLSEntries(g *jitlink.LinkGraph) error {
 		edges := b.Edges()
 		for i := range edges {
 			e := &edges[i]
-			var model, kind jitlink.EdgeKind
-			switch e.Kind {
-			case RequestTLSDescAndTransformToPage21, RequestGOTTPOFFAndTransformToPage21, RequestTLSGDAndTransformToPage21:
-				model, kind = e.Kind, Page21
-			case RequestTLSDescAndTransformToPageOffset12, RequestGOTTPOFFAndTransformToPageOffset12, RequestTLSGDAndTransformToPageOffset12:
-				model, kind = e.Kind-1, PageOffset12
-			default:
+			model, kind, ok := tlsRequest(e.Kind)
+			if !ok {
 				continue
 			}
 			k := key{e.Target, model}

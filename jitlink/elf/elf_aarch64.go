@@ -107,6 +107,14 @@ func aarch64Edge(b *builder, rtype uint32, sec string, off uint64) (jitlink.Edge
 		k = aarch64.RequestGOTTPOFFAndTransformToPage21
 	case elf.R_AARCH64_TLSIE_LD64_GOTTPREL_LO12_NC:
 		k = aarch64.RequestGOTTPOFFAndTransformToPageOffset12
+	case elf.R_AARCH64_TLSIE_LD_GOTTPREL_PREL19:
+		k = aarch64.RequestGOTTPOFFAndTransformToLDRLiteral19
+	case elf.R_AARCH64_TLSDESC_LD_PREL19:
+		k = aarch64.RequestTLSDescAndTransformToLDRLiteral19
+	case elf.R_AARCH64_TLSDESC_ADR_PREL21:
+		k = aarch64.RequestTLSDescAndTransformToADRLiteral21
+	case elf.R_AARCH64_TLSGD_ADR_PREL21:
+		k = aarch64.RequestTLSGDAndTransformToADRLiteral21
 	case elf.R_AARCH64_TLSGD_ADR_PAGE21:
 		k = aarch64.RequestTLSGDAndTransformToPage21
 	case elf.R_AARCH64_TLSGD_ADD_LO12_NC:
