@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // Env is the linked program the expressions are evaluated against.
@@ -30,6 +32,9 @@ type Env struct {
 	StubAddr    func(file, sym string) (uint64, error)
 	GOTAddr     func(file, sym string) (uint64, error)
 	SectionAddr func(file, section string) (uint64, error)
+	// Arch is the machine decode_operand and next_pc decode for
+	// (default x86-64).
+	Arch triple.Arch
 }
 
 // Rule is one check found in a file.
@@ -247,7 +252,7 @@ func (p *parser) slice(v uint64) (uint64, error) {
 		return 0, p.errorf("bad slice")
 	}
 	lo, err := strconv.ParseUint(p.number(), 0, 8)
-	if err != nil || !p.eat("]") || hi > 63 || lo > hi {
+	if err != nil || !p.eat("]") || hi > 64 || lo > hi {
 		return 0, p.errorf("bad slice")
 	}
 	v >>= lo
@@ -302,6 +307,12 @@ func (p *parser) builtin(name string) (uint64, error) {
 		addr, err := p.expr()
 		if err != nil || !p.eat(")") {
 			return 0, p.errorf("bad next_pc argument")
+		}
+		if p.env.Arch == triple.AArch64 {
+			if _, _, err := p.decodeARM64(addr); err != nil {
+				return 0, err
+			}
+			return addr + 4, nil
 		}
 		inst, err := p.decode(addr)
 		if err != nil {
@@ -360,6 +371,9 @@ func (p *parser) decode(addr uint64) (x86asm.Inst, error) {
 // immediate taking one slot and a memory operand five (base, scale, index,
 // displacement, segment). Relative branch targets are their displacement.
 func (p *parser) decodeOperand(addr uint64, idx int) (uint64, error) {
+	if p.env.Arch == triple.AArch64 {
+		return p.decodeOperandARM64(addr, idx)
+	}
 	inst, err := p.decode(addr)
 	if err != nil {
 		return 0, err

@@ -664,6 +664,7 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 // runChecks evaluates every check file against the linked memory.
 func (t *tool) runChecks() error {
 	env := &jitlinkcheck.Env{
+		Arch: t.j.ExecutorProcessControl().TargetTriple().Arch,
 		Symbol: func(name string) (uint64, bool) {
 			if a, ok := t.rec.symbols[name]; ok {
 				return a, true

@@ -228,14 +228,20 @@ func BuildGOTAndStubs(g *jitlink.LinkGraph) error {
 }
 
 // OptimizeGOTAndStubs is a pre-fixup pass that sends branches straight to
-// their final targets where those are within B/BL range, bypassing the stub;
-// the others keep going through it (the stub is their range-extension
-// veneer).
+// their final targets where those are within B/BL range, bypassing the stub
+// (the others keep going through it: the stub is their range-extension
+// veneer), and relaxes GOT loads (relaxGOTLoad).
 func OptimizeGOTAndStubs(g *jitlink.LinkGraph) error {
 	for b := range g.Blocks() {
 		edges := b.Edges()
 		for i := range edges {
 			e := &edges[i]
+			// (Stubs keep their loads: they are found by the edge to their
+			// GOT entry.)
+			if e.Kind == Page21 && i+1 < len(edges) && b.Section().Name() != StubsSectionName {
+				relaxGOTLoad(b, e, &edges[i+1])
+				continue
+			}
 			if e.Kind != Branch26PCRelToStub {
 				continue
 			}
@@ -251,4 +257,53 @@ func OptimizeGOTAndStubs(g *jitlink.LinkGraph) error {
 		}
 	}
 	return nil
+}
+
+// Instruction words GOT-load relaxation writes.
+const (
+	nop        = 0xd503201f
+	adrBase    = 0x10000000
+	ldrXMask   = 0xffc00000 // LDR (64-bit, unsigned offset) without operands
+	adrpOpMask = 0x9f000000
+)
+
+// relaxGOTLoad rewrites "adrp xN, entry; ldr xN, [xN, :lo12:entry]", a load
+// of a target's address from its GOT entry, to compute the address instead
+// when the target is in reach: "nop; adr xN, target" within +-1 MiB, else
+// "adrp xN, target; add xN, xN, :lo12:target" within +-4 GiB. Only loads
+// that overwrite the ADRP's register are relaxed (as lld does): otherwise
+// later code may still use the register for the GOT page.
+func relaxGOTLoad(b *jitlink.Block, adrpEdge, ldrEdge *jitlink.Edge) {
+	entry := adrpEdge.Target
+	if ldrEdge.Kind != PageOffset12 || ldrEdge.Target != entry || ldrEdge.Offset != adrpEdge.Offset+4 ||
+		adrpEdge.Addend != 0 || ldrEdge.Addend != 0 || entry.Block() == nil || entry.Block().Section().Name() != GOTSectionName {
+		return
+	}
+	real := TableTarget(entry)
+	c := b.Content()
+	off := int(adrpEdge.Offset)
+	if real == nil || off+8 > len(c) {
+		return
+	}
+	le := binary.LittleEndian
+	w0, w1 := le.Uint32(c[off:]), le.Uint32(c[off+4:])
+	reg := w0 & 31
+	if w0&adrpOpMask != 0x90000000 || w1&ldrXMask != ldrX(0, 0, 0) || w1&31 != reg || w1>>5&31 != reg {
+		return
+	}
+	T := real.Address()
+	adrAt := b.Address() + uint64(off) + 4
+	switch d := int64(T - adrAt); {
+	case fitsInt(d, 21):
+		le.PutUint32(c[off:], nop)
+		le.PutUint32(c[off+4:], adrBase|reg)
+		adrpEdge.Kind = jitlink.KeepAlive
+		ldrEdge.Kind = ADRLiteral21
+	case fitsInt(int64(page(T)-page(adrAt-4)), 33):
+		le.PutUint32(c[off+4:], addImm(reg, reg, 0))
+		ldrEdge.Kind = PageOffset12
+	default:
+		return
+	}
+	adrpEdge.Target, ldrEdge.Target = real, real
 }

@@ -172,9 +172,11 @@ func pageLoad(t *testing.T, m *jitlinktest.Memory, addr uint64) uint64 {
 	return page + uint64(w>>10&0xfff)<<(w>>30)
 }
 
-// GOT loads load a GOT entry that holds the target's address; calls to
-// external functions reach them (directly or through a stub); the small
-// PIC model's LD64_GOTPAGE_LO15 counts from the GOT base's page.
+// A GOT load of a target within reach is relaxed to compute its address
+// (nop; adr, or adrp; add); one out of reach loads the GOT entry, which holds
+// the target's address. Calls to external functions reach them directly or
+// through a stub. The small PIC model's LD64_GOTPAGE_LO15 counts from the
+// GOT base's page.
 func TestAArch64GOTAndCalls(t *testing.T) {
 	dir := t.TempDir()
 	obj := aarch64Object(t, dir, "got.s", `
@@ -188,46 +190,59 @@ f:	adrp	x0, :got:ext
 	ldr	x2, [x2, #:gotpage_lo15:ext]
 	bl	ext
 	b	far
+	adrp	x3, :got:far
+	ldr	x3, [x3, :got_lo12:far]
+	adrp	x4, :got:mid
+	ldr	x4, [x4, :got_lo12:mid]
+	adrp	x5, :got:ext
+	ldr	x6, [x5, :got_lo12:ext]
 	ret
 	.data
 var:	.quad 0
 `)
 	g := graphOf(t, obj)
 	m := &jitlinktest.Memory{Base: 0x200000}
-	const ext, far = 0x300000, 0x7f0000000000
-	if err := jitlinktest.Link(g, jitlinktest.Options{Memory: m, Externals: map[string]uint64{"ext": ext, "far": far}}); err != nil {
+	const ext, mid, far = 0x300000, 0x80000000, 0x7f0000000000
+	if err := jitlinktest.Link(g, jitlinktest.Options{Memory: m, Externals: map[string]uint64{"ext": ext, "mid": mid, "far": far}}); err != nil {
 		t.Fatal(err)
 	}
 	f := symbol(g, "f").Address()
 	le := binary.LittleEndian
-	if got := le.Uint64(mem(t, m, pageLoad(t, m, f), 8)); got != ext {
-		t.Errorf("GOT load of ext reads %#x, want %#x", got, ext)
-	}
-	if got, want := le.Uint64(mem(t, m, pageLoad(t, m, f+8), 8)), symbol(g, "var").Address(); got != want {
-		t.Errorf("GOT load of var reads %#x, want %#x", got, want)
-	}
-	// gotpage_lo15: the entry's offset from the GOT base's page.
-	gotBase := symbol(g, "_GLOBAL_OFFSET_TABLE_")
-	if gotBase == nil {
-		t.Fatal("no GOT base symbol")
-	}
-	if slot := pageLoad(t, m, f+16); slot&^0xfff != gotBase.Address()&^0xfff && slot != pageLoad(t, m, f) {
-		t.Errorf("gotpage_lo15 load reads %#x, not ext's GOT entry %#x", slot, pageLoad(t, m, f))
-	}
-	if slot := pageLoad(t, m, f+16); le.Uint64(mem(t, m, slot, 8)) != ext {
-		t.Errorf("gotpage_lo15 load reads %#x, which does not hold ext", slot)
-	}
-	branch := func(at uint64) uint64 {
+	decode := func(at uint64) arm64asm.Inst {
 		inst, err := arm64asm.Decode(mem(t, m, at, 4))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return at + uint64(int64(inst.Args[0].(arm64asm.PCRel)))
+		return inst
 	}
-	if got := branch(f + 24); got != ext {
-		t.Errorf("bl ext goes to %#x, want %#x directly (in range)", got, ext)
+	pcrel := func(at uint64, arg int) uint64 { return at + uint64(int64(decode(at).Args[arg].(arm64asm.PCRel))) }
+	adrpPage := func(at uint64) uint64 { return at&^0xfff + uint64(int64(decode(at).Args[1].(arm64asm.PCRel))) }
+	// nop; adr xN, target (within 1 MiB).
+	for i, want := range []uint64{ext, symbol(g, "var").Address()} {
+		at := f + uint64(8*i)
+		if decode(at).Op != arm64asm.NOP || decode(at+4).Op != arm64asm.ADR || pcrel(at+4, 1) != want {
+			t.Errorf("GOT load at %#x is %v; %v, want nop; adr to %#x", at, decode(at), decode(at+4), want)
+		}
 	}
-	if stub := branch(f + 28); stub == far || le.Uint64(mem(t, m, pageLoad(t, m, stub), 8)) != far {
+	// adrp; add (within 4 GiB).
+	if at := f + 40; decode(at+4).Op != arm64asm.ADD || adrpPage(at)+uint64(le.Uint32(mem(t, m, at+4, 4))>>10&0xfff) != mid {
+		t.Errorf("GOT load of mid is %v; %v, want adrp; add of %#x", decode(at), decode(at+4), uint64(mid))
+	}
+	// Out of reach, and a load into another register: the GOT entry.
+	if got := le.Uint64(mem(t, m, pageLoad(t, m, f+32), 8)); got != far {
+		t.Errorf("GOT load of far reads %#x, want %#x", got, uint64(far))
+	}
+	if got := le.Uint64(mem(t, m, pageLoad(t, m, f+48), 8)); got != ext {
+		t.Errorf("GOT load of ext into x6 reads %#x, want %#x", got, uint64(ext))
+	}
+	// gotpage_lo15: the entry's offset from the GOT base's page.
+	if slot := pageLoad(t, m, f+16); le.Uint64(mem(t, m, slot, 8)) != ext {
+		t.Errorf("gotpage_lo15 load reads %#x, which does not hold ext", slot)
+	}
+	if got := pcrel(f+24, 0); got != ext {
+		t.Errorf("bl ext goes to %#x, want %#x directly (in range)", got, uint64(ext))
+	}
+	if stub := pcrel(f+28, 0); stub == far || le.Uint64(mem(t, m, pageLoad(t, m, stub), 8)) != far {
 		t.Errorf("b far (1 TiB away) does not go through a veneer to it")
 	}
 }
