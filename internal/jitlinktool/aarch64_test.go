@@ -101,3 +101,54 @@ func TestAArch64NoExecMixedMachines(t *testing.T) {
 		t.Fatalf("running an aarch64 object: exit %d, %q", got.ExitCode, got.Stderr)
 	}
 }
+
+// A branch to a function more than 128 MiB away goes through a veneer (a
+// stub loading the target from its GOT entry); one in range goes straight
+// there. Checked with -check's AArch64 decode_operand against a slab at a
+// fixed address, as LLVM's regression tests do.
+func TestAArch64VeneerChecks(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+	.text
+	.globl	main
+	.p2align 2
+main:
+# jitlink-check: decode_operand(call_far, 0) = (stub_addr(veneer.o, far_func) - call_far)[27:2]
+# jitlink-check: *{8}(got_addr(veneer.o, far_func)) = far_func
+# jitlink-check: decode_operand(stub_addr(veneer.o, far_func), 1) = \
+# jitlink-check:     got_addr(veneer.o, far_func)[32:12] - stub_addr(veneer.o, far_func)[32:12]
+# jitlink-check: decode_operand(stub_addr(veneer.o, far_func) + 4, 2) = got_addr(veneer.o, far_func)[11:3]
+# jitlink-check: decode_operand(stub_addr(veneer.o, far_func) + 8, 0) = 16
+call_far:
+	bl	far_func
+# jitlink-check: decode_operand(jump_far, 0)[25:0] = (stub_addr(veneer.o, far_func) - jump_far)[27:2]
+jump_far:
+	b	far_func
+# jitlink-check: decode_operand(call_near, 0) = (near_func - call_near)[27:2]
+call_near:
+	bl	near_func
+# jitlink-check: decode_operand(load_near, 1) = near_data - load_near
+# jitlink-check: *{4}(load_near - 4) = 0xd503201f
+	adrp	x0, :got:near_data
+load_near:
+	ldr	x0, [x0, :got_lo12:near_data]
+# jitlink-check: next_pc(call_far) = jump_far
+	ret
+`
+	obj := testutil.CompileWith(t, "clang-19", dir, "veneer.s", src, "--target=aarch64-linux-gnu")
+	check := filepath.Join(dir, "veneer.s")
+	got := jit(t, "-noexec", "-slab-allocate", "1Mb", "-slab-address", "0x40000000", "-slab-page-size", "4096",
+		"-abs", "far_func=0x7f0000001000", "-abs", "near_func=0x40100000", "-abs", "near_data=0x40080000",
+		"-check", check, obj)
+	if got.ExitCode != 0 || got.Stderr != "" {
+		t.Fatalf("exit %d\n%s", got.ExitCode, got.Stderr)
+	}
+	// Conditional branches get no veneer: out of range is an error, in
+	// the words of every fixup's.
+	obj = testutil.CompileWith(t, "clang-19", dir, "cond.s", "\t.text\n\t.globl main\nmain:\n\tcbz x0, far\n\t.skip 0x100000\n"+
+		"\t.section .text.far,\"ax\"\nfar:\n\tret\n", "--target=aarch64-linux-gnu")
+	got = jit(t, "-noexec", obj)
+	if got.ExitCode == 0 || !strings.Contains(got.Stderr, "is out of range of CondBranch19PCRel fixup") {
+		t.Fatalf("conditional branch out of range: exit %d, %q", got.ExitCode, got.Stderr)
+	}
+}
