@@ -3,6 +3,7 @@
 package elf_test
 
 import (
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"testing"
@@ -112,10 +113,9 @@ func fmtFlags(flags []string) string {
 	return s
 }
 
-// linkAndLoad links the objects in order (each may use the symbols of
-// those before it) into fresh executable memory and returns the address of
-// entry.
-func linkAndLoad(t *testing.T, objs ...string) uintptr {
+// newRegion maps executable memory for linked code and returns it with a
+// jitlinktest.Memory allocating in it and an empty symbol table.
+func newRegion(t *testing.T) ([]byte, uint64, *jitlinktest.Memory, map[string]uint64) {
 	t.Helper()
 	region, err := unix.Mmap(-1, 0, 16<<20, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
@@ -123,8 +123,29 @@ func linkAndLoad(t *testing.T, objs ...string) uintptr {
 	}
 	t.Cleanup(func() { unix.Munmap(region) })
 	base := uint64(uintptr(unsafe.Pointer(&region[0])))
-	m := &jitlinktest.Memory{Base: base}
-	defined := map[string]uint64{}
+	return region, base, &jitlinktest.Memory{Base: base}, map[string]uint64{}
+}
+
+// load copies the segments linked so far into the region and makes them
+// visible to instruction fetch.
+func load(t *testing.T, tgt aarch64.Target, region []byte, base uint64, m *jitlinktest.Memory) {
+	t.Helper()
+	for _, s := range m.Segments {
+		if s.Addr < base || s.Addr+uint64(len(s.Working)) > base+uint64(len(region)) {
+			t.Fatalf("segment at %#x is outside the region", s.Addr)
+		}
+		copy(region[s.Addr-base:], s.Working)
+		tgt.FlushInstructionCache(s.Addr, uint64(len(s.Working)))
+	}
+	m.Segments = nil
+}
+
+// linkAndLoad links the objects in order (each may use the symbols of
+// those before it) into fresh executable memory and returns the address of
+// entry.
+func linkAndLoad(t *testing.T, objs ...string) uintptr {
+	t.Helper()
+	region, base, m, defined := newRegion(t)
 	for _, obj := range objs {
 		data, err := os.ReadFile(obj)
 		if err != nil {
@@ -143,17 +164,100 @@ func linkAndLoad(t *testing.T, objs ...string) uintptr {
 			}
 		}
 	}
-	tgt := aarch64.NewTarget(triple.MustParse("aarch64-unknown-linux-gnu"))
-	for _, s := range m.Segments {
-		if s.Addr < base || s.Addr+uint64(len(s.Working)) > base+uint64(len(region)) {
-			t.Fatalf("segment at %#x is outside the region", s.Addr)
-		}
-		copy(region[s.Addr-base:], s.Working)
-		tgt.FlushInstructionCache(s.Addr, uint64(len(s.Working)))
-	}
+	load(t, aarch64.NewTarget(triple.MustParse("aarch64-unknown-linux-gnu")), region, base, m)
 	entry, ok := defined["entry"]
 	if !ok {
 		t.Fatal("no entry symbol")
 	}
 	return uintptr(entry)
+}
+
+// The target's machine code runs: the init thunk calls initializers with
+// argc, argv, envp and registers the finalizers with __cxa_atexit; a lazy
+// stub enters the reentry code, which asks the dispatch function for the
+// body and jumps there with every argument register intact.
+func TestAArch64TargetCodeRuns(t *testing.T) {
+	const src = `
+struct res { unsigned long data, size; };
+long log[16]; int nlog;
+void *atexit_fn, *atexit_arg, *atexit_dso;
+char __dso_handle;
+int __cxa_atexit(void (*f)(void *), void *arg, void *dso) { atexit_fn = (void *)f; atexit_arg = arg; atexit_dso = dso; return 0; }
+void init1(int argc, char **argv, char **envp) { log[nlog++] = 100 + argc; log[nlog++] = (long)argv; log[nlog++] = (long)envp; }
+void init2(int argc, char **argv, char **envp) { log[nlog++] = 200 + argc; }
+void fini1(void) { log[nlog++] = -1; }
+void fini2(void) { log[nlog++] = -2; }
+long body(long a, long b, long c, long d, long e, long f, long g, long h, double x, double y) {
+	return a + 2*b + 3*c + 4*d + 5*e + 6*f + 7*g + 8*h + (long)(x * 100) + (long)(y * 1000);
+}
+unsigned long seen_id; void *seen_tag;
+struct res dispatch(void *ctx, void *tag, unsigned long *id, unsigned long n) {
+	seen_id = *id; seen_tag = tag;
+	struct res r = { (unsigned long)body, n == 8 && ctx == (void *)0x1234 ? 8 : 0 };
+	return r;
+}
+long call_lazy(long (*f)(long, long, long, long, long, long, long, long, double, double)) {
+	return f(1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.25);
+}
+`
+	dir := t.TempDir()
+	obj := testutil.CompileWith(t, "clang-19", dir, "rt.c", src, "--target=aarch64-linux-gnu", "-O1", "-ffreestanding", "-fno-stack-protector")
+	region, base, m, defined := newRegion(t)
+	tgt := aarch64.NewTarget(triple.MustParse("aarch64-unknown-linux-gnu"))
+	link := func(g *jitlink.LinkGraph) {
+		t.Helper()
+		if err := jitlinktest.Link(g, jitlinktest.Options{Memory: m, Externals: defined}); err != nil {
+			t.Fatal(err)
+		}
+		for s := range g.DefinedSymbols() {
+			if s.HasName() {
+				defined[s.Name()] = s.Address()
+			}
+		}
+		load(t, tgt, region, base, m)
+	}
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gelf.NewLinkGraph(obj, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link(g)
+	read := func(name string, i int) int64 {
+		return int64(binary.LittleEndian.Uint64(region[defined[name]-base+uint64(8*i):]))
+	}
+
+	link(tgt.InitThunkGraph("run_inits", []uint64{defined["init1"], defined["init2"]}, []uint64{defined["fini1"], defined["fini2"]}))
+	if r := rawcall.Call2(uintptr(defined["run_inits"]), 3, 0x5000); r != 0 {
+		t.Errorf("init thunk returned %d", r)
+	}
+	if got := []int64{read("log", 0), read("log", 1), read("log", 3)}; got[0] != 103 || got[1] != 0x5000 || got[2] != 203 {
+		t.Errorf("initializers logged %v, want [103 0x5000 203]", got)
+	}
+	if uint64(read("atexit_dso", 0)) != defined["__dso_handle"] || read("atexit_arg", 0) != 0 {
+		t.Errorf("__cxa_atexit(f, %#x, %#x), want (f, 0, &__dso_handle)", read("atexit_arg", 0), read("atexit_dso", 0))
+	}
+	rawcall.Call2(uintptr(read("atexit_fn", 0)), 0, 0)
+	if got := []int64{read("log", 4), read("log", 5)}; got[0] != -2 || got[1] != -1 {
+		t.Errorf("finalizers logged %v, want [-2 -1] (reverse order)", got)
+	}
+
+	link(tgt.LazyReentryGraph(jitlink.LazyReentry{Symbol: "reentry", TagSymbol: "tag",
+		DispatchFn: defined["dispatch"], DispatchCtx: 0x1234, ReportFailure: 1}))
+	sg, ptrs := tgt.LazyStubsGraph("stubs", defined["reentry"], []jitlink.LazyStub{{Name: "lazy_f", ID: 42}})
+	link(sg)
+	want := int64(1 + 2*2 + 3*3 + 4*4 + 5*5 + 6*6 + 7*7 + 8*8 + 50 + 250)
+	if got := int64(rawcall.Call2(uintptr(defined["call_lazy"]), uintptr(defined["lazy_f"]), 0)); got != want {
+		t.Errorf("lazy call returned %d, want %d", got, want)
+	}
+	if read("seen_id", 0) != 42 || uint64(read("seen_tag", 0)) != defined["tag"] {
+		t.Errorf("dispatch saw id %d tag %#x, want 42 and %#x", read("seen_id", 0), read("seen_tag", 0), defined["tag"])
+	}
+	// The controller would now point the stub at the body.
+	binary.LittleEndian.PutUint64(region[ptrs[0].Address()-base:], defined["body"])
+	if got := int64(rawcall.Call2(uintptr(defined["call_lazy"]), uintptr(defined["lazy_f"]), 0)); got != want {
+		t.Errorf("second lazy call returned %d, want %d", got, want)
+	}
 }
