@@ -87,7 +87,8 @@ type Target interface {
 	// addr, memory of this process, visible to instruction fetch (nothing
 	// to do where instruction fetch is coherent with stores, as on
 	// x86-64). In-process memory managers call it when they finalize code
-	// (memory.WithICacheFlush); an executor calls its own host target's.
+	// (memory.WithICacheFlush), and so do the executor's memory services
+	// (orcrt) with their host's.
 	FlushInstructionCache(addr, size uint64)
 }
 

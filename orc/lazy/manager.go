@@ -11,7 +11,6 @@ package lazy
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -171,7 +170,8 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 	if len(args) != 8 {
 		return nil, errors.New("lazy: malformed reentry call")
 	}
-	id := binary.LittleEndian.Uint64(args)
+	order := m.target.Endianness() // the id and the address are target words
+	id := order.Uint64(args)
 	m.mu.Lock()
 	ct := m.calls[id]
 	hooks := m.hooks
@@ -187,7 +187,8 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	addr := binary.LittleEndian.AppendUint64(nil, sym.Addr)
+	addr := make([]byte, 8)
+	order.PutUint64(addr, sym.Addr)
 	if err := m.epc.WriteMemory(ct.ptr, addr); err != nil {
 		return nil, fmt.Errorf("lazy: updating the stub of %s: %w", ct.body, err)
 	}
