@@ -331,3 +331,32 @@ int f(int n) {
 		}
 	}
 }
+
+// .eh_frame is split into a CIE and an FDE per function; each function
+// keeps its FDE alive, and the FDE's PC-begin (R_AARCH64_PREL32) points at
+// the function.
+func TestAArch64EHFrame(t *testing.T) {
+	obj := aarch64Object(t, t.TempDir(), "eh.c", "int f(int x) { return x + 1; }\nint g(int x) { return f(x) * 2; }\n", "-O1", "-fasynchronous-unwind-tables")
+	g := graphOf(t, obj)
+	m := &jitlinktest.Memory{Base: 0x200000}
+	if err := jitlinktest.Link(g, jitlinktest.Options{Memory: m}); err != nil {
+		t.Fatal(err)
+	}
+	eh := g.FindSection(".eh_frame")
+	if eh == nil || len(eh.Blocks()) < 3 {
+		t.Fatalf("eh_frame not split into a CIE and two FDEs: %v", eh)
+	}
+	// Both functions are in .text: its block keeps both FDEs alive.
+	begins := map[uint64]bool{}
+	for _, e := range symbol(g, "f").Block().Edges() {
+		if e.Kind != jitlink.KeepAlive || e.Target.Block() == nil || e.Target.Block().Section() != eh {
+			continue
+		}
+		// PC begin is at offset 8 of the FDE: PREL32 to the function.
+		fde := e.Target.Block()
+		begins[fde.Address()+8+uint64(int64(int32(binary.LittleEndian.Uint32(fde.Content()[8:]))))] = true
+	}
+	if len(begins) != 2 || !begins[symbol(g, "f").Address()] || !begins[symbol(g, "g").Address()] {
+		t.Errorf("FDEs kept alive by .text begin at %v, want f %#x and g %#x", begins, symbol(g, "f").Address(), symbol(g, "g").Address())
+	}
+}
