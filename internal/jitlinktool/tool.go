@@ -543,7 +543,7 @@ func (t *tool) addInputs() error {
 	for _, p := range append(slices.Clone(o.harness), o.inputs...) {
 		errs = append(errs, t.addInput(p, h))
 	}
-	dirs := append(slices.Clone(o.libDirs), systemLibDirs()...)
+	dirs := append(slices.Clone(o.libDirs), systemLibDirs(t.j.ExecutorProcessControl().TargetTriple())...)
 	for _, l := range o.libs {
 		p, err := findLibrary(l, dirs)
 		if err == nil {
