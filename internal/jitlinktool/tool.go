@@ -27,6 +27,7 @@ import (
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/orc/perfjit"
 	"github.com/gorc-jit/gorc/orc/remote"
+	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
 
 // Main runs the tool and returns its exit status. The caller exits through
@@ -275,7 +276,17 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		}
 		b.EPC = epc
 	case o.oopConnect != "":
+		token, err := wire.LoadToken(o.oopTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("the executor's token: %w", err)
+		}
+		if token != nil {
+			remoteOpts = append(remoteOpts, remote.Token(token))
+		}
 		epc, err := remote.Connect(o.oopConnect, remoteOpts...)
+		if errors.Is(err, wire.ErrTokenRequired) {
+			err = fmt.Errorf("%w: give -oop-executor-token-file=FILE or set %s", err, wire.TokenEnv)
+		}
 		if err != nil {
 			return nil, err
 		}
