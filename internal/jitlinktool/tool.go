@@ -310,7 +310,7 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		}
 		switch {
 		case foreign != nil:
-			b.PlatformRuntime = &foreignRuntime{noEHFrames: noEHFrames{epc}}
+			b.PlatformRuntime = &foreignRuntime{noEHFrames: noEHFrames{epc}, below: foreign.Arch == triple.X86_64}
 		case noexecSlab:
 			// Code at virtual addresses must not be registered with the
 			// unwinder.
@@ -439,21 +439,27 @@ func (e foreignEPC) TargetTriple() triple.Triple { return e.triple }
 
 // foreignRuntime is the platform runtime of a -noexec link for another
 // architecture: no unwinder registration (this process's unwinder is for
-// its own machine), and static TLS laid out as on AArch64 (TLS variant 1:
-// blocks follow the 16-byte thread control block the thread pointer
-// points at) without any memory behind it, as nothing runs.
+// its own machine), and static TLS laid out as the target lays it out,
+// without any memory behind it, as nothing runs: on x86-64 below the
+// thread pointer (TLS variant 2), elsewhere after the 16-byte thread
+// control block it points at (variant 1, AArch64's).
 type foreignRuntime struct {
 	noEHFrames
-	mu   sync.Mutex
-	next uint64
+	below bool // variant 2
+	mu    sync.Mutex
+	used  uint64
 }
 
 func (r *foreignRuntime) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	align = max(align, 1)
-	off := (16 + r.next + align - 1) &^ (align - 1)
-	r.next = off + size - 16
+	if r.below {
+		r.used = (r.used + size + align - 1) &^ (align - 1)
+		return -int64(r.used), nil
+	}
+	off := (16 + r.used + align - 1) &^ (align - 1)
+	r.used = off + size - 16
 	return int64(off), nil
 }
 
