@@ -21,6 +21,7 @@ type options struct {
 	noexec         bool
 	libDirs        []string
 	libs           []string
+	noStdlibCXX    bool // do not add the C++ runtime for C++ inputs
 	noProcessSyms  bool
 	abs            []absDef
 	phonyExternals bool
@@ -62,6 +63,9 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -noexec                 link and look up the entry point, do not run it
   -L DIR                  add DIR to the library search path
   -lNAME, -l NAME         link libNAME.so (dlopen) or libNAME.a (members on demand)
+  -nostdlib++             do not link libstdc++, libm and libgcc_s when an
+                          input object needs the C++ runtime (as g++ does;
+                          never with -noexec, -check or -phony-externals)
   -no-process-syms        hide this process's symbols (libc) from JIT'd code
   -abs NAME=ADDR          define NAME as an absolute symbol (alias -define-abs)
   -phony-externals        resolve undefined symbols to address 0
@@ -102,7 +106,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
 var flagOpts = map[string]bool{
 	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
 	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
-	"lazy": true, "show-stats": true, "debugger-support": true,
+	"lazy": true, "show-stats": true, "debugger-support": true, "nostdlib++": true,
 	"h": true, "help": true,
 }
 
@@ -166,6 +170,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.libDirs = append(o.libDirs, value)
 		case "l":
 			o.libs = append(o.libs, value)
+		case "nostdlib++":
+			o.noStdlibCXX = true
 		case "no-process-syms", "no-process-symbols":
 			o.noProcessSyms = true
 		case "abs", "define-abs":
