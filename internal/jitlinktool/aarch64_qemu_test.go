@@ -69,6 +69,9 @@ func TestAArch64RunsUnderQemu(t *testing.T) {
 		programs = append(programs, program{"sqlite", map[string]string{"sq.c": sqliteArm64Src}, []string{"-O2"},
 			[]string{"/usr/lib/aarch64-linux-gnu/libsqlite3.a", "-lm"}, false})
 	}
+	// 64 KiB of thread-locals do not fit static TLS: the descriptors get
+	// the dynamic resolver.
+	programs = append(programs, program{"dynamic-tls", map[string]string{"dtls.c": dynamicTLSSrc}, []string{"-O2", "-fPIC"}, nil, false})
 	programs = append(programs, program{"c++", map[string]string{"cx.cc": cxxArm64Src}, []string{"-O2", "-fPIC"}, nil, true})
 	for _, p := range programs {
 		t.Run(p.name, func(t *testing.T) {
@@ -144,5 +147,27 @@ int main(int argc, char **) {
 	for (auto &t : ts) t.join();
 	std::cout << sum[0] + sum[1] + sum[2] + sum[3] << " " << tl << "\n";
 	return 3;
+}
+`
+
+const dynamicTLSSrc = `#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+__thread char big[65536] = "init";
+__thread long counter = 5;
+static void *worker(void *arg) {
+	counter += 100;
+	strcat(big, "-thread");
+	printf("%s %ld\n", big, counter);
+	return 0;
+}
+int main(int argc, char **argv) {
+	counter += argc;
+	strcat(big, argv[1]);
+	pthread_t t;
+	pthread_create(&t, 0, worker, 0);
+	pthread_join(t, 0);
+	printf("%s %ld %d\n", big, counter, (int)sizeof big);
+	return 0;
 }
 `

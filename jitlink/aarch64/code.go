@@ -95,6 +95,8 @@ func br(rn uint32) uint32                  { return 0xd61f0000 | rn<<5 }
 func brk(imm uint32) uint32                { return 0xd4200000 | imm<<5 }
 func bcond(cond uint32, off int) uint32    { return 0x54000000 | uint32(off/4)&0x7ffff<<5 | cond }
 func bOff(off int) uint32                  { return 0x14000000 | uint32(off/4)&imm26Mask }
+func subReg(rd, rn, rm uint32) uint32      { return 0xcb000000 | rm<<16 | rn<<5 | rd }
+func mrsTPIDR(rt uint32) uint32            { return 0xd53bd040 | rt } // mrs rt, tpidr_el0
 
 const (
 	ret   = 0xd65f03c0

@@ -210,3 +210,42 @@ func TestTargetGraphsLink(t *testing.T) {
 		}
 	}
 }
+
+// A TLS descriptor request gets a descriptor, a tls_index and both
+// resolvers; the static one returns the descriptor's argument, the dynamic
+// one calls __tls_get_addr through a literal and subtracts the thread
+// pointer, saving x1-x18 and q0-q31 around the call.
+func TestTLSDescriptorResolvers(t *testing.T) {
+	g := newTarget().NewLinkGraph("tls")
+	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
+	tdata := g.CreateSection(".tdata", jitlink.ProtRead|jitlink.ProtWrite)
+	tdata.SetTLS(true)
+	v := g.AddDefinedSymbol(g.CreateContentBlock(tdata, make([]byte, 8), 0, 8, 0), 0, "v", 8, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	code := g.CreateContentBlock(text, le.AppendUint32(le.AppendUint32(nil, adrp), ldrX), 0, 4, 0)
+	code.AddEdge(aarch64.RequestTLSDescAndTransformToPage21, 0, v, 0)
+	code.AddEdge(aarch64.RequestTLSDescAndTransformToPageOffset12, 4, v, 0)
+	if err := aarch64.BuildTLSEntries(g); err != nil {
+		t.Fatal(err)
+	}
+	sec := g.FindSection("$__TLSDESC")
+	if sec == nil || len(sec.Blocks()) != 2 {
+		t.Fatalf("resolver section %v", sec)
+	}
+	checkCode(t, "static resolver", sec.Blocks()[0].Content(), []string{"ldr x0, [x0,#8]", "ret"})
+	dyn := sec.Blocks()[1]
+	c := dyn.Content()
+	got := listing(t, c[:len(c)-8]) // the last 8 bytes are the literal
+	for _, want := range []string{"stp x29, x30, [sp,#-16]!", "stp x17, x18, [sp,#128]", "stp q30, q31, [sp,#624]",
+		"ldr x0, [x0,#8]", "blr x16", "mrs x1, s3_3_c13_c0_2" /* tpidr_el0 */, "sub x0, x0, x1", "ldp q0, q1, [sp,#144]", "ldp x1, x2, [sp]", "ret"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("dynamic resolver lacks %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if e := edgeList(dyn); len(e) != 1 || e[0] != fmt.Sprintf("Pointer64@%d->__tls_get_addr+0", len(c)-8) {
+		t.Errorf("dynamic resolver edges %q", e)
+	}
+	// The code now loads the descriptor's address.
+	if e := edgeList(code); e[0] != "Page21@0-><anon>+0" || e[1] != "PageOffset12@4-><anon>+0" {
+		t.Errorf("lowered edges %q", e)
+	}
+}

@@ -185,7 +185,13 @@ func BuildTLSEntries(g *jitlink.LinkGraph) error {
 				default:
 					pb.AddEdge(TLSDescFunc, 0, e.Target, 0)
 					pb.AddEdge(TLSDescArg, 8, e.Target, 0)
-					ensureStaticResolver(g)
+					// The tls_index the dynamic resolver passes to
+					// __tls_get_addr if the module is not in static TLS.
+					ib := g.CreateContentBlock(sec, make([]byte, 16), uint64(len(entries))*16+8, 16, 0)
+					ib.AddEdge(DTPMod64, 0, e.Target, 0)
+					ib.AddEdge(DTPOff64, 8, e.Target, 0)
+					pb.AddEdge(jitlink.KeepAlive, 0, g.AddAnonymousSymbol(ib, 0, 16, false, false), 0)
+					ensureResolvers(g)
 				}
 				ent = g.AddAnonymousSymbol(pb, 0, 16, false, true)
 				entries[k] = ent
@@ -201,20 +207,94 @@ func BuildTLSEntries(g *jitlink.LinkGraph) error {
 	return nil
 }
 
-// ensureStaticResolver adds the static TLS descriptor resolver to g.
-func ensureStaticResolver(g *jitlink.LinkGraph) {
+// ensureResolvers adds the TLS descriptor resolvers to g: the static one,
+// then the dynamic one.
+func ensureResolvers(g *jitlink.LinkGraph) {
 	if g.FindSection(tlsDescResolverSectionName) != nil {
 		return
 	}
 	sec := g.CreateSection(tlsDescResolverSectionName, jitlink.ProtRead|jitlink.ProtExec)
 	b := g.CreateContentBlock(sec, staticTLSDescResolver, 0, 4, 0)
 	g.AddAnonymousSymbol(b, 0, uint64(len(staticTLSDescResolver)), true, true)
+	var tlsGetAddr *jitlink.Symbol
+	for _, s := range g.ExternalSymbols() {
+		if s.Name() == "__tls_get_addr" {
+			tlsGetAddr = s
+		}
+	}
+	if tlsGetAddr == nil {
+		tlsGetAddr = g.AddExternalSymbol("__tls_get_addr", 0, false)
+	}
+	d := dynamicTLSDescResolver(tlsGetAddr).block(g, sec, 8)
+	g.AddAnonymousSymbol(d, 0, d.Size(), true, true)
 }
 
-// staticResolver returns the symbol of g's static descriptor resolver.
-func staticResolver(g *jitlink.LinkGraph) *jitlink.Symbol {
-	if sec := g.FindSection(tlsDescResolverSectionName); sec != nil && len(sec.Symbols()) > 0 {
-		return sec.Symbols()[0]
+// dynamicResolverFrame holds x1-x18 and q0-q31.
+const dynamicResolverFrame = 18*8 + 32*16
+
+// dynamicTLSDescResolver is the resolver of descriptors of variables in
+// dynamic TLS: the argument word points at the variable's tls_index, and
+// the resolver returns __tls_get_addr(index) minus the thread pointer,
+// preserving every register but x0 (x1-x18 and q0-q31 are saved around
+// the call; the callee saves the rest).
+func dynamicTLSDescResolver(tlsGetAddr *jitlink.Symbol) *code {
+	var c code
+	c.inst(stpXPre(fp, lr, sp, -16))
+	c.inst(addImm(fp, sp, 0))
+	c.inst(subImm(sp, sp, dynamicResolverFrame))
+	for r := uint32(1); r < 19; r += 2 {
+		c.inst(stpX(r, r+1, sp, int(8*(r-1))))
+	}
+	for q := uint32(0); q < 32; q += 2 {
+		c.inst(stpQ(q, q+1, sp, int(144+16*q)))
+	}
+	c.inst(ldrX(0, 0, 8)) // &tls_index
+	// Through a literal: the resolver is added after the GOT and stubs
+	// are built, and __tls_get_addr may be anywhere.
+	litAt := c.inst(ldrLiteral(ip0, 0))
+	c.inst(blr(ip0))
+	c.inst(mrsTPIDR(1))
+	c.inst(subReg(0, 0, 1))
+	for q := uint32(0); q < 32; q += 2 {
+		c.inst(ldpQ(q, q+1, sp, int(144+16*q)))
+	}
+	for r := uint32(1); r < 19; r += 2 {
+		c.inst(ldpX(r, r+1, sp, int(8*(r-1))))
+	}
+	c.inst(addImm(sp, sp, dynamicResolverFrame))
+	c.inst(ldpXPost(fp, lr, sp, 16))
+	c.inst(ret)
+	for len(c.b)%8 != 0 {
+		c.inst(brk(0))
+	}
+	binary.LittleEndian.PutUint32(c.b[litAt:], ldrLiteral(ip0, len(c.b)-litAt))
+	c.edges = append(c.edges, jitlink.Edge{Kind: Pointer64, Offset: uint32(len(c.b)), Target: tlsGetAddr})
+	c.quad(0)
+	return &c
+}
+
+// resolvers returns g's static and dynamic descriptor resolvers.
+func resolvers(g *jitlink.LinkGraph) (static, dynamic *jitlink.Symbol) {
+	sec := g.FindSection(tlsDescResolverSectionName)
+	if sec == nil || len(sec.Symbols()) < 2 {
+		return nil, nil
+	}
+	for _, s := range sec.Symbols() {
+		if s.Offset() == 0 && s.Block().Size() == uint64(len(staticTLSDescResolver)) {
+			static = s
+		} else {
+			dynamic = s
+		}
+	}
+	return static, dynamic
+}
+
+// tlsIndexOf returns the tls_index kept alive by descriptor block b.
+func tlsIndexOf(b *jitlink.Block) *jitlink.Symbol {
+	for _, e := range b.Edges() {
+		if e.Kind == jitlink.KeepAlive {
+			return e.Target
+		}
 	}
 	return nil
 }
@@ -245,17 +325,34 @@ func LowerStaticTLS(tpoff func(key uint64) (int64, bool)) jitlink.Pass {
 				case TPOff64, TLSDescArg:
 					kind = Pointer64
 				case TLSDescFunc:
-					e.Kind, e.Target = Pointer64, staticResolver(g)
-					if e.Target == nil {
-						return jitlink.NewFixupError(g, b, e, 0, "graph has no TLS descriptor resolver")
-					}
-					continue
+					kind = Pointer64
 				default:
 					continue
 				}
 				v, ok := tpoff(e.Target.Address())
+				if e.Kind == TLSDescFunc || e.Kind == TLSDescArg {
+					// A descriptor: static (the resolver returns the
+					// offset it holds) or dynamic (the resolver calls
+					// __tls_get_addr with the tls_index it points at).
+					static, dynamic := resolvers(g)
+					index := tlsIndexOf(b)
+					if static == nil || dynamic == nil || index == nil {
+						return jitlink.NewFixupError(g, b, e, 0, "TLS descriptor without resolvers (BuildTLSEntries did not run)")
+					}
+					switch {
+					case e.Kind == TLSDescFunc && ok:
+						e.Kind, e.Target = Pointer64, static
+						continue
+					case e.Kind == TLSDescFunc:
+						e.Kind, e.Target = Pointer64, dynamic
+						continue
+					case !ok:
+						e.Kind, e.Target = Pointer64, index
+						continue
+					}
+				}
 				if !ok {
-					return jitlink.NewFixupError(g, b, e, 0, "the thread-local variable is not in static TLS, which gorc's aarch64 support needs for every TLS model but the traditional general-dynamic one (static TLS is small)")
+					return jitlink.NewFixupError(g, b, e, 0, "the thread-local variable is not in static TLS, which initial- and local-exec code needs (static TLS is small; compile with -fPIC to use dynamic TLS)")
 				}
 				e.Kind = kind
 				e.Target = g.AddAbsoluteSymbol("", uint64(v), 0, jitlink.Strong, jitlink.ScopeLocal, false)
