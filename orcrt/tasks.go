@@ -4,7 +4,9 @@ import "sync"
 
 // TaskDispatcher runs tasks, such as the calls that arrive from the
 // controller. Shutdown returns once every dispatched task has finished;
-// tasks dispatched after Shutdown began are run too.
+// tasks dispatched after Shutdown began are run too. Dispatch must not
+// wait for the task: it is called on the goroutine that reads the
+// controller's messages, and a task may wait for one of them.
 type TaskDispatcher interface {
 	Dispatch(task func())
 	Shutdown()

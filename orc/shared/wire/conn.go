@@ -42,6 +42,7 @@ type Conn struct {
 	calls   sync.WaitGroup // incoming calls not yet answered
 
 	sendErrors atomic.Bool // report failed calls with ErrorTag
+	inOrder    atomic.Bool // call the handler on the reading goroutine
 }
 
 // ErrorTag, in a Result message, says that the call failed and the
@@ -59,6 +60,12 @@ func (e *CallError) Error() string { return e.Msg }
 // SendErrors makes the Conn report failed calls with ErrorTag and their
 // message, instead of an empty result. Use it only with gorc peers.
 func (c *Conn) SendErrors(on bool) { c.sendErrors.Store(on) }
+
+// HandleInOrder makes Serve call the handler on its own goroutine, in the
+// order calls arrive, so that the handler sees that order. The handler
+// must then return promptly (answering later, from elsewhere), or the
+// connection stops reading.
+func (c *Conn) HandleInOrder() { c.inOrder.Store(true) }
 
 // Option configures a Conn.
 type Option func(*Conn)
@@ -332,7 +339,11 @@ func (c *Conn) Serve(h Handler) error {
 				}
 			}
 			c.calls.Add(1)
-			go c.handle(h, m)
+			if c.inOrder.Load() {
+				c.handle(h, m)
+			} else {
+				go c.handle(h, m)
+			}
 		case OpSetup:
 			return c.fail(&ProtocolError{Msg: "unexpected Setup message"})
 		}
@@ -359,9 +370,13 @@ func (c *Conn) handle(h Handler, m Message) {
 	})
 }
 
+// hangupPayload is an SPS Error meaning success: LLVM 19 and later read
+// a Hangup's payload as the reason for hanging up; LLVM 14 ignores it.
+var hangupPayload = []byte{0}
+
 // Hangup tells the peer the session is over and closes the connection.
 func (c *Conn) Hangup() error {
-	err := c.Send(Message{Op: OpHangup})
+	err := c.Send(Message{Op: OpHangup, Payload: hangupPayload})
 	c.fail(ErrClosed)
 	if errors.Is(err, ErrClosed) {
 		return nil
