@@ -1,7 +1,9 @@
 // Package aarch64 holds gorc's AArch64 (arm64) support shared by every
 // object format: edge kinds and their fixups, GOT and PLT stub construction
-// (the stubs double as branch-range veneers), and thread-local storage
-// lowering.
+// (the stubs double as branch-range veneers) and GOT-load relaxation,
+// thread-local storage lowering with its descriptor resolvers, and the
+// jitlink.Target: the machine code ORC writes (lazy stubs and reentry,
+// init and tail-call thunks) and the instruction-cache flush.
 package aarch64
 
 import (
