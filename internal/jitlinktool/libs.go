@@ -9,21 +9,27 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // systemLibDirs are searched after the -L directories, as by the system's
-// linker; gcc's own directories (libstdc++, libgcc) come last.
-func systemLibDirs() []string {
+// linker for the executor's architecture (Debian's multiarch directories,
+// such as aarch64-linux-gnu); gcc's own directories (libstdc++, libgcc)
+// come last.
+func systemLibDirs(t triple.Triple) []string {
+	tuple := string(t.Arch) + "-linux-gnu"
 	dirs := []string{
-		"/usr/local/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+		"/usr/local/lib/" + tuple, "/lib/" + tuple, "/usr/lib/" + tuple,
 		"/usr/local/lib", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 	}
-	return append(dirs, gccDirs()...)
+	return append(dirs, gccDirs(tuple)...)
 }
 
-// gccDirs are gcc's library directories, newest version first.
-func gccDirs() []string {
-	gcc, _ := filepath.Glob("/usr/lib/gcc/x86_64-linux-gnu/*")
+// gccDirs are gcc's library directories for a GNU tuple (such as
+// x86_64-linux-gnu), newest version first.
+func gccDirs(tuple string) []string {
+	gcc, _ := filepath.Glob("/usr/lib/gcc/" + tuple + "/*")
 	slices.SortFunc(gcc, func(a, b string) int { return compareVersions(filepath.Base(b), filepath.Base(a)) })
 	return gcc
 }
@@ -79,15 +85,18 @@ func isFile(p string) bool {
 	return err == nil && !fi.IsDir()
 }
 
-// libgccPath returns the compiler's libgcc.a: what gcc -print-libgcc-file-name
-// says, else the newest in gcc's directories, else "".
-func libgccPath() string {
-	if out, err := exec.Command("gcc", "-print-libgcc-file-name").Output(); err == nil {
-		if p := strings.TrimSpace(string(out)); filepath.IsAbs(p) && isFile(p) {
+// libgccPath returns the libgcc.a of the compiler for t: what gcc (or the
+// cross compiler TUPLE-gcc) -print-libgcc-file-name says, else the newest
+// in gcc's directories for t, else "".
+func libgccPath(t triple.Triple) string {
+	tuple := string(t.Arch) + "-linux-gnu"
+	for _, cc := range []string{"gcc", tuple + "-gcc"} {
+		out, err := exec.Command(cc, "-print-libgcc-file-name").Output()
+		if p := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(p) && strings.Contains(p, "/"+tuple+"/") && isFile(p) {
 			return p
 		}
 	}
-	if p, err := findLibrary("gcc", gccDirs()); err == nil && strings.HasSuffix(p, ".a") {
+	if p, err := findLibrary("gcc", gccDirs(tuple)); err == nil && strings.HasSuffix(p, ".a") {
 		return p
 	}
 	return ""

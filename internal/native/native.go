@@ -47,6 +47,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -63,8 +64,12 @@ const Available = true
 // x86_64.PreservingCallStub), mapped once: every call into linked code
 // goes through it, so that code which returns with a callee-saved register
 // changed (a global register variable in rbx is legal C) cannot corrupt
-// the Go side. 0 (call directly) if it could not be mapped.
+// the Go side. 0 (call directly) if it could not be mapped, and on other
+// architectures than x86-64, which have no such stub yet.
 var callStub = sync.OnceValue(func() C.uintptr_t {
+	if runtime.GOARCH != "amd64" {
+		return 0
+	}
 	code := x86_64.PreservingCallStub()
 	mem, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {

@@ -54,7 +54,8 @@ func ExecutableStackLibrary(machine elf.Machine) []byte {
 		Shentsize: 64,
 	})
 	// Writable: the dynamic linker relocates the dynamic section in place.
-	w(elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_W), Filesz: size, Memsz: size, Align: 0x1000})
+	// Aligned for the largest page size (64 KiB on some arm64 kernels).
+	w(elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_W), Filesz: size, Memsz: size, Align: 0x10000})
 	w(elf.Prog64{Type: uint32(elf.PT_DYNAMIC), Flags: uint32(elf.PF_R | elf.PF_W), Off: dynOff, Vaddr: dynOff, Paddr: dynOff,
 		Filesz: nDyn * 16, Memsz: nDyn * 16, Align: 8})
 	w(elf.Prog64{Type: uint32(elf.PT_GNU_STACK), Flags: uint32(elf.PF_R | elf.PF_W | elf.PF_X), Align: 16})
@@ -85,6 +86,8 @@ func EnableExecutableStack(epc orc.ExecutorProcessControl, dir string) error {
 	switch epc.TargetTriple().Arch {
 	case triple.X86_64:
 		machine = elf.EM_X86_64
+	case triple.AArch64:
+		machine = elf.EM_AARCH64
 	default:
 		return fmt.Errorf("executable stack: no support for executor triple %s", epc.TargetTriple())
 	}
