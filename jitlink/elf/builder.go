@@ -181,7 +181,8 @@ func (b *builder) readGroups() error {
 // priority suffix.
 func IsInitSection(name string) bool {
 	for _, p := range [...]string{".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors"} {
-		if name == p || strings.HasPrefix(name, p+".") {
+		// No p+"." here: it allocated for every section of every graph.
+		if strings.HasPrefix(name, p) && (len(name) == len(p) || name[len(p)] == '.') {
 			return true
 		}
 	}
