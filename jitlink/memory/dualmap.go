@@ -66,7 +66,11 @@ func NewDualMapping(size uint64, low bool) (*DualMapping, error) {
 	}
 	flags := unix.MAP_PRIVATE | unix.MAP_ANON | unix.MAP_NORESERVE
 	if low {
-		m.reserve, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
+		var lowFlag int
+		if lowFlag, err = lowMapFlag(); err != nil {
+			return fail(err)
+		}
+		m.reserve, err = mmap(0, size, unix.PROT_NONE, flags|lowFlag)
 	} else {
 		// Code comes first: it is what reads library data.
 		m.reserve, err = reserveNearLibraries(size, size/4, flags)

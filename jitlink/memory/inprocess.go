@@ -113,7 +113,11 @@ func munmap(b []byte) error {
 func mapAnon(size uint64, low bool) ([]byte, error) {
 	flags := unix.MAP_PRIVATE | unix.MAP_ANON
 	if low {
-		flags |= unix.MAP_32BIT
+		lowFlag, err := lowMapFlag()
+		if err != nil {
+			return nil, err
+		}
+		flags |= lowFlag
 	}
 	mem, err := mmap(0, size, unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {

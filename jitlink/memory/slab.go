@@ -100,7 +100,10 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		s.base = o.addr
 	default:
 		if o.low {
-			s.mem, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
+			var lowFlag int
+			if lowFlag, err = lowMapFlag(); err == nil {
+				s.mem, err = mmap(0, size, unix.PROT_NONE, flags|lowFlag)
+			}
 		} else {
 			s.mem, err = reserveNearLibraries(size, size, flags)
 		}

@@ -165,8 +165,8 @@ func TestBadSetup(t *testing.T) {
 				Addr uint64
 			}
 		}{"x86_64-unknown-linux-gnu", 4096, nil}), "lacks __llvm_orc_SimpleExecutorMemoryManager_Instance"},
-		{"another architecture", setupFor(t, "aarch64-unknown-linux-gnu", 4096),
-			`the executor runs "aarch64-unknown-linux-gnu" code: no JIT target for architecture aarch64`},
+		{"another architecture", setupFor(t, "riscv64-unknown-linux-gnu", 4096),
+			`the executor runs "riscv64-unknown-linux-gnu" code: no JIT target for architecture riscv64`},
 		{"another system", setupFor(t, "x86_64-apple-darwin", 4096), `"x86_64-apple-darwin" code, but gorc links only for Linux`},
 		{"unknown architecture", setupFor(t, "z80-unknown-none", 4096), `unknown architecture "z80"`},
 		{"odd page size", setupFor(t, "x86_64-pc-linux-gnu", 3000), "the executor's page size is 3000"},
