@@ -429,7 +429,10 @@ func (b *builder) target(idx uint32, sec string, off uint64) (*jitlink.Symbol, e
 			if b.secSyms[s.shndx] == nil {
 				b.secSyms[s.shndx] = b.g.AddAnonymousSymbol(blk, 0, 0, false, false)
 			}
-			return b.secSyms[s.shndx], nil
+			// Most relocations name a section symbol: remember it, so the
+			// next ones skip decoding the entry and scanning its name.
+			b.syms[idx] = b.secSyms[s.shndx]
+			return b.syms[idx], nil
 		}
 	}
 	name := s.name
