@@ -8,7 +8,8 @@
 #      objects and libraries gcc passes, as gcc -v shows);
 #   2. main + libsqlite3.a, -noexec, against llvm-jitlink-22;
 #   3. main + libsqlite3.a inserting 100k rows, run with -oop-executor
-#      (copying, and shared memory) against the same run in process.
+#      (copying with -use-shared-memory=false, and shared memory, the
+#      default) against the same run in process.
 #
 # Then (with "all") the older comparisons against llvm-jitlink-14/19: the
 # sqlite link and run, a hello world, and LLVM's out-of-process pair.
@@ -100,8 +101,8 @@ C
 gcc -O2 -c -o "$work/sqlite100k.o" "$work/sqlite100k.c"
 echo "== main + libsqlite3.a -lm inserting 100k rows, run out of process against in process"
 "$work/compare" -n "$runs" \
-	-name gorc-oop-copy -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor $work/sqlite100k.o $lib -lm" \
-	-name gorc-oop-shared -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor -use-shared-memory $work/sqlite100k.o $lib -lm" \
+	-name gorc-oop-copy -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor -use-shared-memory=false $work/sqlite100k.o $lib -lm" \
+	-name gorc-oop-shared -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor $work/sqlite100k.o $lib -lm" \
 	-name gorc-in-process -cmd "$work/gorc-jitlink $work/sqlite100k.o $lib -lm"
 
 [ "$all" = all ] || exit 0
@@ -135,7 +136,7 @@ done
 # LLVM's pair.
 echo "== main + libsqlite3.a -lm, run out of process (llvm-jitlink-14 -oop-executor)"
 "$work/compare" -n "$runs" \
-	-name gorc-oop-copy -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor $work/sqlite.o $lib -lm" \
-	-name gorc-oop-shared -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor -use-shared-memory $work/sqlite.o $lib -lm" \
+	-name gorc-oop-copy -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor -use-shared-memory=false $work/sqlite.o $lib -lm" \
+	-name gorc-oop-shared -cmd "$work/gorc-jitlink -oop-executor=$work/gorc-executor $work/sqlite.o $lib -lm" \
 	-name gorc-in-process -cmd "$work/gorc-jitlink $work/sqlite.o $lib -lm" \
 	-name llvm-14-oop -cmd "llvm-jitlink-14 -oop-executor=llvm-jitlink-executor-14 $work/sqlite.o $lib"
