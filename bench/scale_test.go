@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/lljit"
@@ -24,7 +25,9 @@ import (
 //
 //	go test ./bench -run X -bench AddNth -benchtime 200x
 //
-// (BENCH_MAX_N=10000 skips the 100,000 case.)
+// (BENCH_MAX_N=10000 skips the 100,000 case.) setup-ns/obj is the mean
+// cost of the first N-1 (added a thousand at a time), close-ns/obj that of
+// closing the session.
 func BenchmarkAddNth(b *testing.B) {
 	tmpl := scaleTemplate(b)
 	exe := filepath.Join(b.TempDir(), "gorc-executor")
@@ -54,7 +57,6 @@ func BenchmarkAddNth(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					defer lz.Close()
 					add := func(i int) error {
 						name := fmt.Sprintf("f%07d", i)
 						obj := bytes.ReplaceAll(tmpl, []byte("f0000000"), []byte(name))
@@ -65,6 +67,7 @@ func BenchmarkAddNth(b *testing.B) {
 					}
 					// N-1 live objects, linked (or stubbed) a thousand at a time.
 					var set orc.LookupSet
+					start := time.Now()
 					for i := 1; i < n; i++ {
 						if err := add(i); err != nil {
 							b.Fatal(err)
@@ -77,6 +80,7 @@ func BenchmarkAddNth(b *testing.B) {
 							set = set[:0]
 						}
 					}
+					setup := time.Since(start)
 					next := n
 					for b.Loop() {
 						if err := add(next); err != nil {
@@ -87,6 +91,14 @@ func BenchmarkAddNth(b *testing.B) {
 						}
 						next++
 					}
+					// Also the average over the N-1 added in batches, and
+					// closing the session (deregistering every object).
+					b.ReportMetric(float64(setup.Nanoseconds())/float64(n-1), "setup-ns/obj")
+					start = time.Now()
+					if err := lz.Close(); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(next-1), "close-ns/obj")
 				})
 			}
 		}
