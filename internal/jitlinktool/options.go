@@ -37,18 +37,17 @@ type options struct {
 	debug          bool
 	cpuProfile     string
 	memProfile     string
-	// sharedMemorySet: -use-shared-memory was given (true or false).
-	sharedMemorySet bool
-	numThreads      int
-	perfSupport     bool
-	lazy            bool // link objects on first call
-	debugger        bool // register objects with debuggers
-	showStats       bool
-	oopExecutor     string // path of the executor to launch; "" for in process
-	oopConnect      string // host:port or unix:PATH of a listening executor
-	oopTokenFile    string // the listening executor's token
-	sharedMemory    bool   // map JIT'd memory in both processes
-	help            bool
+	numThreads     int
+	perfSupport    bool
+	lazy           bool // link objects on first call
+	debugger       bool // register objects with debuggers
+	showStats      bool
+	oopExecutor    string // path of the executor to launch; "" for in process
+	oopConnect     string // host:port or unix:PATH of a listening executor
+	oopTokenFile   string // the listening executor's token
+	sharedMemory   bool   // map JIT'd memory in both processes
+	shareGiven     bool   // -use-shared-memory was given (true or false)
+	help           bool
 }
 
 type absDef struct {
@@ -231,7 +230,7 @@ func parseArgs(argv []string) (*options, error) {
 		case "show-stats":
 			o.showStats = true
 		case "use-shared-memory":
-			o.sharedMemory, o.sharedMemorySet = true, true
+			o.sharedMemory, o.shareGiven = true, true
 			if hasValue {
 				o.sharedMemory, err = strconv.ParseBool(value)
 			}
@@ -262,7 +261,7 @@ func parseArgs(argv []string) (*options, error) {
 	if o.oopTokenFile != "" && o.oopConnect == "" {
 		return nil, fmt.Errorf("-oop-executor-token-file is for an executor reached with -oop-executor-connect")
 	}
-	if !o.sharedMemorySet && o.oopExecutor != "" && !o.debugger {
+	if !o.shareGiven && o.oopExecutor != "" && !o.debugger {
 		// A launched executor is on this machine: share memory with it
 		// rather than copy (the manager copies if the executor cannot
 		// share). Not for -oop-executor-connect: it may be elsewhere.
