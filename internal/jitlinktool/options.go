@@ -37,6 +37,7 @@ type options struct {
 	showTimes      bool
 	debug          bool
 	cpuProfile     string
+	memProfile     string
 	numThreads     int
 	perfSupport    bool
 	lazy           bool // link objects on first call
@@ -46,6 +47,7 @@ type options struct {
 	oopConnect     string // host:port or unix:PATH of a listening executor
 	oopTokenFile   string // the listening executor's token
 	sharedMemory   bool   // map JIT'd memory in both processes
+	shareGiven     bool   // -use-shared-memory was given (true or false)
 	help           bool
 }
 
@@ -84,6 +86,7 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -show-times             print the time spent in each phase
   -debug                  log the link on stderr
   -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
+  -memprofile FILE        write an allocation profile of the tool (every 4 KiB sampled)
   -lazy                   link each object (and archive member) when one of its
                           functions is first called; calls between objects
                           go through stubs
@@ -100,8 +103,11 @@ the entry point with argv = [first input] + the -args, exiting with its result.
                           answer the listening executor's token challenge
                           with the token in FILE (default: the environment
                           variable GORC_EXECUTOR_TOKEN, if set)
-  -use-shared-memory      with an executor on this machine, link into memory
+  -use-shared-memory[=false]
+                          with an executor on this machine, link into memory
                           mapped in both processes instead of copying it over
+                          (the default with -oop-executor, unless
+                          -debugger-support; =false copies)
   -num-threads N          link on N goroutines (default 0: on the looking-up thread)
 `
 
@@ -117,7 +123,7 @@ var flagOpts = map[string]bool{
 var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
-	"cpuprofile": true, "num-threads": true, "show-graphs": true, "oop-executor-connect": true,
+	"cpuprofile": true, "memprofile": true, "num-threads": true, "show-graphs": true, "oop-executor-connect": true,
 	"oop-executor-token-file": true,
 }
 
@@ -216,6 +222,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.debug = true
 		case "cpuprofile":
 			o.cpuProfile = value
+		case "memprofile":
+			o.memProfile = value
 		case "oop-executor-connect":
 			o.oopConnect = value
 		case "oop-executor-token-file":
@@ -227,7 +235,10 @@ func parseArgs(argv []string) (*options, error) {
 		case "show-stats":
 			o.showStats = true
 		case "use-shared-memory":
-			o.sharedMemory = true
+			o.sharedMemory, o.shareGiven = true, true
+			if hasValue {
+				o.sharedMemory, err = strconv.ParseBool(value)
+			}
 		case "perf-support":
 			o.perfSupport = true
 		case "num-threads":
@@ -254,6 +265,12 @@ func parseArgs(argv []string) (*options, error) {
 	}
 	if o.oopTokenFile != "" && o.oopConnect == "" {
 		return nil, fmt.Errorf("-oop-executor-token-file is for an executor reached with -oop-executor-connect")
+	}
+	if !o.shareGiven && o.oopExecutor != "" && !o.debugger {
+		// A launched executor is on this machine: share memory with it
+		// rather than copy (the manager copies if the executor cannot
+		// share). Not for -oop-executor-connect: it may be elsewhere.
+		o.sharedMemory = true
 	}
 	if o.sharedMemory && o.oopExecutor == "" && o.oopConnect == "" {
 		// In process there is nothing to share: say so rather than ignore

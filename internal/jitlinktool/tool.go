@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -52,6 +53,19 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 		pprof.StartCPUProfile(f)
 		// Stopped before the program runs (it may exit the process).
 		t.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	if o.memProfile != "" {
+		// Finer than the default (512 KiB) so a 100 ms link has samples.
+		runtime.MemProfileRate = 4096
+		stop := t.stopProfile
+		t.stopProfile = func() {
+			if stop != nil {
+				stop()
+			}
+			if err := writeHeapProfile(o.memProfile); err != nil {
+				fmt.Fprintln(stderr, "gorc-jitlink:", err)
+			}
+		}
 	}
 	code, err := t.run()
 	t.stop()
@@ -851,4 +865,13 @@ func (d *debugLogger) NotifyEmitted(mr *orc.MaterializationResponsibility) error
 func (d *debugLogger) NotifyFailed(mr *orc.MaterializationResponsibility) error {
 	d.t.logf("link into %s failed", mr.JITDylib().Name())
 	return nil
+}
+
+// writeHeapProfile writes the allocations made so far to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }
