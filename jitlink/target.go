@@ -83,6 +83,42 @@ type Target interface {
 	// external symbols of the graph.
 	InitThunkGraph(name string, inits, finis []uint64) *LinkGraph
 
+	// PreservingCallStub returns the machine code of a function
+	//
+	//	uint64_t stub(uint64_t fn, const uint64_t args[6])
+	//
+	// that calls fn with the six integer arguments and returns what fn
+	// returns in the two integer return registers, and that itself saves
+	// and restores every register the C ABI makes callee-saved (and the
+	// floating-point control state). Hosts call JIT'd entry points through
+	// it, so that code which breaks the ABI on return (legal C such as a
+	// global register variable in a callee-saved register) cannot corrupt
+	// the caller. The code is position-independent and needs no
+	// relocation; nil means the target has none (call fn directly).
+	PreservingCallStub() []byte
+
+	// AddFarExternalPasses installs, for a graph placed in the low 2 GiB
+	// because its code was built without PIC, the passes that let its
+	// 32-bit references reach external symbols out of their range (see
+	// FarExternals). It returns an error naming the architecture if the
+	// target has no such passes.
+	AddFarExternalPasses(cfg *PassConfig, fe FarExternals) error
+
+	// GOTSectionName returns the name of the section that holds the GOT
+	// entries the architecture's backend makes.
+	GOTSectionName() string
+	// IsBranch reports whether kind is a direct call or jump to its
+	// target, which a stub jumping to that target may stand in for.
+	IsBranch(kind EdgeKind) bool
+	// BlockStubs returns a function that appends to block b of g (whose
+	// content must be mutable) a stub jumping to callee through a GOT
+	// entry of g, and returns the stub's symbol. RuntimeDyld-style loaders
+	// keep such stubs at the end of the calling section, so that they stay
+	// in branch range however sections are mapped. The function's calls
+	// share GOT entries (one per callee) with each other and with the
+	// backend's table passes.
+	BlockStubs(g *LinkGraph) func(b *Block, callee *Symbol) *Symbol
+
 	// FlushInstructionCache makes code just written to size bytes at
 	// addr, memory of this process, visible to instruction fetch (nothing
 	// to do where instruction fetch is coherent with stores, as on
@@ -115,4 +151,20 @@ type LazyStub struct {
 	Name   string
 	ID     uint64
 	Hidden bool
+}
+
+// FarExternals configures Target.AddFarExternalPasses. A native link
+// answers a 32-bit reference of non-PIC code to a shared library's
+// function with a canonical PLT entry and one to its variable with a copy
+// relocation; a JIT sends the function's references to a stub, copies only
+// variables that never change, and fails for the rest (compile with
+// -fPIC).
+type FarExternals struct {
+	// IsCode reports whether an executor address is code (in executable
+	// memory). Nil: no address is known to be code.
+	IsCode func(addr uint64) bool
+	// Copy reports whether the external variable name may be copied, and
+	// the symbol whose address the variable holds (it holds nothing else
+	// for its life), so that the copy is that address.
+	Copy func(name string) (pointee string, ok bool)
 }

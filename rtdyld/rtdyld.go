@@ -10,7 +10,7 @@
 // jitlink.LinkGraph (whose ELF builder maps each relocation to an
 // architecture edge kind), each input section becomes a block, and
 // relocations are applied with the architecture backend's fixups. GOT
-// entries are jitlink's x86-64 table, in a section of the loader's own
+// entries are the target's table (jitlink.Target), in a section of the loader's own
 // (".got"); a stub for each external function a code section calls is
 // placed at the end of that section, as RuntimeDyld does.
 //
@@ -29,8 +29,7 @@ import (
 
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/object"
-	"github.com/gorc-jit/gorc/jitlink/triple"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
 )
 
 // SectionID numbers the sections of a Dyld, across all its objects.
@@ -68,6 +67,7 @@ type Object struct {
 	Name     string // as given to LoadObject
 	Sections []*Section
 	g        *jitlink.LinkGraph
+	tgt      jitlink.Target // stubs and GOT entries are the target's
 	// relocations whose target is defined in this object (by section of
 	// the target), and those whose target is an external symbol.
 	bySection map[*Section][]reloc
@@ -133,7 +133,7 @@ const (
 	CommonSectionName = "<common symbols>"
 )
 
-// LoadObject reads a relocatable object (ELF x86-64), allocates and fills its
+// LoadObject reads a relocatable object (ELF x86-64 or aarch64), allocates and fills its
 // sections and records its symbols and relocations. Nothing is relocated
 // yet. data must not change while the Dyld is in use.
 func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
@@ -141,11 +141,11 @@ func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.Arch() != triple.X86_64 {
-		// Stub placement below is x86-64's; relocation is the target's.
-		return nil, fmt.Errorf("%s: %s objects are not supported (x86-64 only)", name, g.Arch())
+	tgt, err := target.For(g.TargetTriple())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	o := &Object{Name: name, g: g, bySection: make(map[*Section][]reloc), byExtern: make(map[string][]reloc),
+	o := &Object{Name: name, g: g, tgt: tgt, bySection: make(map[*Section][]reloc), byExtern: make(map[string][]reloc),
 		locals: make(map[string]*jitlink.Symbol), blockSec: make(map[*jitlink.Block]*Section),
 		stubs: make(map[*jitlink.Block]map[string]*jitlink.Symbol)}
 	o.addStubs()
@@ -166,7 +166,7 @@ func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
 		switch gs.Name() {
 		case ".common", ".lcommon":
 			common = append(common, gs.Blocks()...)
-		case x86_64.GOTSectionName:
+		case o.tgt.GOTSectionName():
 			if err := d.emit(o, GOTSectionName, gs.Prot(), gs.Blocks()); err != nil {
 				return nil, err
 			}
@@ -463,7 +463,7 @@ func (d *Dyld) Finalize() error {
 // mapped, and jumps through a GOT entry that holds the callee's address.
 func (o *Object) addStubs() {
 	g := o.g
-	var tables *x86_64.Tables
+	var appendStub func(b *jitlink.Block, callee *jitlink.Symbol) *jitlink.Symbol
 	for _, sec := range g.Sections() {
 		if sec.Prot()&jitlink.ProtExec == 0 {
 			continue
@@ -475,16 +475,15 @@ func (o *Object) addStubs() {
 			n := len(b.Edges())
 			for i := 0; i < n; i++ {
 				e := b.Edges()[i] // appending stubs may move the edge list
-				if e.Kind != x86_64.BranchPCRel32 || !e.Target.IsExternal() {
+				if !o.tgt.IsBranch(e.Kind) || !e.Target.IsExternal() {
 					continue
 				}
 				stub := o.stubs[b][e.Target.Name()]
 				if stub == nil {
-					if tables == nil {
-						tables = x86_64.NewTables(g, len(g.ExternalSymbols()))
+					if appendStub == nil {
+						appendStub = o.tgt.BlockStubs(g)
 					}
-					off := x86_64.AppendStub(b, tables.GOTEntry(e.Target))
-					stub = g.AddAnonymousSymbol(b, off, x86_64.StubSize, true, false)
+					stub = appendStub(b, e.Target)
 					if o.stubs[b] == nil {
 						o.stubs[b] = make(map[string]*jitlink.Symbol)
 					}
@@ -515,12 +514,12 @@ func (o *Object) StubAddr(section, sym string) (uint64, bool) {
 // GOTAddr returns the target address of the object's GOT entry for the
 // symbol named sym.
 func (o *Object) GOTAddr(sym string) (uint64, bool) {
-	sec := o.g.FindSection(x86_64.GOTSectionName)
+	sec := o.g.FindSection(o.tgt.GOTSectionName())
 	if sec == nil {
 		return 0, false
 	}
 	for _, s := range sec.Symbols() {
-		if t := x86_64.TableTarget(s); t != nil && t.Name() == sym {
+		if t := o.tgt.GOTEntryTarget(s); t != nil && t.Name() == sym {
 			return s.Address(), true
 		}
 	}

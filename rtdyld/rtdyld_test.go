@@ -244,3 +244,52 @@ baz:
 		}
 	}
 }
+
+// On aarch64 a call to an external function goes through a stub at the end
+// of the calling section, "adrp x16; ldr x16; br x16" through the object's
+// GOT entry for the callee, which holds its address.
+func TestAArch64Stubs(t *testing.T) {
+	obj := testutil.CompileWith(t, "clang-19", t.TempDir(), "f.s", `
+	.text
+	.globl f
+f:
+	bl puts
+	adrp x0, :got:a
+	ldr x0, [x0, :got_lo12:a]
+	ret
+`, "--target=aarch64-linux-gnu")
+	mm := rtdyld.NewLocalMemoryManager()
+	mm.DefineSymbol("puts", 0x123456789abc)
+	mm.DefineSymbol("a", 0x5000)
+	d := load(t, mm, obj)
+	text, got := section(t, d, ".text"), section(t, d, rtdyld.GOTSectionName)
+	d.MapSectionAddress(text.ID, 0x10000)
+	d.MapSectionAddress(got.ID, 0x54321000)
+	if err := d.ResolveRelocations(); err != nil {
+		t.Fatal(err)
+	}
+	o := d.Objects()[0]
+	stub, ok := o.StubAddr(".text", "puts")
+	if !ok || stub != 0x10000+16 || len(text.Local) != 16+12 {
+		t.Fatalf("stub for puts at %#x (%v), want the end of f's 16 bytes at 0x10000 (.text is %d bytes)", stub, ok, len(text.Local))
+	}
+	le := binary.LittleEndian
+	if w := le.Uint32(text.Local); w != 0x94000000|4 { // bl .+16
+		t.Errorf("call %#08x, want bl to the stub (0x94000004)", w)
+	}
+	entry, ok := o.GOTAddr("puts")
+	if !ok || le.Uint64(got.Local[entry-got.Addr:]) != 0x123456789abc {
+		t.Fatalf("GOT entry of puts at %#x (%v) does not hold its address", entry, ok)
+	}
+	adrp, ldr, br := le.Uint32(text.Local[16:]), le.Uint32(text.Local[20:]), le.Uint32(text.Local[24:])
+	pages := int64(adrp>>29&3|adrp>>5&0x7ffff<<2) << 43 >> 43 // signed 21-bit page count
+	if adrp&0x9f00001f != 0x90000010 || uint64(int64(stub&^0xfff)+pages<<12) != entry&^0xfff {
+		t.Errorf("adrp %#08x does not load the page of %#x into x16", adrp, entry)
+	}
+	if ldr&0xffc003ff != 0xf9400210 || uint64(ldr>>10&0xfff)*8 != entry&0xfff {
+		t.Errorf("ldr %#08x does not load x16 from %#x", ldr, entry)
+	}
+	if br != 0xd61f0200 {
+		t.Errorf("%#08x, want br x16", br)
+	}
+}

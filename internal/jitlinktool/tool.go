@@ -20,8 +20,8 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
 	"github.com/gorc-jit/gorc/jitlink/object"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/jitlink/triple"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
@@ -362,7 +362,7 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		if t.low && !o.noexec && len(o.checks) == 0 {
 			// Only for programs that run: regression tests check LLVM's
 			// out-of-range errors and addresses of their own tables.
-			l.AddPlugin(farExternals{fe: x86_64.FarExternals{IsCode: inprocess.IsCode, Copy: elfplatform.CopyableVariable}})
+			l.AddPlugin(farExternals{fe: jitlink.FarExternals{IsCode: inprocess.IsCode, Copy: elfplatform.CopyableVariable}})
 		}
 		if o.showStats {
 			t.stats = &linkStats{}
@@ -391,17 +391,19 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 }
 
 // farExternals makes 32-bit references of code below 2 GiB to shared
-// libraries' functions and stdio streams work (see x86_64.FarExternals).
+// libraries' functions and stdio streams work (see jitlink.FarExternals):
+// the graph's target installs the passes.
 type farExternals struct {
 	orc.PluginBase
-	fe x86_64.FarExternals
+	fe jitlink.FarExternals
 }
 
 func (p farExternals) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	postPrune, preFixup := p.fe.Passes()
-	cfg.PostPrune = append(cfg.PostPrune, postPrune)
-	cfg.PreFixup = append(cfg.PreFixup, preFixup)
-	return nil
+	tgt, err := target.For(g.TargetTriple())
+	if err != nil {
+		return err
+	}
+	return tgt.AddFarExternalPasses(cfg, p.fe)
 }
 
 // linkStats counts the objects added and linked (-show-stats).

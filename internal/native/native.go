@@ -13,7 +13,7 @@ package native
 extern char **environ;
 
 // gorc_call6 calls fn with six integer arguments through stub (the
-// register-preserving stub of jitlink/x86_64), or directly if stub is 0.
+// register-preserving stub of the host's jitlink.Target), or directly if stub is 0.
 static uint64_t gorc_call6(uintptr_t stub, uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
                            uint64_t d, uint64_t e, uint64_t f) {
 	if (!stub)
@@ -47,30 +47,34 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // Available reports whether this build can run native code (it can: this
 // is the cgo build).
 const Available = true
 
-// callStub returns the address of the register-preserving call stub (see
-// x86_64.PreservingCallStub), mapped once: every call into linked code
-// goes through it, so that code which returns with a callee-saved register
-// changed (a global register variable in rbx is legal C) cannot corrupt
-// the Go side. 0 (call directly) if it could not be mapped, and on other
-// architectures than x86-64, which have no such stub yet.
+// callStub returns the address of the register-preserving call stub of
+// the host's target (jitlink.Target.PreservingCallStub), mapped once:
+// every call into linked code goes through it, so that code which returns
+// with a callee-saved register changed (a global register variable in rbx
+// or x19 is legal C) cannot corrupt the Go side. 0 (call directly) if it
+// could not be mapped, or the host's target has no such stub.
 var callStub = sync.OnceValue(func() C.uintptr_t {
-	if runtime.GOARCH != "amd64" {
+	tgt, err := target.For(triple.Host())
+	if err != nil {
 		return 0
 	}
-	code := x86_64.PreservingCallStub()
+	code := tgt.PreservingCallStub()
+	if code == nil {
+		return 0
+	}
 	mem, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return 0

@@ -135,3 +135,34 @@ func (c *code) block(g *jitlink.LinkGraph, sec *jitlink.Section, align uint64) *
 	b.SetEdges(c.edges)
 	return b
 }
+
+// PreservingCallStub returns the package's PreservingCallStub.
+func (Target) PreservingCallStub() []byte { return PreservingCallStub() }
+
+// AddFarExternalPasses installs FarExternals' passes: its post-prune pass
+// builds the stubs and copies, its pre-fixup pass redirects references.
+func (Target) AddFarExternalPasses(cfg *jitlink.PassConfig, fe jitlink.FarExternals) error {
+	postPrune, preFixup := FarExternals(fe).Passes()
+	cfg.PostPrune = append(cfg.PostPrune, postPrune)
+	cfg.PreFixup = append(cfg.PreFixup, preFixup)
+	return nil
+}
+
+// GOTSectionName is GOTSectionName.
+func (Target) GOTSectionName() string { return GOTSectionName }
+
+// IsBranch reports whether kind is BranchPCRel32 (call and jmp rel32).
+func (Target) IsBranch(kind jitlink.EdgeKind) bool { return kind == BranchPCRel32 }
+
+// BlockStubs appends "jmp *entry(%rip)" stubs (AppendStub) through the
+// GOT entries of one Tables of g.
+func (Target) BlockStubs(g *jitlink.LinkGraph) func(b *jitlink.Block, callee *jitlink.Symbol) *jitlink.Symbol {
+	var tables *Tables
+	return func(b *jitlink.Block, callee *jitlink.Symbol) *jitlink.Symbol {
+		if tables == nil {
+			tables = NewTables(g, len(g.ExternalSymbols()))
+		}
+		off := AppendStub(b, tables.GOTEntry(callee))
+		return g.AddAnonymousSymbol(b, off, StubSize, true, false)
+	}
+}
