@@ -10,8 +10,8 @@
 // jitlink.LinkGraph (whose ELF builder maps each relocation to an
 // architecture edge kind), each input section becomes a block, and
 // relocations are applied with the architecture backend's fixups. GOT
-// entries are the target's table (jitlink.Target), in a section of the loader's own
-// (".got"); a stub for each external function a code section calls is
+// entries are the target's table (jitlink.Target), in a section of the
+// loader's own (".got"); a stub for each external function a code section calls is
 // placed at the end of that section, as RuntimeDyld does.
 //
 // A Dyld is not safe for concurrent use.
@@ -133,8 +133,8 @@ const (
 	CommonSectionName = "<common symbols>"
 )
 
-// LoadObject reads a relocatable object (ELF x86-64 or aarch64), allocates and fills its
-// sections and records its symbols and relocations. Nothing is relocated
+// LoadObject reads a relocatable object (ELF x86-64 or aarch64), allocates
+// and fills its sections and records its symbols and relocations. Nothing is relocated
 // yet. data must not change while the Dyld is in use.
 func (d *Dyld) LoadObject(name string, data []byte) (*Object, error) {
 	g, err := object.NewLinkGraph(name, data)

@@ -13,7 +13,8 @@ package native
 extern char **environ;
 
 // gorc_call6 calls fn with six integer arguments through stub (the
-// register-preserving stub of the host's jitlink.Target), or directly if stub is 0.
+// register-preserving stub of the host's jitlink.Target), or directly if
+// stub is 0.
 static uint64_t gorc_call6(uintptr_t stub, uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
                            uint64_t d, uint64_t e, uint64_t f) {
 	if (!stub)
@@ -84,7 +85,9 @@ var callStub = sync.OnceValue(func() C.uintptr_t {
 		unix.Munmap(mem)
 		return 0
 	}
-	return C.uintptr_t(uintptr(unsafe.Pointer(&mem[0])))
+	addr := uint64(uintptr(unsafe.Pointer(&mem[0])))
+	tgt.FlushInstructionCache(addr, uint64(len(code))) // aarch64 needs it
+	return C.uintptr_t(addr)
 })
 
 // CallMain calls fn as int main(int argc, char **argv, char **envp) with the

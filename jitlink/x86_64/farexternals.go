@@ -30,16 +30,9 @@ const CopiesSectionName = "$__COPIES"
 //     memory (a write faults instead of being lost); Copy names them.
 //   - Anything else is an error naming the symbol: compile with -fPIC.
 //
-// Add Passes to a graph's config when the graph is placed below 2 GiB.
-type FarExternals struct {
-	// IsCode reports whether an executor address is code (in executable
-	// memory). Nil: no address is known to be code.
-	IsCode func(addr uint64) bool
-	// Copy reports whether the external variable name may be copied, and
-	// the symbol whose address the variable holds (it holds nothing else
-	// for its life), so that the copy is that address.
-	Copy func(name string) (pointee string, ok bool)
-}
+// Add Passes to a graph's config when the graph is placed below 2 GiB
+// (Target.AddFarExternalPasses does). The fields are jitlink.FarExternals'.
+type FarExternals jitlink.FarExternals
 
 // farTarget is what a far external's references may be sent to instead.
 type farTarget struct{ stub, copy *jitlink.Symbol }
