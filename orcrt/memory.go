@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gorc-jit/gorc/internal/sysmem"
+	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -152,17 +154,7 @@ func protect(mem []byte, off, size uint64, prot uint8) error {
 	page := uint64(unix.Getpagesize())
 	start := off &^ (page - 1)
 	end := min((off+size+page-1)&^(page-1), uint64(len(mem)))
-	var p int
-	if prot&protocol.ProtRead != 0 {
-		p |= unix.PROT_READ
-	}
-	if prot&protocol.ProtWrite != 0 {
-		p |= unix.PROT_WRITE
-	}
-	if prot&protocol.ProtExec != 0 {
-		p |= unix.PROT_EXEC
-	}
-	if err := unix.Mprotect(mem[start:end], p); err != nil {
+	if err := sysmem.Protect(mem[start:end], jitlink.MemProt(prot)); err != nil {
 		return fmt.Errorf("memory manager: mprotect %#x+%#x: %w", addrOf(mem)+start, end-start, err)
 	}
 	return nil

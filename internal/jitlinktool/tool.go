@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -277,7 +278,7 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		}
 		b.EPC = epc
 	case !native.Available:
-		return nil, errors.New("this gorc-jitlink was built without cgo: it runs code only in an executor process (-oop-executor)")
+		return nil, fmt.Errorf("this gorc-jitlink (%s/%s) was built without cgo or for a system other than Linux: it runs code only in an executor process (-oop-executor, -oop-executor-connect)", runtime.GOOS, runtime.GOARCH)
 	default:
 		epc, noexecSlab, err := t.inProcess()
 		if err != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package native is gorc's only cgo: it calls linked code by address, and
 // resolves symbols of this process and of shared libraries with dlopen/dlsym.
 package native

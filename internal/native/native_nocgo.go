@@ -1,20 +1,29 @@
-//go:build !cgo
+//go:build !cgo || !linux
 
 package native
 
 import (
 	"errors"
 	"os"
+	"runtime"
 )
 
 // This file stands in for the cgo implementation when gorc is built
-// without cgo (CGO_ENABLED=0): such a program can link for an executor in
-// another process, but cannot run code itself. Available tells callers.
+// without cgo (CGO_ENABLED=0) or for a system other than Linux (the runtime
+// is glibc's and ELF's): such a program can link for an executor in another
+// process, but cannot run code itself. Available tells callers.
 
 // Available reports whether this build can run native code.
 const Available = false
 
-var errNoCgo = errors.New("running native code needs a build with cgo (CGO_ENABLED=1); link for an executor process instead")
+var errNoCgo = errors.New(noNativeReason())
+
+func noNativeReason() string {
+	if runtime.GOOS != "linux" {
+		return "running native code needs Linux, not " + runtime.GOOS + "; link for an executor process on Linux instead"
+	}
+	return "running native code needs a build with cgo (CGO_ENABLED=1); link for an executor process instead"
+}
 
 // Dlopen flags (glibc's values).
 const (

@@ -3,10 +3,10 @@ package memory
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
@@ -18,11 +18,12 @@ import (
 // TLB shootdown on every other core) per linked graph, lets graphs share
 // pages, and keeps all of them within 32-bit PC-relative range.
 //
-// The pages come from a memfd; a DualMapped is the in-process case of the
-// shared-memory mapping an executor on the same machine uses.
+// The pages come from a memory file (a memfd); a DualMapped is the
+// in-process case of the shared-memory mapping an executor on the same
+// machine uses.
 type DualMapped struct {
 	mu      sync.Mutex
-	fd      int
+	file    *sysmem.MemFile
 	reserve []byte // the whole target range
 	regions [3]*dualRegion
 	run     ActionRunner
@@ -64,48 +65,41 @@ func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	page := uint64(unix.Getpagesize())
+	page := uint64(os.Getpagesize())
 	if size < 16*page || size > 1<<31 {
 		return nil, fmt.Errorf("dual-mapped region size %d out of range", size)
 	}
 	size = alignUp(size, 4*page)
-	fd, err := unix.MemfdCreate("gorc-jit", unix.MFD_CLOEXEC)
+	file, err := sysmem.NewMemFile("gorc-jit", size)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return nil, err
 	}
-	d := &DualMapped{fd: fd, run: o.run}
+	d := &DualMapped{file: file, run: o.run}
 	fail := func(err error) (*DualMapped, error) {
 		d.release()
 		return nil, err
 	}
-	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		return fail(fmt.Errorf("ftruncate memfd: %w", err))
-	}
-	flags := unix.MAP_PRIVATE | unix.MAP_ANON | unix.MAP_NORESERVE
 	if o.low {
-		d.reserve, err = mmap(0, size, unix.PROT_NONE, flags|unix.MAP_32BIT)
+		d.reserve, err = sysmem.Map(0, size, 0, sysmem.Reserve|sysmem.Low2GB)
 	} else {
 		// Code comes first: it is what reads library data.
-		d.reserve, err = reserveNearLibraries(size, size/4, flags)
+		d.reserve, err = ReserveNearLibraries(size, size/4)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("reserving %d bytes: %w", size, err))
-	}
-	if o.low && addrOf(d.reserve)+size > 1<<31 {
-		return fail(errors.New("no address space below 2 GiB"))
 	}
 	bounds := [4]uint64{0, size / 4, size / 2, size}
 	prots := [3]jitlink.MemProt{jitlink.ProtRead | jitlink.ProtExec, jitlink.ProtRead, jitlink.ProtRead | jitlink.ProtWrite}
 	for i := range d.regions {
 		off, n := bounds[i], bounds[i+1]-bounds[i]
 		r := &dualRegion{prot: prots[i], free: []dualSpan{{0, n, false}}}
-		target, err := mmapFile(addrOf(d.reserve)+off, n, unixProt(prots[i]), unix.MAP_SHARED|unix.MAP_FIXED, fd, off)
+		target, err := d.file.Map(d.reserve[off:off+n], off, n, prots[i])
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s view: %w", prots[i], err))
 		}
 		r.target, r.work = target, target
 		if prots[i] != jitlink.ProtRead|jitlink.ProtWrite {
-			if r.work, err = mmapFile(0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED, fd, off); err != nil {
+			if r.work, err = d.file.Map(nil, off, n, jitlink.ProtRead|jitlink.ProtWrite); err != nil {
 				return fail(fmt.Errorf("mapping working view: %w", err))
 			}
 		}
@@ -114,26 +108,18 @@ func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	return d, nil
 }
 
-func mmapFile(addr, size uint64, prot, flags, fd int, off uint64) ([]byte, error) {
-	p, err := unix.MmapPtr(fd, int64(off), pointerAt(addr), uintptr(size), prot, flags)
-	if err != nil {
-		return nil, err
-	}
-	return unsafeSlice(p, size), nil
-}
-
 // release unmaps everything and closes the memfd.
 func (d *DualMapped) release() error {
 	var errs []error
 	for _, r := range d.regions {
 		if r != nil && r.prot != jitlink.ProtRead|jitlink.ProtWrite {
-			errs = append(errs, munmap(r.work))
+			errs = append(errs, sysmem.Unmap(r.work))
 		}
 	}
 	if d.reserve != nil {
-		errs = append(errs, munmap(d.reserve))
+		errs = append(errs, sysmem.Unmap(d.reserve))
 	}
-	errs = append(errs, unix.Close(d.fd))
+	errs = append(errs, d.file.Close())
 	return errors.Join(errs...)
 }
 
@@ -149,7 +135,7 @@ func (d *DualMapped) Close() error {
 }
 
 // Base returns the target address of the start of the reserved range.
-func (d *DualMapped) Base() uint64 { return addrOf(d.reserve) }
+func (d *DualMapped) Base() uint64 { return sysmem.Addr(d.reserve) }
 
 // Size returns the size of the reserved range.
 func (d *DualMapped) Size() uint64 { return uint64(len(d.reserve)) }
@@ -215,7 +201,7 @@ type dualPiece struct {
 
 // Allocate places each segment in the region of its protection.
 func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
-	page := uint64(unix.Getpagesize())
+	page := uint64(os.Getpagesize())
 	if err := checkAlignment(req.Segments, page); err != nil {
 		return nil, err
 	}
@@ -234,7 +220,7 @@ func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc,
 		r := d.regions[ri]
 		size := alignUp(s.Size(), dualGranule)
 		if size == 0 {
-			a.segs[i] = jitlink.SegmentAlloc{Addr: addrOf(r.target), Working: r.work[:0:0]}
+			a.segs[i] = jitlink.SegmentAlloc{Addr: sysmem.Addr(r.target), Working: r.work[:0:0]}
 			continue
 		}
 		off, dirty, ok := r.take(size, max(s.Align, dualGranule))
@@ -247,7 +233,7 @@ func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc,
 			clear(r.work[off : off+size])
 		}
 		a.pieces = append(a.pieces, dualPiece{ri, off, size})
-		a.segs[i] = jitlink.SegmentAlloc{Addr: addrOf(r.target) + off, Working: w}
+		a.segs[i] = jitlink.SegmentAlloc{Addr: sysmem.Addr(r.target) + off, Working: w}
 	}
 	return a, nil
 }
@@ -262,8 +248,8 @@ func (d *DualMapped) freePieces(ps []dualPiece) {
 		r := d.regions[p.region]
 		dirty := true
 		if p.size >= punchThreshold {
-			fileOff := uint64(addrOf(r.target) - addrOf(d.reserve))
-			if unix.Fallocate(d.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fileOff+p.off), int64(p.size)) == nil {
+			fileOff := sysmem.Addr(r.target) - sysmem.Addr(d.reserve)
+			if d.file.Discard(fileOff+p.off, p.size) == nil {
 				dirty = false
 			}
 		}

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 )
 
 // Code compiled the usual way (PIE, or without -fPIC) reads the data of
@@ -27,25 +27,20 @@ const reach = 1<<31 - 128<<20
 // ReserveNearLibraries reserves size bytes of inaccessible address space
 // (private, not backed by memory until remapped or protected) whose first
 // near bytes lie within 32-bit reach of the process's shared libraries if
-// it can, and anywhere otherwise. Executors use it to place JIT'd memory.
+// it can, and anywhere otherwise. Its first near bytes are where code goes:
+// only code reads library data PC-relatively. Executors use it to place
+// JIT'd memory.
 func ReserveNearLibraries(size, near uint64) ([]byte, error) {
-	return reserveNearLibraries(size, near, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
-}
-
-// reserveNearLibraries places the reservation so that its first near bytes
-// (where code goes: only code reads library data PC-relatively) reach the
-// libraries.
-func reserveNearLibraries(size, near uint64, flags int) ([]byte, error) {
 	if f, err := os.Open("/proc/self/maps"); err == nil {
 		l := readMaps(f)
 		f.Close()
 		for _, addr := range l.placements(size, near) {
-			if mem, err := mmapAt(addr, size, flags); err == nil {
+			if mem, err := sysmem.Map(addr, size, 0, sysmem.Reserve|sysmem.Exact); err == nil {
 				return mem, nil
 			}
 		}
 	}
-	return mmap(0, size, unix.PROT_NONE, flags)
+	return sysmem.Map(0, size, 0, sysmem.Reserve)
 }
 
 // addressSpace is what /proc/self/maps says: the mapped ranges, in

@@ -6,11 +6,10 @@ package inprocess
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -141,7 +140,7 @@ func (e *EPC) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int6
 func (e *EPC) TargetTriple() string { return x86_64.Triple }
 
 // PageSize returns the host page size.
-func (e *EPC) PageSize() uint64 { return uint64(unix.Getpagesize()) }
+func (e *EPC) PageSize() uint64 { return uint64(os.Getpagesize()) }
 
 // MemoryManager returns the memory manager.
 func (e *EPC) MemoryManager() jitlink.MemoryManager { return e.mm }

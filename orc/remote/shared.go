@@ -6,9 +6,8 @@ import (
 	"os"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/internal/spans"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -70,7 +69,7 @@ func (m *sharedManager) setUp() error {
 		return err
 	}
 	defer f.Close()
-	local, err := unix.Mmap(int(f.Fd()), 0, sharedSlabSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	local, err := sysmem.MapFile(f, sharedSlabSize)
 	if err != nil {
 		return err
 	}
@@ -148,7 +147,7 @@ func (a *sharedAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.
 	req := protocol.FinalizeRequest{Actions: convertActions(actions)}
 	for i, s := range a.req {
 		if s.Size() > 0 {
-			req.Segments = append(req.Segments, protocol.Segment{Prot: prot(s.Prot), Addr: sps.Addr(a.segs[i].Addr), Size: s.Size()})
+			req.Segments = append(req.Segments, protocol.Segment{Prot: uint8(s.Prot), Addr: sps.Addr(a.segs[i].Addr), Size: s.Size()})
 		}
 	}
 	base := a.m.slab.base + a.off

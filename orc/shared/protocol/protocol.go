@@ -5,7 +5,10 @@
 // gorc's own additions (marked as such), which LLVM's executor lacks.
 package protocol
 
-import "github.com/gorc-jit/gorc/orc/shared/sps"
+import (
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/orc/shared/sps"
+)
 
 // Setup is the executor's opening message.
 type Setup struct {
@@ -65,11 +68,12 @@ const (
 	SharedMemoryRelease    = "__gorc_SharedMemoryMapper_release_wrapper"
 )
 
-// Memory protections in a Segment.
+// Memory protections in a Segment: jitlink.MemProt's bits, which are the
+// wire's (LLVM's WireProtectionFlags), so a conversion is a type conversion.
 const (
-	ProtRead  = 1
-	ProtWrite = 2
-	ProtExec  = 4
+	ProtRead  = uint8(jitlink.ProtRead)
+	ProtWrite = uint8(jitlink.ProtWrite)
+	ProtExec  = uint8(jitlink.ProtExec)
 )
 
 // WrapperCall is a call of a wrapper function by address.
