@@ -235,7 +235,7 @@ func (j *LLJIT) RegisterJITDispatchHandlers(jd *orc.JITDylib, handlers map[strin
 	set := make(orc.LookupSet, 0, len(handlers))
 	for name := range handlers {
 		b := g.CreateContentBlock(sec, []byte{0}, uint64(len(set)), 1, 0)
-		g.AddDefinedSymbol(b, 0, name, 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+		g.AddDefinedSymbol(b, 0, name, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 		set = append(set, orc.LookupEntry{Name: orc.Intern(name)})
 	}
 	if err := j.objLayer.AddLinkGraph(jd.DefaultResourceTracker(), g); err != nil {
@@ -351,8 +351,8 @@ func memberSymbols(name string, data []byte) ([]string, error) {
 
 // Lookup looks a (source-level, unmangled) name up in the main JITDylib and
 // returns its address once it is ready to use.
-func (j *LLJIT) Lookup(name string) (uint64, error) {
-	return j.LookupIn(context.Background(), j.main, name)
+func (j *LLJIT) Lookup(ctx context.Context, name string) (uint64, error) {
+	return j.LookupIn(ctx, j.main, name)
 }
 
 // LookupIn looks a name up in jd's link order.
@@ -366,12 +366,12 @@ func (j *LLJIT) LookupIn(ctx context.Context, jd *orc.JITDylib, name string) (ui
 
 // RunMain looks up main in the main JITDylib, runs the initializers, and
 // calls main with argv = args.
-func (j *LLJIT) RunMain(args ...string) (int, error) {
-	addr, err := j.Lookup("main")
+func (j *LLJIT) RunMain(ctx context.Context, args ...string) (int, error) {
+	addr, err := j.Lookup(ctx, "main")
 	if err != nil {
 		return 0, err
 	}
-	if err := j.Initialize(context.Background(), j.main, args); err != nil {
+	if err := j.Initialize(ctx, j.main, args); err != nil {
 		return 0, err
 	}
 	return j.epc.RunAsMain(addr, args)

@@ -53,7 +53,7 @@ func child() int {
 			return 125
 		}
 	}
-	rc, err := j.RunMain("prog")
+	rc, err := j.RunMain(context.Background(), "prog")
 	native.FlushStdio()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gorc:", err)
@@ -174,7 +174,7 @@ func TestPluginHooks(t *testing.T) {
 	if err := j.AddObjectWithTracker(rt, "answer.o", obj); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Lookup("answer"); err != nil {
+	if _, err := j.Lookup(t.Context(), "answer"); err != nil {
 		t.Fatal(err)
 	}
 	if err := rt.Remove(); err != nil {
@@ -189,7 +189,7 @@ func TestPluginHooks(t *testing.T) {
 	if err := j.AddObject(nil, "fail.o", obj); err != nil {
 		t.Fatal(err)
 	}
-	_, err = j.Lookup("answer")
+	_, err = j.Lookup(t.Context(), "answer")
 	if err == nil || !strings.Contains(err.Error(), "plugin pass refused the graph") {
 		t.Fatalf("want the pass's error, got %v", err)
 	}
@@ -225,7 +225,7 @@ func TestStaticLibraryLoadsOnlyWhatIsNeeded(t *testing.T) {
 	if err := j.AddArchive(nil, lib); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup("m1")
+	addr, err := j.Lookup(t.Context(), "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestAddRemoveKeepsMemoryFlat(t *testing.T) {
 		if err := j.AddObjectWithTracker(rt, "answer.o", obj); err != nil {
 			t.Fatal(err)
 		}
-		addr, err := j.Lookup("answer")
+		addr, err := j.Lookup(t.Context(), "answer")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,7 @@ func TestProcessSymbolsFilterAndHiding(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.AddObjectFile(nil, obj)
-	if _, err := j.Lookup("f"); err == nil || !strings.Contains(err.Error(), "getpid") {
+	if _, err := j.Lookup(t.Context(), "f"); err == nil || !strings.Contains(err.Error(), "getpid") {
 		t.Fatalf("with process symbols hidden, want getpid unresolved, got %v", err)
 	}
 	j.Close()
@@ -326,7 +326,7 @@ func TestProcessSymbolsFilterAndHiding(t *testing.T) {
 	}
 	defer j.Close()
 	j.AddObjectFile(nil, obj)
-	addr, err := j.Lookup("f")
+	addr, err := j.Lookup(t.Context(), "f")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestConcurrentMaterialization(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			name := fmt.Sprintf("f%d", n-1-g%3)
-			addr, err := j.Lookup(name)
+			addr, err := j.Lookup(t.Context(), name)
 			if err != nil {
 				t.Error(err)
 				return
@@ -420,7 +420,7 @@ int bump(int by) { w += 1; v += by; return v * 100 + w; }
 	if err := j.AddObjectFile(nil, obj); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup("bump")
+	addr, err := j.Lookup(t.Context(), "bump")
 	if err != nil {
 		t.Fatal(err)
 	}

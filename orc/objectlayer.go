@@ -214,13 +214,13 @@ func (l *ObjectLinkingLayer) EmitObject(mr *MaterializationResponsibility, name 
 func defineInitSymbol(g *jitlink.LinkGraph, name string) {
 	for _, sec := range g.Sections() {
 		if IsInitSection(sec.Name()) && len(sec.Blocks()) > 0 {
-			g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, false, true)
+			g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 			return
 		}
 	}
 	// No such section survived: name an empty block instead.
 	sec := g.CreateSection("$.gorc.inits", jitlink.ProtRead)
-	g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, false, true)
+	g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 }
 
 // IsInitSection reports whether a section holds initializers or finalizers:

@@ -136,14 +136,14 @@ func dsoGraph(name string) *jitlink.LinkGraph {
 	g := x86_64.NewLinkGraph("<" + name + " platform>")
 	data := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
 	hb := g.CreateContentBlock(data, make([]byte, 8), 0, 8, 0)
-	dso := g.AddDefinedSymbol(hb, 0, "__dso_handle", 8, jitlink.Strong, jitlink.ScopeHidden, false, true)
+	dso := g.AddDefinedSymbol(hb, 0, "__dso_handle", 8, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 	hb.AddEdge(x86_64.Pointer64, 0, dso, 0)
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	stub := func(name, target string, code []byte, leaAt, jmpAt uint32) {
 		b := g.CreateContentBlock(text, code, uint64(len(text.Blocks()))*16, 16, 0)
 		b.AddEdge(x86_64.Delta32, leaAt, dso, -4)
-		b.AddEdge(x86_64.BranchPCRel32, jmpAt, g.AddExternalSymbol(target, 0, false), -4)
-		g.AddDefinedSymbol(b, 0, name, uint64(len(code)), jitlink.Weak, jitlink.ScopeDefault, true, true)
+		b.AddEdge(x86_64.BranchPCRel32, jmpAt, g.AddExternalSymbol(target, 0, jitlink.Strong), -4)
+		g.AddDefinedSymbol(b, 0, name, uint64(len(code)), jitlink.Weak, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	}
 	// atexit(f) = __cxa_atexit(f, NULL, &__dso_handle)
 	stub("atexit", "__cxa_atexit", []byte{0x31, 0xf6, 0x48, 0x8d, 0x15, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0}, 5, 10)

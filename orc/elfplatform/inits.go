@@ -182,7 +182,7 @@ func initThunk(name string, inits, finis []uint64) *jitlink.LinkGraph {
 	g := x86_64.NewLinkGraph("<" + name + ">")
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	ro := g.CreateSection(".rodata", jitlink.ProtRead)
-	initTab := g.AddAnonymousSymbol(table(g, ro, inits), 0, uint64(8*len(inits)), false, false)
+	initTab := g.AddAnonymousSymbol(table(g, ro, inits), 0, uint64(8*len(inits)), jitlink.NoAttrs)
 
 	a := &asm{g: g}
 	a.emit(0x53, 0x41, 0x54, 0x41, 0x55) // push rbx; push r12; push r13
@@ -190,7 +190,7 @@ func initThunk(name string, inits, finis []uint64) *jitlink.LinkGraph {
 	a.emit(0x49, 0x89, 0xd5)             // mov r13, rdx
 	if len(finis) > 0 {
 		f := &asm{g: g}
-		finiTab := g.AddAnonymousSymbol(table(g, ro, finis), 0, uint64(8*len(finis)), false, false)
+		finiTab := g.AddAnonymousSymbol(table(g, ro, finis), 0, uint64(8*len(finis)), jitlink.NoAttrs)
 		f.emit(0x53) // push rbx (keeps calls 16-byte aligned)
 		for i := len(finis) - 1; i >= 0; i-- {
 			f.emit(0xff, 0x15) // call *tab[i](%rip)
@@ -198,14 +198,14 @@ func initThunk(name string, inits, finis []uint64) *jitlink.LinkGraph {
 			f.edges[len(f.edges)-1].Addend += int64(8 * i)
 		}
 		f.emit(0x5b, 0xc3) // pop rbx; ret
-		fini := g.AddAnonymousSymbol(f.block(text), 0, uint64(len(f.code)), true, false)
+		fini := g.AddAnonymousSymbol(f.block(text), 0, uint64(len(f.code)), jitlink.Callable)
 		a.emit(0x48, 0x8d, 0x3d) // lea fini(%rip), %rdi
 		a.rel32(x86_64.Delta32, fini)
 		a.emit(0x31, 0xf6)       // xor esi, esi
 		a.emit(0x48, 0x8d, 0x15) // lea __dso_handle(%rip), %rdx
-		a.rel32(x86_64.Delta32, g.AddExternalSymbol("__dso_handle", 0, false))
+		a.rel32(x86_64.Delta32, g.AddExternalSymbol("__dso_handle", 0, jitlink.Strong))
 		a.emit(0xe8) // call __cxa_atexit
-		a.rel32(x86_64.BranchPCRel32, g.AddExternalSymbol("__cxa_atexit", 0, false))
+		a.rel32(x86_64.BranchPCRel32, g.AddExternalSymbol("__cxa_atexit", 0, jitlink.Strong))
 	}
 	for i := range inits {
 		a.emit(0x89, 0xdf, 0x4c, 0x89, 0xe6, 0x4c, 0x89, 0xea) // argc, argv, envp
@@ -215,7 +215,7 @@ func initThunk(name string, inits, finis []uint64) *jitlink.LinkGraph {
 	}
 	a.emit(0x41, 0x5d, 0x41, 0x5c, 0x5b) // pop r13; pop r12; pop rbx
 	a.emit(0x31, 0xc0, 0xc3)             // xor eax, eax; ret
-	g.AddDefinedSymbol(a.block(text), 0, name, uint64(len(a.code)), jitlink.Strong, jitlink.ScopeHidden, true, true)
+	g.AddDefinedSymbol(a.block(text), 0, name, uint64(len(a.code)), jitlink.Strong, jitlink.ScopeHidden, jitlink.Callable|jitlink.Live)
 	return g
 }
 
@@ -226,9 +226,9 @@ func deinitThunk(name string) *jitlink.LinkGraph {
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	a := &asm{g: g}
 	a.emit(0x48, 0x8d, 0x3d) // lea __dso_handle(%rip), %rdi
-	a.rel32(x86_64.Delta32, g.AddExternalSymbol("__dso_handle", 0, false))
+	a.rel32(x86_64.Delta32, g.AddExternalSymbol("__dso_handle", 0, jitlink.Strong))
 	a.emit(0xe9) // jmp __cxa_finalize
-	a.rel32(x86_64.BranchPCRel32, g.AddExternalSymbol("__cxa_finalize", 0, false))
-	g.AddDefinedSymbol(a.block(text), 0, name, uint64(len(a.code)), jitlink.Strong, jitlink.ScopeHidden, true, true)
+	a.rel32(x86_64.BranchPCRel32, g.AddExternalSymbol("__cxa_finalize", 0, jitlink.Strong))
+	g.AddDefinedSymbol(a.block(text), 0, name, uint64(len(a.code)), jitlink.Strong, jitlink.ScopeHidden, jitlink.Callable|jitlink.Live)
 	return g
 }

@@ -32,7 +32,7 @@ func reentryGraph(dispatchFn, dispatchCtx, failure, reportFailure uint64) *jitli
 	g := x86_64.NewLinkGraph("<lazy reentry>")
 	data := g.CreateSection(".rodata.gorc_lazy", jitlink.ProtRead)
 	tagBlock := g.CreateContentBlock(data, []byte{0}, 0, 1, 0)
-	tag := g.AddDefinedSymbol(tagBlock, 0, TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	tag := g.AddDefinedSymbol(tagBlock, 0, TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 
 	var c code
 	c.emit(0x55)             // push rbp
@@ -81,7 +81,7 @@ func reentryGraph(dispatchFn, dispatchCtx, failure, reportFailure uint64) *jitli
 	text := g.CreateSection(".text.gorc_lazy", jitlink.ProtRead|jitlink.ProtExec)
 	b := g.CreateContentBlock(text, c.b, 0x10, 16, 0)
 	b.AddEdge(x86_64.Pointer64, uint32(tagAt), tag, 0)
-	g.AddDefinedSymbol(b, 0, ReentrySymbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(b, 0, ReentrySymbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	return g
 }
 
@@ -101,11 +101,11 @@ func stubsGraph(name string, reentry uint64, calls []stubSpec) (*jitlink.LinkGra
 		t.imm64(reentry)         // mov r10, reentry
 		t.emit(0x41, 0xff, 0xe2) // jmp r10
 		tb := g.CreateContentBlock(text, t.b, uint64(i)*64, 8, 0)
-		tramp := g.AddAnonymousSymbol(tb, 0, uint64(len(t.b)), true, false)
+		tramp := g.AddAnonymousSymbol(tb, 0, uint64(len(t.b)), jitlink.Callable)
 
 		pb := g.CreateContentBlock(data, make([]byte, 8), uint64(i)*8, 8, 0)
 		pb.AddEdge(x86_64.Pointer64, 0, tramp, 0)
-		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, false, false)
+		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, jitlink.NoAttrs)
 
 		// jmp *ptr(%rip), padded to 8 bytes
 		sb := g.CreateContentBlock(text, []byte{0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc}, uint64(i)*64+32, 8, 0)
@@ -114,7 +114,7 @@ func stubsGraph(name string, reentry uint64, calls []stubSpec) (*jitlink.LinkGra
 		if sc.hidden {
 			scope = jitlink.ScopeHidden
 		}
-		g.AddDefinedSymbol(sb, 0, sc.name, 6, jitlink.Strong, scope, true, true)
+		g.AddDefinedSymbol(sb, 0, sc.name, 6, jitlink.Strong, scope, jitlink.Callable|jitlink.Live)
 	}
 	return g, ptrs
 }
