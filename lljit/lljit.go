@@ -124,7 +124,11 @@ func (b *Builder) Create() (*LLJIT, error) {
 		return fail(err)
 	}
 	j.libs = libs
-	if fn, ctx, ok := epc.JITDispatch(); ok {
+	fn, ctx, ok, err := orc.DispatchFunction(epc)
+	if err != nil {
+		return fail(err)
+	}
+	if ok {
 		// How JIT'd code calls the controller (see
 		// RegisterJITDispatchHandlers), under LLVM's names.
 		if err := libs.Define(orc.AbsoluteSymbols(orc.SymbolMap{
@@ -157,9 +161,9 @@ func (b *Builder) Create() (*LLJIT, error) {
 // debuggerRegistration finds the executor's GDB JIT registration function:
 // among its runtime symbols, or else (LLVM's executor) in its process.
 func debuggerRegistration(epc orc.ExecutorProcessControl) (uint64, error) {
-	if rt, ok := epc.(interface{ RuntimeSymbol(string) (uint64, bool) }); ok {
-		if a, ok := rt.RuntimeSymbol(gdbjit.RegisterFunction); ok {
-			return a, nil
+	if rt, ok := epc.(orc.RuntimeSymbols); ok {
+		if a, ok, err := orc.RuntimeFunction(rt, gdbjit.RegisterFunction); ok || err != nil {
+			return a, err
 		}
 	}
 	h, err := epc.LoadDylib("")
@@ -169,6 +173,9 @@ func debuggerRegistration(epc orc.ExecutorProcessControl) (uint64, error) {
 	addrs, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: gdbjit.RegisterFunction, Required: true}})
 	if err != nil {
 		return 0, fmt.Errorf("debugger support: %w", err)
+	}
+	if len(addrs) != 1 || addrs[0] == 0 {
+		return 0, fmt.Errorf("debugger support: the executor's %s is at address 0", gdbjit.RegisterFunction)
 	}
 	return addrs[0], nil
 }

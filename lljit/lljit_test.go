@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(child())
 	}
+	if os.Getenv(lazyChildEnv) != "" {
+		os.Exit(lazyChild())
+	}
 	os.Exit(m.Run())
 }
 

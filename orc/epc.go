@@ -1,6 +1,11 @@
 package orc
 
-import "github.com/gorc-jit/gorc/jitlink"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gorc-jit/gorc/jitlink"
+)
 
 // DylibHandle identifies a library loaded in the executor.
 type DylibHandle uint64
@@ -48,4 +53,37 @@ type ExecutorProcessControl interface {
 	SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, error))
 	// Close releases the executor (for a remote one, ends the connection).
 	Close() error
+}
+
+// ErrWrapperAtZero is CallWrapper's answer for address 0, a function the
+// executor does not offer: it is never called.
+var ErrWrapperAtZero = errors.New("call to a wrapper function at address 0 (the executor does not offer it)")
+
+// RuntimeSymbols is offered by executors that carry gorc's runtime: the
+// addresses of its functions by name (gorc_tls_get_addr, the registration
+// wrappers, gorc_lazy_compile_failed, ...).
+type RuntimeSymbols interface {
+	RuntimeSymbol(name string) (uint64, bool)
+}
+
+// RuntimeFunction looks the runtime function name up in rt; ok is false if
+// the executor does not offer it. An offered address of 0 is an error:
+// code that would call it must fail to link rather than jump to 0.
+func RuntimeFunction(rt RuntimeSymbols, name string) (addr uint64, ok bool, err error) {
+	addr, ok = rt.RuntimeSymbol(name)
+	if ok && addr == 0 {
+		return 0, false, fmt.Errorf("the executor's runtime function %s is at address 0", name)
+	}
+	return addr, ok, nil
+}
+
+// DispatchFunction returns epc's JIT dispatch function and context (see
+// ExecutorProcessControl.JITDispatch); ok is false if it has none. A
+// dispatch function at address 0 is an error, never code to call.
+func DispatchFunction(epc ExecutorProcessControl) (fn, ctx uint64, ok bool, err error) {
+	fn, ctx, ok = epc.JITDispatch()
+	if ok && fn == 0 {
+		return 0, 0, false, errors.New("the executor's JIT dispatch function is at address 0")
+	}
+	return fn, ctx, ok, nil
 }

@@ -133,6 +133,11 @@ func InterfaceFlags(iface *elf.Interface) SymbolFlagsMap {
 // other definitions, and promoted symbols must be given non-local scope by a
 // plugin before dead-stripping.
 func (l *ObjectLinkingLayer) AddWithInterface(rt *ResourceTracker, name string, obj []byte, flags SymbolFlagsMap, hasInitializers bool) error {
+	if epc := l.es.ExecutorProcessControl(); epc != nil {
+		if err := elf.CheckMachine(name, obj, epc.TargetTriple()); err != nil {
+			return err
+		}
+	}
 	u := &objectUnit{layer: l, name: name, obj: obj, symbols: flags}
 	if hasInitializers {
 		// A name for the object's initializers: looking it up links the

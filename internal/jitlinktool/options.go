@@ -232,6 +232,11 @@ func parseArgs(argv []string) (*options, error) {
 			return nil, fmt.Errorf("-perf-support records code run in this process, not with -oop-executor")
 		}
 	}
+	if o.sharedMemory && o.oopExecutor == "" && o.oopConnect == "" {
+		// In process there is nothing to share: say so rather than ignore
+		// it, as llvm-jitlink does.
+		return nil, fmt.Errorf("-use-shared-memory applies to an executor process: use it with -oop-executor or -oop-executor-connect")
+	}
 	if o.debugger && o.sharedMemory {
 		return nil, fmt.Errorf("-debugger-support needs code a debugger can patch, and -use-shared-memory maps it shared")
 	}

@@ -20,11 +20,8 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	var a *arch
-	switch f.machine {
-	case elf.EM_X86_64:
-		a = archX86_64
-	default:
+	a := archFor(f.machine)
+	if a == nil {
 		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF machine " + f.machine.String()}
 	}
 	b := &builder{f: f, arch: a}

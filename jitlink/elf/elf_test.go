@@ -525,3 +525,31 @@ func TestNeedsLowAddresses(t *testing.T) {
 		t.Error("junk accepted")
 	}
 }
+
+// CheckMachine accepts an object of the target's architecture only,
+// naming the file and the machine otherwise, and leaves non-ELF data to
+// the parser.
+func TestCheckMachine(t *testing.T) {
+	obj := testutil.Compile(t, t.TempDir(), "m.c", "int f(void) { return 1; }", "-O1")
+	good, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aarch64 := bytes.Clone(good)
+	binary.LittleEndian.PutUint16(aarch64[18:], 183)
+	for _, tc := range []struct {
+		data   []byte
+		target string
+		want   string // "": accepted
+	}{
+		{good, x86_64.Triple, ""},
+		{good, "aarch64-unknown-linux-gnu", "m.o: ELF machine EM_X86_64, but the JIT targets aarch64-unknown-linux-gnu"},
+		{aarch64, x86_64.Triple, "m.o: ELF machine EM_AARCH64, but the JIT targets " + x86_64.Triple},
+		{[]byte("!<arch>\n"), x86_64.Triple, ""},
+	} {
+		err := elf.CheckMachine("m.o", tc.data, tc.target)
+		if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
+			t.Errorf("CheckMachine(%s) = %v, want %q", tc.target, err, tc.want)
+		}
+	}
+}

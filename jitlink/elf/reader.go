@@ -68,7 +68,10 @@ func parseFile(name string, data []byte) (*file, error) {
 		return nil, f.malformed("", -1, "not an ELF file")
 	}
 	if elf.Class(data[elf.EI_CLASS]) != elf.ELFCLASS64 {
-		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF class " + elf.Class(data[elf.EI_CLASS]).String() + " (only ELFCLASS64)"}
+		// e_machine has the same place in both classes: name it, as the
+		// user may not know the object is for another machine (i386).
+		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: fmt.Sprintf("ELF class %s (only ELFCLASS64), machine %s",
+			elf.Class(data[elf.EI_CLASS]), elf.Machine(le.Uint16(data[18:])))}
 	}
 	if elf.Data(data[elf.EI_DATA]) != elf.ELFDATA2LSB {
 		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF data encoding " + elf.Data(data[elf.EI_DATA]).String() + " (only little-endian)"}

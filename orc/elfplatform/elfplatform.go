@@ -79,18 +79,33 @@ func New(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, rt Runtime) (*
 	}
 	p := &Platform{es: es, layer: layer, epc: epc, rt: rt,
 		dylibs: make(map[*orc.JITDylib]*dylib), order: make(map[orc.Name]uint64), staticTLS: make(map[uint32]int64)}
-	p.regEH, _ = rt.RuntimeSymbol("gorc_register_eh_frame_wrapper")
-	p.deregEH, _ = rt.RuntimeSymbol("gorc_deregister_eh_frame_wrapper")
-	p.regTLS, _ = rt.RuntimeSymbol("gorc_tls_register_wrapper")
-	p.deregTLS, _ = rt.RuntimeSymbol("gorc_tls_deregister_wrapper")
+	// A function the runtime lacks turns its feature off (LLVM's executor
+	// has no TLS runtime); one at address 0 is a broken executor.
+	var tlsGetAddr uint64
+	for _, f := range []struct {
+		name string
+		addr *uint64
+	}{
+		{"gorc_register_eh_frame_wrapper", &p.regEH},
+		{"gorc_deregister_eh_frame_wrapper", &p.deregEH},
+		{"gorc_tls_register_wrapper", &p.regTLS},
+		{"gorc_tls_deregister_wrapper", &p.deregTLS},
+		{"gorc_tls_get_addr", &tlsGetAddr},
+	} {
+		a, _, err := orc.RuntimeFunction(rt, f.name)
+		if err != nil {
+			return nil, fmt.Errorf("the ELF platform: %w", err)
+		}
+		*f.addr = a
+	}
 	jd, err := es.CreateJITDylib("<Platform>")
 	if err != nil {
 		return nil, err
 	}
 	p.runtime = jd
 	syms := orc.SymbolMap{}
-	if a, ok := rt.RuntimeSymbol("gorc_tls_get_addr"); ok {
-		syms[orc.Intern("__tls_get_addr")] = orc.Symbol{Addr: a, Flags: orc.Exported | orc.Callable}
+	if tlsGetAddr != 0 {
+		syms[orc.Intern("__tls_get_addr")] = orc.Symbol{Addr: tlsGetAddr, Flags: orc.Exported | orc.Callable}
 	}
 	if err := jd.Define(orc.AbsoluteSymbols(syms)); err != nil {
 		return nil, err

@@ -224,6 +224,9 @@ func (e *EPC) SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, err
 
 // CallWrapper calls a wrapper function in this process.
 func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
+	if addr == 0 {
+		return nil, orc.ErrWrapperAtZero
+	}
 	return native.CallWrapper(addr, args)
 }
 

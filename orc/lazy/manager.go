@@ -33,6 +33,10 @@ type Manager struct {
 	layer   *orc.ObjectLinkingLayer
 	epc     orc.ExecutorProcessControl
 	reentry uint64
+	// controllerReports says failed lazy calls are reported here, as the
+	// executor will not print the message (LLVM's LazyCallThroughManager
+	// reports every failure so).
+	controllerReports bool
 
 	mu      sync.Mutex
 	next    uint64
@@ -64,18 +68,22 @@ func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc
 	if epc == nil {
 		return nil, errors.New("lazy: the session has no executor")
 	}
-	fn, ctx, ok := epc.JITDispatch()
+	fn, ctx, ok, err := orc.DispatchFunction(epc)
+	if err != nil {
+		return nil, fmt.Errorf("lazy: %w", err)
+	}
 	if !ok {
 		return nil, errors.New("lazy: the executor offers no JIT dispatch function")
 	}
 	var report uint64
+	executorReports := false
 	if opts.FailureHandler == 0 {
-		if rt, ok := epc.(interface{ RuntimeSymbol(string) (uint64, bool) }); ok {
-			report, _ = rt.RuntimeSymbol("gorc_lazy_compile_failed")
+		if report, executorReports, err = failureReporter(epc); err != nil {
+			return nil, fmt.Errorf("lazy: %w", err)
 		}
 	}
 	m := &Manager{es: es, layer: layer, epc: epc, calls: make(map[uint64]*callThrough),
-		tracked: make(map[*orc.ResourceTracker][]uint64)}
+		tracked: make(map[*orc.ResourceTracker][]uint64), controllerReports: !executorReports}
 	if err := layer.AddLinkGraph(jd.DefaultResourceTracker(), reentryGraph(fn, ctx, opts.FailureHandler, report)); err != nil {
 		return nil, err
 	}
@@ -90,6 +98,35 @@ func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc
 	}
 	es.RegisterResourceManager(m)
 	return m, nil
+}
+
+// FailureFunction is the runtime function a failed lazy call ends in when
+// no handler stands in: it prints the controller's error and aborts.
+const FailureFunction = "gorc_lazy_compile_failed"
+
+// failureReporter finds the function reentry calls, with the error
+// message, when a body cannot be had and no handler stands in: the
+// runtime's FailureFunction, or in an executor without gorc's runtime
+// (LLVM's) its process's abort, the controller reporting the message.
+// executorReports says the executor prints the message.
+func failureReporter(epc orc.ExecutorProcessControl) (addr uint64, executorReports bool, err error) {
+	if rt, ok := epc.(orc.RuntimeSymbols); ok {
+		if addr, ok, err := orc.RuntimeFunction(rt, FailureFunction); ok || err != nil {
+			return addr, ok, err
+		}
+	}
+	h, err := epc.LoadDylib("")
+	if err != nil {
+		return 0, false, fmt.Errorf("finding abort for failed lazy calls: %w", err)
+	}
+	addrs, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: "abort", Required: true}})
+	if err != nil {
+		return 0, false, fmt.Errorf("finding abort for failed lazy calls: %w", err)
+	}
+	if len(addrs) != 1 || addrs[0] == 0 {
+		return 0, false, errors.New("the executor's abort, for failed lazy calls, is at address 0")
+	}
+	return addrs[0], false, nil
 }
 
 // HandleRemoveResources forgets the call-throughs of removed stubs.
@@ -136,6 +173,10 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 	}
 	sym, err := m.es.LookupSymbol(context.Background(), orc.SearchOrder{{JD: ct.source, Flags: orc.MatchAll}}, ct.body)
 	if err != nil {
+		err = fmt.Errorf("lazy call to %s: %w", ct.body, err)
+		if m.controllerReports {
+			m.es.ReportError(err)
+		}
 		return nil, err
 	}
 	addr := binary.LittleEndian.AppendUint64(nil, sym.Addr)

@@ -207,6 +207,10 @@ func (e *EPC) MemoryManager() jitlink.MemoryManager { return e.mm }
 // CallWrapper calls the wrapper function at addr in the executor. LLVM's
 // executors answer a call that failed with an empty result.
 func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
+	if addr == 0 {
+		// A function the executor does not offer: LLVM's would jump to 0.
+		return nil, orc.ErrWrapperAtZero
+	}
 	out, err := e.conn.Call(addr, args)
 	if err != nil {
 		return nil, e.exitReason(err)

@@ -1,0 +1,36 @@
+package lljit_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gorc-jit/gorc/internal/testutil"
+	"github.com/gorc-jit/gorc/lljit"
+)
+
+// An object for another machine is refused by AddObjectFile and
+// AddLazyObject, naming the file and its machine, not at lookup.
+func TestForeignObjectRejectedAtAdd(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.CompileWith(t, "clang-19", dir, "a64.c", "int foreign_fn(void) { return 1; }\n", "--target=aarch64-linux-gnu")
+	want := "a64.o: ELF machine EM_AARCH64, but the JIT targets x86_64"
+	j, err := lljit.NewLazy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.AddObjectFile(nil, obj); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("AddObjectFile: %v, want %q", err, want)
+	}
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddLazyObject(nil, obj, data); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("AddLazyObject: %v, want %q", err, want)
+	}
+	if _, err := j.Lookup("foreign_fn"); err == nil {
+		t.Error("the refused object's symbol was defined")
+	}
+}
