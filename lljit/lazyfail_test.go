@@ -2,6 +2,7 @@ package lljit_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -46,7 +47,7 @@ func lazyChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 125
 	}
-	rc, err := j.RunMain("prog")
+	rc, err := j.RunMain(context.Background(), "prog")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 126
@@ -83,7 +84,7 @@ func TestLazyLinkFailureAborts(t *testing.T) {
 		if err := j.AddLazyIRModule(nil, compile.Module{Name: "m.ll", IR: []byte(missingIR)}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = j.RunMain("prog")
+		_, err = j.RunMain(t.Context(), "prog")
 		var exit *remote.ExitError
 		if !errors.As(err, &exit) || exit.Signal != syscall.SIGABRT || !strings.Contains(stderr.String(), "lazy compilation failed: lazy call to helper") ||
 			!strings.Contains(stderr.String(), "symbol not found: missing_fn") {
