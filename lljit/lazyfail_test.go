@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,8 +60,7 @@ func lazyChild() int {
 func TestLazyLinkFailureAborts(t *testing.T) {
 	llvmTools(t)
 	t.Run("in-process", func(t *testing.T) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), lazyChildEnv+"="+missingIR)
+		cmd := testutil.Child(lazyChildEnv + "=" + missingIR)
 		got := testutil.Run(t, cmd)
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if !ws.Signaled() || ws.Signal() != syscall.SIGABRT || !strings.Contains(got.Stderr, "lazy compilation failed: lazy call to helper") ||

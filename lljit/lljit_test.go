@@ -25,13 +25,7 @@ import (
 const childEnv = "GORC_LLJIT_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(child())
-	}
-	if os.Getenv(lazyChildEnv) != "" {
-		os.Exit(lazyChild())
-	}
-	os.Exit(m.Run())
+	testutil.Main(m, map[string]func() int{childEnv: child, lazyChildEnv: lazyChild})
 }
 
 // child runs the objects (.o), archives (.a) and shared libraries (.so*)
@@ -67,9 +61,7 @@ func child() int {
 
 func runChild(t *testing.T, inputs ...string) testutil.Outcome {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "GORC_INPUTS="+strings.Join(inputs, "\n"))
-	return testutil.Run(t, cmd)
+	return testutil.Run(t, testutil.Child(childEnv+"=1", "GORC_INPUTS="+strings.Join(inputs, "\n")))
 }
 
 const sqliteProg = `#include <stdio.h>

@@ -93,6 +93,29 @@ type Outcome struct {
 	ExitCode int
 }
 
+// Main is a TestMain that lets the test binary serve as its own child
+// process: when one of the environment variables in children is set, it
+// runs that child function and exits with its result; otherwise it runs the
+// tests. End-to-end tests run JIT'd programs in a child so that their
+// output, exit status and crashes are the program's own.
+func Main(m *testing.M, children map[string]func() int) {
+	for env, child := range children {
+		if os.Getenv(env) != "" {
+			os.Exit(child())
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// Child returns a command re-running this test binary, with no tests and
+// with env (NAME=value) added to the environment: Main runs the child that
+// env names.
+func Child(env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
 // Run runs a command and returns its outcome; failure to start fails the
 // test, a non-zero exit does not.
 func Run(t testing.TB, cmd *exec.Cmd) Outcome {
