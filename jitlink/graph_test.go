@@ -307,3 +307,30 @@ func TestDump(t *testing.T) {
 }
 
 func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// A definition that lost to another graph's becomes an external reference;
+// the interface (named, non-local definitions) is what stays live.
+func TestExternalizeLosersAndMarkExportsLive(t *testing.T) {
+	g := x86_64.NewLinkGraph("t.o")
+	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
+	def := func(name string, l jitlink.Linkage, sc jitlink.Scope) *jitlink.Symbol {
+		b := g.CreateContentBlock(text, make([]byte, 4), 0, 1, 0)
+		return g.AddDefinedSymbol(b, 0, name, 4, l, sc, jitlink.Callable)
+	}
+	won := def("won", jitlink.Weak, jitlink.ScopeDefault)
+	lost := def("lost", jitlink.Weak, jitlink.ScopeDefault)
+	local := def("local", jitlink.Strong, jitlink.ScopeLocal)
+	pass := jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool { return s != lost && s != local })
+	if err := pass(g); err != nil {
+		t.Fatal(err)
+	}
+	if !lost.IsExternal() || !lost.IsWeaklyReferenced() || won.IsExternal() || local.IsExternal() {
+		t.Fatalf("after the pass: lost %v, won %v, local %v; want only lost external (and weakly referenced)", lost, won, local)
+	}
+	if err := jitlink.MarkExportsLive(g); err != nil {
+		t.Fatal(err)
+	}
+	if !won.IsLive() || local.IsLive() {
+		t.Fatalf("live: won %v local %v, want only the export", won.IsLive(), local.IsLive())
+	}
+}

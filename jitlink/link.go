@@ -244,6 +244,40 @@ func MarkAllSymbolsLive(g *LinkGraph) error {
 	return nil
 }
 
+// isExport says whether s is part of the graph's interface: named and
+// visible outside it.
+func isExport(s *Symbol) bool { return s.HasName() && s.scope != ScopeLocal }
+
+// MarkExportsLive marks the named, non-local definitions live: everything
+// another graph may refer to is kept, the rest only if reached from it.
+func MarkExportsLive(g *LinkGraph) error {
+	for s := range g.DefinedSymbols() {
+		if isExport(s) {
+			s.live = true
+		}
+	}
+	return nil
+}
+
+// ExternalizeLosers returns a pre-prune pass for links of several graphs:
+// each named, non-local definition for which wins is false lost to a
+// definition in another graph (a weak, common or COMDAT symbol) and becomes
+// an external reference, resolved to the winner.
+func ExternalizeLosers(wins func(*Symbol) bool) Pass {
+	return func(g *LinkGraph) error {
+		var lost []*Symbol
+		for s := range g.DefinedSymbols() {
+			if isExport(s) && !wins(s) {
+				lost = append(lost, s)
+			}
+		}
+		for _, s := range lost {
+			g.MakeExternal(s)
+		}
+		return nil
+	}
+}
+
 // Prune dead-strips g: it removes every defined symbol and block not
 // reachable from a live symbol, and every external or absolute symbol no
 // live block references.
