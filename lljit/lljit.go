@@ -18,6 +18,8 @@ import (
 	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/gdbjit"
 	"github.com/gorc-jit/gorc/orc/inprocess"
+
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // Builder configures an LLJIT. The zero Builder makes an in-process JIT that
@@ -80,7 +82,7 @@ func (b *Builder) Create() (*LLJIT, error) {
 	}
 	opts := append([]orc.SessionOption{orc.WithExecutorProcessControl(epc)}, b.SessionOptions...)
 	if b.NumCompileThreads > 0 {
-		opts = append(opts, orc.WithDispatcher(orc.NewPoolDispatcher(b.NumCompileThreads)))
+		opts = append(opts, orc.WithDispatcher(tasks.NewPool(b.NumCompileThreads)))
 	}
 	es := orc.NewExecutionSession(opts...)
 	j := &LLJIT{es: es, epc: epc}

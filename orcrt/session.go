@@ -5,7 +5,7 @@
 // A Session is the root object of a JIT'd program: it owns the
 // ResourceManagers that hold JIT'd memory, library handles and
 // registrations, runs the calls that arrive from the controller as tasks on
-// its TaskDispatcher, and shuts everything down, in reverse order, at the
+// its task dispatcher, and shuts everything down, in reverse order, at the
 // end. Wrapper functions (bytes in, bytes out, possibly answered later) are
 // what the controller calls; each has an executor address, so that calls
 // name their callee by address as LLVM's protocol does. Serve connects a
@@ -21,6 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gorc-jit/gorc/internal/native"
+
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // Return delivers a wrapper function's result, now or later, from any
@@ -48,7 +50,7 @@ type ResourceManager interface {
 // Session is the executor side of one JIT session. More than one may exist
 // in a process.
 type Session struct {
-	tasks TaskDispatcher
+	tasks tasks.Dispatcher
 
 	mu       sync.Mutex
 	managers []ResourceManager
@@ -64,7 +66,7 @@ type Option func(*Session)
 
 // WithTaskDispatcher sets how incoming calls run (default: a goroutine
 // each).
-func WithTaskDispatcher(d TaskDispatcher) Option { return func(s *Session) { s.tasks = d } }
+func WithTaskDispatcher(d tasks.Dispatcher) Option { return func(s *Session) { s.tasks = d } }
 
 // NewSession creates a session.
 func NewSession(opts ...Option) *Session {
@@ -73,13 +75,13 @@ func NewSession(opts ...Option) *Session {
 		o(s)
 	}
 	if s.tasks == nil {
-		s.tasks = NewGoroutineDispatcher()
+		s.tasks = &tasks.Goroutines{}
 	}
 	return s
 }
 
 // Dispatcher returns the session's task dispatcher.
-func (s *Session) Dispatcher() TaskDispatcher { return s.tasks }
+func (s *Session) Dispatcher() tasks.Dispatcher { return s.tasks }
 
 // AddResourceManager adds rm; it is shut down before the managers added
 // earlier.
