@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -272,29 +271,19 @@ func TestAddRemoveKeepsMemoryFlat(t *testing.T) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rss0, heap0 := rss(t), heapInUse()
+	rss0, heap0 := testutil.RSS(t), heapInUse()
 	const n = 10000
 	for i := 0; i < n; i++ {
 		cycle()
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rss1, heap1 := rss(t), heapInUse()
+	rss1, heap1 := testutil.RSS(t), heapInUse()
 	t.Logf("%d add/link/call/remove cycles: RSS %d KiB -> %d KiB, Go heap %d KiB -> %d KiB",
 		n, rss0>>10, rss1>>10, heap0>>10, heap1>>10)
 	if rss1 > rss0+8<<20 || heap1 > heap0+4<<20 {
 		t.Fatalf("memory grew: RSS %d -> %d, heap %d -> %d", rss0, rss1, heap0, heap1)
 	}
-}
-
-func rss(t *testing.T) uint64 {
-	data, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skip("no /proc/self/statm")
-	}
-	f := strings.Fields(string(data))
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
 }
 
 func heapInUse() uint64 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -150,4 +151,26 @@ func Native(t testing.TB, dir string, objs []string, ldflags []string, args ...s
 		t.Fatalf("native link %s: %v\n%s", strings.Join(cmdArgs, " "), err, out)
 	}
 	return Run(t, exec.Command(exe, args...))
+}
+
+// RSS returns the resident memory of this process in bytes (Linux's
+// /proc/self/statm; skips elsewhere, fails in CI).
+func RSS(t testing.TB) uint64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		if InCI() {
+			t.Fatalf("reading resident memory: %v", err)
+		}
+		t.Skip("no /proc/self/statm")
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		t.Fatalf("/proc/self/statm: %q", data)
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		t.Fatalf("/proc/self/statm: %v", err)
+	}
+	return pages * uint64(os.Getpagesize())
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
 )
@@ -437,9 +438,9 @@ func TestDualMappedPackingAndReuse(t *testing.T) {
 	for i := range w {
 		w[i] = 1
 	}
-	rss0 := rss(t)
+	rss0 := testutil.RSS(t)
 	ab.Abandon()
-	if rss1 := rss(t); rss0-rss1 < 3<<20 {
+	if rss1 := testutil.RSS(t); rss0-rss1 < 3<<20 {
 		t.Errorf("freeing 4 MiB returned %d KiB to the system", (rss0-rss1)>>10)
 	}
 	ab, _ = d.Allocate(big)
@@ -456,16 +457,6 @@ func TestDualMappedPackingAndReuse(t *testing.T) {
 	if _, err := d.Allocate(&jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{{Prot: jitlink.ProtWrite | jitlink.ProtExec, ContentSize: 1}}}); err == nil {
 		t.Fatal("writable and executable segment accepted")
 	}
-}
-
-func rss(t *testing.T) uint64 {
-	data, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skip("no /proc/self/statm")
-	}
-	f := strings.Fields(string(data))
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
 }
 
 func TestDualMappedConcurrent(t *testing.T) {
