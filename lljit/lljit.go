@@ -20,6 +20,8 @@ import (
 	"github.com/gorc-jit/gorc/orc/inprocess"
 
 	"github.com/gorc-jit/gorc/orc/shared/tasks"
+
+	"github.com/gorc-jit/gorc/internal/native"
 )
 
 // Builder configures an LLJIT. The zero Builder makes an in-process JIT that
@@ -78,6 +80,9 @@ func New() (*LLJIT, error) { return (&Builder{}).Create() }
 func (b *Builder) Create() (*LLJIT, error) {
 	epc := b.EPC
 	if epc == nil {
+		if err := native.Unsupported(); err != nil {
+			return nil, fmt.Errorf("lljit: no executor given (Builder.EPC), and %w", err)
+		}
 		epc = inprocess.New()
 	}
 	opts := append([]orc.SessionOption{orc.WithExecutorProcessControl(epc)}, b.SessionOptions...)

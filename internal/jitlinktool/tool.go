@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -277,8 +276,8 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			return nil, err
 		}
 		b.EPC = epc
-	case !native.Available:
-		return nil, fmt.Errorf("this gorc-jitlink (%s/%s) was built without cgo or for a system other than Linux: it runs code only in an executor process (-oop-executor, -oop-executor-connect)", runtime.GOOS, runtime.GOARCH)
+	case native.Unsupported() != nil:
+		return nil, fmt.Errorf("%w (-oop-executor, -oop-executor-connect)", native.Unsupported())
 	default:
 		epc, noexecSlab, err := t.inProcess()
 		if err != nil {

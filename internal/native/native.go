@@ -46,9 +46,9 @@ import (
 	"unsafe"
 )
 
-// Available reports whether this build can run native code (it can: this
-// is the cgo build).
-const Available = true
+// Unsupported says why this build cannot run native code: nil, this is
+// the cgo build on Linux.
+func Unsupported() error { return nil }
 
 // CallMain calls fn as int main(int argc, char **argv, char **envp) with the
 // given arguments (argv[0] included) and the process environment.

@@ -11,10 +11,11 @@ import (
 // This file stands in for the cgo implementation when gorc is built
 // without cgo (CGO_ENABLED=0) or for a system other than Linux (the runtime
 // is glibc's and ELF's): such a program can link for an executor in another
-// process, but cannot run code itself. Available tells callers.
+// process, but cannot run code itself. Unsupported tells callers, and the
+// calls that have no error result panic.
 
-// Available reports whether this build can run native code.
-const Available = false
+// Unsupported says why this build cannot run native code.
+func Unsupported() error { return errNoCgo }
 
 var errNoCgo = errors.New(noNativeReason())
 

@@ -190,11 +190,17 @@ func libName(l *native.Library) string {
 
 // RunAsMain calls main(argc, argv) with argv = args.
 func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
+	if err := native.Unsupported(); err != nil {
+		return 0, err
+	}
 	return native.CallMain(addr, args), nil
 }
 
 // RunAsVoidFunction calls void f(void).
 func (e *EPC) RunAsVoidFunction(addr uint64) error {
+	if err := native.Unsupported(); err != nil {
+		return err
+	}
 	native.CallVoid(addr)
 	return nil
 }
@@ -207,6 +213,9 @@ func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
 
 // WriteMemory writes data at addr in this process.
 func (e *EPC) WriteMemory(addr uint64, data []byte) error {
+	if err := native.Unsupported(); err != nil {
+		return err
+	}
 	native.Write(addr, data)
 	return nil
 }
