@@ -203,11 +203,13 @@ func (l *linker) phase2(ext []*Symbol, addrs []uint64, err error) {
 }
 
 func (l *linker) phase3(fa FinalizedAlloc, err error) {
+	// The memory manager owns the allocation now: a failed Finalize has
+	// released it (see InFlightAlloc).
+	l.alloc = nil
 	if err != nil {
 		l.fail(fmt.Errorf("%s: finalizing memory: %w", l.g.name, err))
 		return
 	}
-	l.alloc = nil
 	l.mark("finalize")
 	l.ctx.NotifyEmitted(l.g, fa)
 }
@@ -464,8 +466,8 @@ func (lay *Layout) Apply(segs []SegmentAlloc) error {
 	for i := range lay.Segments {
 		seg := &lay.Segments[i]
 		sa := segs[i]
-		if uint64(len(sa.Working)) < seg.Request.Size() {
-			return fmt.Errorf("memory manager returned %d bytes for a %d-byte segment", len(sa.Working), seg.Request.Size())
+		if uint64(len(sa.Working)) < seg.Request.ContentSize {
+			return fmt.Errorf("memory manager returned %d bytes for a segment of %d content bytes", len(sa.Working), seg.Request.ContentSize)
 		}
 		if a := seg.Request.Align; a > 1 && sa.Addr%a != 0 {
 			return fmt.Errorf("memory manager returned segment address %#x, not %d-aligned", sa.Addr, a)

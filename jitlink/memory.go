@@ -1,5 +1,10 @@
 package jitlink
 
+import (
+	"errors"
+	"sync/atomic"
+)
+
 // Memory management is split in three steps, so the same linker can place
 // code in its own process or in another one:
 //
@@ -40,8 +45,10 @@ type AllocRequest struct {
 type SegmentAlloc struct {
 	// Addr is the segment's address in the executor.
 	Addr uint64
-	// Working is where the linker writes the segment's bytes; its length is
-	// the segment's size and it is zeroed.
+	// Working is where the linker writes the segment's bytes, zeroed. It
+	// covers at least the segment's content (ContentSize bytes); a manager
+	// may leave out the zero-fill part, which the linker never writes (so
+	// a large zero-fill segment costs no working memory).
 	Working []byte
 }
 
@@ -71,16 +78,49 @@ type FinalizedAlloc struct {
 }
 
 // InFlightAlloc is memory allocated but not yet finalized.
+//
+// Ownership is single: the caller passes the allocation to exactly one of
+// Finalize and Abandon, once. From then on the memory manager owns it. If
+// Finalize fails, the manager has already undone the finalize actions that
+// ran and released the memory (out of process, the executor releases it,
+// as LLVM's does); the caller must not release it again. A second Finalize
+// or an Abandon after Finalize is refused with an error (InFlightState).
 type InFlightAlloc interface {
 	// Segments returns the memory of each requested segment, in request
 	// order.
 	Segments() []SegmentAlloc
 	// Finalize transfers working memory to the executor, applies the final
 	// protections and runs the finalize actions, then calls done, possibly
-	// later and from another goroutine.
+	// later and from another goroutine. On failure the memory is released.
 	Finalize(actions []AllocAction, done func(FinalizedAlloc, error))
-	// Abandon releases the memory without finalizing it.
+	// Abandon releases memory that was never finalized.
 	Abandon() error
+}
+
+// InFlightState keeps an InFlightAlloc to its contract: whichever of
+// Finalize and Abandon comes first wins, and a later call is an error
+// rather than a second release.
+type InFlightState struct{ used atomic.Int32 }
+
+const (
+	inFlightFinalized = 1 + iota
+	inFlightAbandoned
+)
+
+// Finalizing marks the allocation finalized, or says why it cannot be.
+func (s *InFlightState) Finalizing() error { return s.mark(inFlightFinalized) }
+
+// Abandoning marks the allocation abandoned, or says why it cannot be.
+func (s *InFlightState) Abandoning() error { return s.mark(inFlightAbandoned) }
+
+func (s *InFlightState) mark(to int32) error {
+	if s.used.CompareAndSwap(0, to) {
+		return nil
+	}
+	if s.used.Load() == inFlightFinalized {
+		return errors.New("allocation was already finalized: its memory belongs to the memory manager")
+	}
+	return errors.New("allocation was already abandoned")
 }
 
 // MemoryManager allocates memory for linked graphs.

@@ -90,15 +90,17 @@ func AddBootstrap(s *Session) error {
 }
 
 // AddServices gives s everything a standalone executor offers: the memory
-// and dylib managers, the shared-memory mapper and the bootstrap functions.
-func AddServices(s *Session) error {
-	if _, err := NewMemoryManager(s); err != nil {
+// manager and slab memory (sharing one address-space budget), the dylib
+// manager and the bootstrap functions.
+func AddServices(s *Session, opts ...MemoryOption) error {
+	b := newBudget(opts)
+	if _, err := newMemoryManager(s, b); err != nil {
 		return err
 	}
 	if _, err := NewDylibManager(s); err != nil {
 		return err
 	}
-	if _, err := NewSharedMemoryMapper(s); err != nil {
+	if _, err := newSlabMemory(s, b); err != nil {
 		return err
 	}
 	return AddBootstrap(s)

@@ -3,12 +3,11 @@ package orcrt
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
@@ -40,7 +39,7 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 	c.release = release
 	s.DefineSymbol(protocol.DispatchCtx, ctx)
 	s.DefineSymbol(protocol.DispatchFn, native.DispatchFunction())
-	setup := protocol.Setup{Triple: HostTriple(), PageSize: uint64(unix.Getpagesize())}
+	setup := protocol.Setup{Triple: HostTriple(), PageSize: uint64(os.Getpagesize())}
 	for name, addr := range s.Symbols() {
 		setup.Symbols = append(setup.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(addr)})
 	}

@@ -3,10 +3,9 @@ package orcrt
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -17,9 +16,15 @@ import (
 // MemoryManager is the executor's JIT'd memory, as LLVM's
 // SimpleExecutorMemoryManager: the controller reserves an allocation,
 // links into its own working memory, and sends the segments to finalize.
+//
+// Each reservation is its own mapping, as LLVM's controller requires (a
+// finalize request starts at a reservation's base), so every live
+// allocation costs the process a few mappings; gorc's controller uses
+// SlabMemory instead and this only for what a slab cannot hold.
 type MemoryManager struct {
 	s        *Session
 	instance uint64
+	budget   *budget
 
 	mu     sync.Mutex
 	allocs map[uint64]*allocation // by base address
@@ -27,14 +32,19 @@ type MemoryManager struct {
 
 // allocation is one reserved range.
 type allocation struct {
-	mem      []byte
-	deallocs []protocol.WrapperCall // reverse order of running
+	mem       []byte
+	finalized bool
+	deallocs  []protocol.WrapperCall // reverse order of running
 }
 
 // NewMemoryManager creates the memory manager, publishes its wrapper
 // functions in s, and adds it to s's resource managers.
-func NewMemoryManager(s *Session) (*MemoryManager, error) {
-	m := &MemoryManager{s: s, allocs: make(map[uint64]*allocation)}
+func NewMemoryManager(s *Session, opts ...MemoryOption) (*MemoryManager, error) {
+	return newMemoryManager(s, newBudget(opts))
+}
+
+func newMemoryManager(s *Session, b *budget) (*MemoryManager, error) {
+	m := &MemoryManager{s: s, budget: b, allocs: make(map[uint64]*allocation)}
 	inst, err := s.NewAddress(protocol.MemoryManagerInstance)
 	if err != nil {
 		return nil, err
@@ -79,35 +89,34 @@ func (m *MemoryManager) check(inst sps.Addr) error {
 	return nil
 }
 
-// Reserve maps size bytes, readable and writable until finalized.
+// Reserve maps size bytes, readable and writable until finalized. The
+// pages are fresh, so zero until written.
 func (m *MemoryManager) Reserve(size uint64) (uint64, error) {
-	if size == 0 || size > 1<<40 {
+	if size == 0 || size > 1<<47 {
 		return 0, fmt.Errorf("memory manager: cannot reserve %d bytes", size)
 	}
-	mem, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	if err := m.budget.take(size); err != nil {
+		return 0, fmt.Errorf("memory manager: %w", err)
+	}
+	mem, err := sysmem.Map(0, size, jitlink.ProtRead|jitlink.ProtWrite, sysmem.Reserve)
 	if err != nil {
+		m.budget.give(size)
 		return 0, fmt.Errorf("memory manager: reserving %d bytes: %w", size, err)
 	}
-	base := addrOf(mem)
+	base := sysmem.Addr(mem)
 	m.mu.Lock()
 	m.allocs[base] = &allocation{mem: mem}
 	m.mu.Unlock()
 	return base, nil
 }
 
-// find returns the allocation holding [addr, addr+size). Called locked.
-func (m *MemoryManager) find(addr, size uint64) (*allocation, uint64, error) {
-	for base, a := range m.allocs {
-		if addr >= base && addr-base <= uint64(len(a.mem)) && size <= uint64(len(a.mem))-(addr-base) {
-			return a, addr - base, nil
-		}
-	}
-	return nil, 0, fmt.Errorf("memory manager: range %#x+%#x is not in a reserved allocation", addr, size)
-}
-
 // Finalize copies each segment's content in, applies its protection, and
-// runs the finalize actions. If an action fails, the dealloc actions of
-// those that ran are run and the error returned.
+// runs the finalize actions. An allocation is finalized once, so the rest
+// of each segment is still zero and is not written (a large zero-fill
+// segment costs nothing until used). If finalizing fails, the allocation
+// is released here, as LLVM's executor does: the dealloc actions of the
+// finalize actions that ran are run and the memory is unmapped, and the
+// controller does not deallocate it.
 func (m *MemoryManager) Finalize(req protocol.FinalizeRequest) error {
 	if len(req.Segments) == 0 {
 		if len(req.Actions) > 0 {
@@ -115,35 +124,47 @@ func (m *MemoryManager) Finalize(req protocol.FinalizeRequest) error {
 		}
 		return nil
 	}
-	m.mu.Lock()
-	var alloc *allocation
+	base := uint64(req.Segments[0].Addr)
 	for _, seg := range req.Segments {
-		a, off, err := m.find(uint64(seg.Addr), seg.Size)
-		if err == nil && alloc != nil && a != alloc {
-			err = fmt.Errorf("memory manager: finalize request spans allocations")
-		}
-		if err == nil && uint64(len(seg.Content)) > seg.Size {
-			err = fmt.Errorf("memory manager: segment at %#x has %d bytes of content for %d bytes", uint64(seg.Addr), len(seg.Content), seg.Size)
-		}
-		if err != nil {
-			m.mu.Unlock()
-			return err
-		}
-		alloc = a
-		n := copy(a.mem[off:], seg.Content)
-		clear(a.mem[off+uint64(n) : off+seg.Size])
+		base = min(base, uint64(seg.Addr))
 	}
+	m.mu.Lock()
+	alloc := m.allocs[base]
+	if alloc == nil || alloc.finalized {
+		m.mu.Unlock()
+		return fmt.Errorf("memory manager: no allocation to finalize at %#x", base)
+	}
+	alloc.finalized = true
 	m.mu.Unlock()
+	fail := func(err error) error {
+		m.mu.Lock()
+		delete(m.allocs, base)
+		m.mu.Unlock()
+		return errors.Join(err, m.release(alloc))
+	}
 	for _, seg := range req.Segments {
-		if err := protect(alloc.mem, uint64(seg.Addr)-addrOf(alloc.mem), seg.Size, seg.Prot); err != nil {
-			return err
+		off := uint64(seg.Addr) - base
+		if off > uint64(len(alloc.mem)) || seg.Size > uint64(len(alloc.mem))-off {
+			return fail(fmt.Errorf("memory manager: range %#x+%#x is not in the allocation at %#x", uint64(seg.Addr), seg.Size, base))
+		}
+		if uint64(len(seg.Content)) > seg.Size {
+			return fail(fmt.Errorf("memory manager: segment at %#x has %d bytes of content for %d bytes", uint64(seg.Addr), len(seg.Content), seg.Size))
+		}
+		copy(alloc.mem[off:], seg.Content)
+	}
+	for _, seg := range req.Segments {
+		if err := protect(alloc.mem, uint64(seg.Addr)-base, seg.Size, seg.Prot); err != nil {
+			return fail(err)
 		}
 	}
 	deallocs, err := runActions(m.s, req.Actions)
+	if err != nil {
+		return fail(err)
+	}
 	m.mu.Lock()
-	alloc.deallocs = append(alloc.deallocs, deallocs...)
+	alloc.deallocs = deallocs
 	m.mu.Unlock()
-	return err
+	return nil
 }
 
 // protect applies prot to the pages of [off, off+size) of mem.
@@ -151,11 +172,11 @@ func protect(mem []byte, off, size uint64, prot uint8) error {
 	if size == 0 {
 		return nil
 	}
-	page := uint64(unix.Getpagesize())
+	page := uint64(os.Getpagesize())
 	start := off &^ (page - 1)
 	end := min((off+size+page-1)&^(page-1), uint64(len(mem)))
 	if err := sysmem.Protect(mem[start:end], jitlink.MemProt(prot)); err != nil {
-		return fmt.Errorf("memory manager: mprotect %#x+%#x: %w", addrOf(mem)+start, end-start, err)
+		return fmt.Errorf("memory manager: mprotect %#x+%#x: %w", sysmem.Addr(mem)+start, end-start, err)
 	}
 	return nil
 }
@@ -216,7 +237,9 @@ func (m *MemoryManager) Deallocate(bases []sps.Addr) error {
 }
 
 func (m *MemoryManager) release(a *allocation) error {
-	return errors.Join(runDeallocs(m.s, a.deallocs), unix.Munmap(a.mem))
+	err := errors.Join(runDeallocs(m.s, a.deallocs), sysmem.Unmap(a.mem))
+	m.budget.give(uint64(len(a.mem)))
+	return err
 }
 
 // Detach forgets the allocations: the memory stays for the code using it.

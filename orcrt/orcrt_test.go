@@ -216,7 +216,7 @@ func TestMemoryManagerOverTheWire(t *testing.T) {
 	}
 	// A segment outside any reservation is refused.
 	bad := protocol.FinalizeRequest{Segments: []protocol.Segment{{Prot: protocol.ProtRead, Addr: 0x1000, Size: 16}}}
-	if err := sps.CallError(c, c.syms[protocol.MemoryManagerFinalize], protocol.FinalizeArgs{Instance: inst, Request: bad}); err == nil || !strings.Contains(err.Error(), "not in a reserved allocation") {
+	if err := sps.CallError(c, c.syms[protocol.MemoryManagerFinalize], protocol.FinalizeArgs{Instance: inst, Request: bad}); err == nil || !strings.Contains(err.Error(), "no allocation to finalize") {
 		t.Fatalf("finalize outside a reservation: %v", err)
 	}
 	if err := sps.CallError(c, c.syms[protocol.MemoryManagerDeallocate], protocol.DeallocateArgs{Instance: inst, Bases: []sps.Addr{base}}); err != nil {

@@ -15,14 +15,15 @@ package orcrt
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gorc-jit/gorc/internal/native"
 
 	"github.com/gorc-jit/gorc/orc/shared/tasks"
+
+	"github.com/gorc-jit/gorc/internal/sysmem"
 )
 
 // Return delivers a wrapper function's result, now or later, from any
@@ -117,16 +118,16 @@ func (s *Session) NewAddress(name string) (uint64, error) {
 func (s *Session) newAddress(name string, f WrapperFunction) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	page := unix.Getpagesize()
+	page := os.Getpagesize()
 	if len(s.pages) == 0 || s.next+wrapperSlot > page {
-		p, err := unix.Mmap(-1, 0, page, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
+		p, err := sysmem.Map(0, uint64(page), 0, 0)
 		if err != nil {
 			return 0, fmt.Errorf("reserving wrapper addresses: %w", err)
 		}
 		s.pages = append(s.pages, p)
 		s.next = 0
 	}
-	addr := addrOf(s.pages[len(s.pages)-1]) + uint64(s.next)
+	addr := sysmem.Addr(s.pages[len(s.pages)-1]) + uint64(s.next)
 	s.next += wrapperSlot
 	s.wrappers[addr] = f
 	if name != "" {

@@ -6,6 +6,12 @@
 //	gorc-executor listen=HOST:PORT   accept one connection (HOST defaults
 //	                                 to 127.0.0.1)
 //
+// followed by options:
+//
+//	max-reserved=SIZE   cap the address space JIT'd memory reserves
+//	                    (bytes, or with K, M, G or T; default 64G): a
+//	                    controller asking for more gets an error
+//
 // The JIT'd program's stdout and stderr are the executor's. Like LLVM's
 // executor (a C++ program), it has the C math library and, where
 // installed, the C++ runtime (libstdc++, libgcc_s) loaded, so that programs
@@ -36,6 +42,10 @@ func main() {
 }
 
 func run(args []string) error {
+	memOpts, args, err := memoryOptions(args)
+	if err != nil {
+		return err
+	}
 	if len(args) != 1 {
 		return fmt.Errorf("usage: gorc-executor filedescs=IN,OUT | listen=HOST:PORT")
 	}
@@ -51,7 +61,7 @@ func run(args []string) error {
 		native.Open(lib, native.RTLDNow|native.RTLDGlobal) // optional
 	}
 	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s); err != nil {
+	if err := orcrt.AddServices(s, memOpts...); err != nil {
 		return err
 	}
 	c, err := orcrt.Connect(s, conn)
@@ -103,4 +113,41 @@ func transport(arg string) (*wire.Conn, error) {
 		return wire.NewConn(c, c, c), nil
 	}
 	return nil, fmt.Errorf("bad argument %q: want filedescs=IN,OUT or listen=HOST:PORT", arg)
+}
+
+// memoryOptions takes the memory options (max-reserved=SIZE) out of args.
+func memoryOptions(args []string) ([]orcrt.MemoryOption, []string, error) {
+	var opts []orcrt.MemoryOption
+	var rest []string
+	for _, a := range args {
+		v, ok := strings.CutPrefix(a, "max-reserved=")
+		if !ok {
+			rest = append(rest, a)
+			continue
+		}
+		n, err := parseSize(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bad %q: %v", a, err)
+		}
+		opts = append(opts, orcrt.MaxReserved(n))
+	}
+	return opts, rest, nil
+}
+
+// parseSize reads a byte count with an optional K, M, G or T (binary)
+// suffix.
+func parseSize(s string) (uint64, error) {
+	shift := 0
+	if i := strings.IndexAny(s, "KMGTkmgt"); i >= 0 && i == len(s)-1 {
+		shift = 10 * (1 + strings.IndexByte("kmgt", s[i]|0x20))
+		s = s[:i]
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n > (1<<64-1)>>shift {
+		return 0, fmt.Errorf("%s is too large", s)
+	}
+	return n << shift, nil
 }

@@ -263,6 +263,9 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 	if o.sharedMemory {
 		remoteOpts = append(remoteOpts, remote.SharedMemory())
 	}
+	if o.debugger {
+		remoteOpts = append(remoteOpts, remote.Debuggable())
+	}
 	switch {
 	case o.oopExecutor != "":
 		epc, err := remote.Launch(o.oopExecutor, append(remoteOpts, remote.Stdio(t.stdout, t.stderr))...)

@@ -2,6 +2,7 @@ package sysmem
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,6 +33,10 @@ func NewMemFile(name string, size uint64) (*MemFile, error) {
 func (f *MemFile) Discard(off, size uint64) error {
 	return unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(size))
 }
+
+// Path returns a path another process on this machine can open to map
+// the file too.
+func (f *MemFile) Path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.fd) }
 
 // Close closes the file; its mappings stay.
 func (f *MemFile) Close() error { return unix.Close(f.fd) }

@@ -45,5 +45,8 @@ func (f *MemFile) Map(to []byte, off, size uint64, prot jitlink.MemProt) ([]byte
 // Discard is never reached: no MemFile exists.
 func (f *MemFile) Discard(off, size uint64) error { return errUnsupported(errWhat) }
 
+// Path is never reached: no MemFile exists.
+func (f *MemFile) Path() string { return "" }
+
 // Close is never reached: no MemFile exists.
 func (f *MemFile) Close() error { return nil }

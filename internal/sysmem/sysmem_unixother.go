@@ -18,5 +18,8 @@ func NewMemFile(name string, size uint64) (*MemFile, error) {
 // Discard is never reached: no MemFile exists.
 func (f *MemFile) Discard(off, size uint64) error { return errUnsupported("a memory file (memfd)") }
 
+// Path is never reached: no MemFile exists.
+func (f *MemFile) Path() string { return "" }
+
 // Close is never reached: no MemFile exists.
 func (f *MemFile) Close() error { return nil }

@@ -163,13 +163,25 @@ type inFlight struct {
 	// releaseFinalize frees the finalize-lifetime segments, if the manager
 	// can free part of an allocation; nil otherwise.
 	releaseFinalize func(seg int) error
+	state           jitlink.InFlightState
 }
 
 func (a *inFlight) Segments() []jitlink.SegmentAlloc { return a.segs }
 
-func (a *inFlight) Abandon() error { return a.release() }
+func (a *inFlight) Abandon() error {
+	if err := a.state.Abandoning(); err != nil {
+		return err
+	}
+	return a.release()
+}
 
+// Finalize releases the memory itself if it fails (see
+// jitlink.InFlightAlloc).
 func (a *inFlight) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
+	if err := a.state.Finalizing(); err != nil {
+		done(jitlink.FinalizedAlloc{}, err)
+		return
+	}
 	fa, err := a.finalize(actions)
 	done(fa, err)
 }

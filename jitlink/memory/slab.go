@@ -146,17 +146,17 @@ func (s *Slab) take(size uint64) (off, dirty uint64, err error) {
 	return 0, 0, fmt.Errorf("slab of %d bytes has no free range of %d bytes", len(s.mem), size)
 }
 
-func (s *Slab) give(off, size uint64) {
+func (s *Slab) give(off, size uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return
+		return nil
 	}
 	// Make the pages inaccessible (a stale pointer faults rather than runs
 	// old code) but keep them committed: the next allocation reuses them
 	// without faulting them in again. Close returns them to the system.
 	sysmem.Protect(s.mem[off:off+size], 0)
-	s.free.Give(off, size)
+	return s.free.Give(off, size)
 }
 
 // Allocate places the graph's segments in one free range of the slab.
@@ -181,11 +181,7 @@ func (s *Slab) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error
 	}
 	// Working memory must start zeroed.
 	clear(region[:dirty])
-	var once sync.Once
-	a.release = func() error {
-		once.Do(func() { s.give(start, total) })
-		return nil
-	}
+	a.release = func() error { return s.give(start, total) }
 	for i, r := range req.Segments {
 		w := region[offs[i] : offs[i]+r.Size() : offs[i]+r.Size()]
 		a.segs[i] = jitlink.SegmentAlloc{Addr: s.base + start + offs[i], Working: w}

@@ -50,6 +50,7 @@ type Option func(*config)
 type config struct {
 	stdout, stderr io.Writer
 	shared         bool
+	debuggable     bool
 	args           []string
 }
 
@@ -58,6 +59,16 @@ type config struct {
 func Stdio(stdout, stderr io.Writer) Option {
 	return func(c *config) { c.stdout, c.stderr = stdout, stderr }
 }
+
+// Debuggable makes JIT'd memory that a debugger attached to the executor
+// can set breakpoints in: a private reservation per graph rather than the
+// slab's shared memfd, whose read-only views ptrace cannot write. It
+// overrides SharedMemory.
+func Debuggable() Option { return func(c *config) { c.debuggable = true } }
+
+// ExecutorArgs passes options to an executor that Launch starts, after
+// its transport argument (for gorc-executor, max-reserved=SIZE).
+func ExecutorArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
 // SharedMemory makes the EPC link into memory mapped in both processes
 // (gorc-executor on the same machine only), so that finalizing sends no
@@ -79,7 +90,7 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 		ourW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(path, "filedescs=3,4")
+	cmd := exec.Command(path, append([]string{"filedescs=3,4"}, c.args...)...)
 	cmd.ExtraFiles = []*os.File{toExec, fromExec}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
 	err = cmd.Start()
@@ -165,8 +176,8 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		conn.Serve(e.handle)
 	}()
 	e.mm = newCopyingManager(e)
-	if c.shared {
-		if mm, err := newSharedManager(e); err == nil {
+	if !c.debuggable {
+		if mm, err := newSlabManager(e, c.shared); err == nil {
 			e.mm = mm
 		}
 	}
@@ -181,6 +192,15 @@ func (e *EPC) handle(tag uint64, args []byte, reply func([]byte, error)) {
 		return
 	}
 	reply((*h)(tag, args))
+}
+
+// PID returns the process id of an executor started by Launch, 0 for one
+// connected to.
+func (e *EPC) PID() int {
+	if e.cmd == nil {
+		return 0
+	}
+	return e.cmd.Process.Pid
 }
 
 // IsGorcExecutor reports whether the executor is gorc's (rather than

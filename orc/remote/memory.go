@@ -3,6 +3,7 @@ package remote
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
@@ -10,9 +11,10 @@ import (
 )
 
 // copyingManager links into working memory here and sends each segment's
-// bytes to the executor when the allocation is finalized (LLVM's
+// content to the executor when the allocation is finalized (LLVM's
 // EPCGenericJITLinkMemoryManager): one reservation per allocation, as
-// LLVM's executor requires.
+// LLVM's executor requires. Working memory covers content only: zero-fill
+// is neither held here nor sent (the reservation's pages are fresh).
 type copyingManager struct {
 	e                                    *EPC
 	instance, reserve, finalize, dealloc uint64
@@ -51,12 +53,15 @@ func (m *copyingManager) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAl
 	if err != nil {
 		return nil, fmt.Errorf("reserving %d bytes in the executor: %w", total, err)
 	}
-	working := make([]byte, total)
-	a := &copyingAlloc{m: m, base: uint64(base), req: req.Segments, offs: offs,
-		segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
+	var content uint64
+	for _, s := range req.Segments {
+		content += s.ContentSize
+	}
+	working := make([]byte, content)
+	a := &copyingAlloc{m: m, base: uint64(base), req: req.Segments, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
 	for i, s := range req.Segments {
-		end := offs[i] + s.Size()
-		a.segs[i] = jitlink.SegmentAlloc{Addr: uint64(base) + offs[i], Working: working[offs[i]:end:end]}
+		a.segs[i] = jitlink.SegmentAlloc{Addr: uint64(base) + offs[i], Working: working[:s.ContentSize:s.ContentSize]}
+		working = working[s.ContentSize:]
 	}
 	return a, nil
 }
@@ -65,25 +70,45 @@ func (m *copyingManager) release(bases []sps.Addr) error {
 	return sps.CallError(m.e, m.dealloc, protocol.DeallocateArgs{Instance: sps.Addr(m.instance), Bases: bases})
 }
 
+// copied is the Impl of a copying manager's FinalizedAlloc: a handle that
+// releases once (the executor may since have reused the address).
+type copied struct{ released atomic.Bool }
+
 func (m *copyingManager) Deallocate(allocs []jitlink.FinalizedAlloc) error {
-	bases := make([]sps.Addr, len(allocs))
-	for i, a := range allocs {
-		bases[i] = sps.Addr(a.Addr)
+	var bases []sps.Addr
+	var errs []error
+	for _, a := range allocs {
+		if c, ok := a.Impl.(*copied); !ok || c.released.Swap(true) {
+			errs = append(errs, fmt.Errorf("deallocating %#x: not a live allocation of this memory manager", a.Addr))
+			continue
+		}
+		bases = append(bases, sps.Addr(a.Addr))
 	}
-	return m.release(bases)
+	if len(bases) > 0 {
+		errs = append(errs, m.release(bases))
+	}
+	return errors.Join(errs...)
 }
 
 type copyingAlloc struct {
-	m    *copyingManager
-	base uint64
-	req  []jitlink.SegmentRequest
-	offs []uint64
-	segs []jitlink.SegmentAlloc
+	m     *copyingManager
+	base  uint64
+	req   []jitlink.SegmentRequest
+	segs  []jitlink.SegmentAlloc
+	state jitlink.InFlightState
 }
 
 func (a *copyingAlloc) Segments() []jitlink.SegmentAlloc { return a.segs }
 
+// Finalize sends the content and actions. If finalizing fails, the
+// executor has released the reservation (LLVM's does the same), so it is
+// not released again here: the address may already belong to another
+// graph.
 func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
+	if err := a.state.Finalizing(); err != nil {
+		done(jitlink.FinalizedAlloc{}, err)
+		return
+	}
 	req := protocol.FinalizeRequest{Actions: convertActions(actions)}
 	for i, s := range a.req {
 		if s.Size() == 0 {
@@ -100,14 +125,19 @@ func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink
 	go func() {
 		err := sps.CallError(a.m.e, a.m.finalize, protocol.FinalizeArgs{Instance: sps.Addr(a.m.instance), Request: req})
 		if err != nil {
-			done(jitlink.FinalizedAlloc{}, errors.Join(fmt.Errorf("finalizing memory in the executor: %w", err), a.Abandon()))
+			done(jitlink.FinalizedAlloc{}, fmt.Errorf("finalizing memory in the executor: %w", err))
 			return
 		}
-		done(jitlink.FinalizedAlloc{Addr: a.base}, nil)
+		done(jitlink.FinalizedAlloc{Addr: a.base, Impl: &copied{}}, nil)
 	}()
 }
 
-func (a *copyingAlloc) Abandon() error { return a.m.release([]sps.Addr{sps.Addr(a.base)}) }
+func (a *copyingAlloc) Abandon() error {
+	if err := a.state.Abandoning(); err != nil {
+		return err
+	}
+	return a.m.release([]sps.Addr{sps.Addr(a.base)})
+}
 
 func convertActions(actions []jitlink.AllocAction) []protocol.ActionPair {
 	out := make([]protocol.ActionPair, len(actions))

@@ -16,13 +16,17 @@ import (
 	"github.com/gorc-jit/gorc/orcrt"
 )
 
-// executorInProcess serves an orcrt session with the standard services
-// over pipes, in this process, and returns the controller's EPC for it.
-func executorInProcess(t *testing.T, opts ...remote.Option) *remote.EPC {
+// executorInProcess serves an orcrt session with the given services
+// (nil: orcrt.AddServices) over pipes, in this process, and returns the
+// controller's EPC for it.
+func executorInProcess(t *testing.T, services func(*orcrt.Session) error, opts ...remote.Option) *remote.EPC {
 	cr, ew := io.Pipe()
 	er, cw := io.Pipe()
 	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s); err != nil {
+	if services == nil {
+		services = func(s *orcrt.Session) error { return orcrt.AddServices(s) }
+	}
+	if err := services(s); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -43,7 +47,7 @@ func executorInProcess(t *testing.T, opts ...remote.Option) *remote.EPC {
 }
 
 func TestEPCServices(t *testing.T) {
-	epc := executorInProcess(t)
+	epc := executorInProcess(t, nil)
 	if !epc.IsGorcExecutor() || !strings.HasPrefix(epc.TargetTriple(), "x86_64") || epc.PageSize() == 0 {
 		t.Fatalf("setup: gorc %v, triple %q, page %d", epc.IsGorcExecutor(), epc.TargetTriple(), epc.PageSize())
 	}
@@ -83,7 +87,7 @@ func TestMemoryManagers(t *testing.T) {
 		opts []remote.Option
 	}{{"copying", nil}, {"shared", []remote.Option{remote.SharedMemory()}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			epc := executorInProcess(t, tc.opts...)
+			epc := executorInProcess(t, nil, tc.opts...)
 			mm := epc.MemoryManager()
 			req := &jitlink.AllocRequest{Segments: []jitlink.SegmentRequest{
 				{Prot: jitlink.ProtRead | jitlink.ProtExec, Align: 16, ContentSize: 3},
@@ -94,7 +98,7 @@ func TestMemoryManagers(t *testing.T) {
 				t.Fatal(err)
 			}
 			segs := a.Segments()
-			if maps, _ := os.ReadFile("/proc/self/maps"); tc.name == "shared" && !strings.Contains(string(maps), "gorc-jit-shared") {
+			if maps, _ := os.ReadFile("/proc/self/maps"); tc.name == "shared" && !strings.Contains(string(maps), "memfd:gorc-jit") {
 				t.Fatal("the shared manager mapped no shared memory")
 			}
 			copy(segs[0].Working, []byte{0x31, 0xc0, 0xc3}) // xor eax, eax; ret

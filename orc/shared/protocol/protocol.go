@@ -61,11 +61,15 @@ const (
 	// pointer).
 	ReserveStaticTLS = "__gorc_reserve_static_tls_wrapper"
 
-	// The shared-memory mapper: memory the controller maps too.
-	SharedMemoryInstance   = "__gorc_SharedMemoryMapper_Instance"
-	SharedMemoryReserve    = "__gorc_SharedMemoryMapper_reserve_wrapper"
-	SharedMemoryInitialize = "__gorc_SharedMemoryMapper_initialize_wrapper"
-	SharedMemoryRelease    = "__gorc_SharedMemoryMapper_release_wrapper"
+	// Slab memory: a dual-mapped range the controller allocates in (and
+	// may map too), many graphs sharing its pages. reserve takes
+	// ReserveArgs and answers Expected<SlabReservation>; finalize takes
+	// FinalizeArgs (Content empty when the controller wrote the memory
+	// itself); release takes DeallocateArgs.
+	SlabMemoryInstance = "__gorc_SlabMemory_Instance"
+	SlabMemoryReserve  = "__gorc_SlabMemory_reserve_wrapper"
+	SlabMemoryFinalize = "__gorc_SlabMemory_finalize_wrapper"
+	SlabMemoryRelease  = "__gorc_SlabMemory_release_wrapper"
 )
 
 // Memory protections in a Segment: jitlink.MemProt's bits, which are the
@@ -189,33 +193,21 @@ type (
 	}
 )
 
-// SharedReserveArgs: Expected<SharedReservation> reserve(Addr instance,
-// uint64 size) (gorc). The executor maps size bytes of a new shared-memory
-// file and names it; the controller maps the same file.
-type SharedReserveArgs struct {
-	Instance sps.Addr
-	Size     uint64
+// SlabReservation describes a reserved slab: the file holding its pages
+// (a /proc/PID/fd path the controller may map) and its regions, one per
+// protection, each mapped from FileOff of the file. A segment lies within
+// the region of its protection; a finalized allocation is known by its
+// lowest segment address. Free slab memory reads as zero, so segments
+// carry content only, never zero-fill.
+type SlabReservation struct {
+	Path    string
+	Regions []SlabRegion
 }
 
-// SharedReservation is where the shared memory lies and the file (under
-// /dev/shm) that holds it.
-type SharedReservation struct {
-	Addr sps.Addr
-	Path string
-}
-
-// SharedInitializeArgs: Error initialize(Addr instance, FinalizeRequest)
-// (gorc): as finalize, but the segments' content is already in place
-// (Content is empty) and only protections and actions are applied.
-type SharedInitializeArgs struct {
-	Instance sps.Addr
-	Request  FinalizeRequest
-}
-
-// SharedReleaseArgs: Error release(Addr instance, seq<Addr> bases) (gorc):
-// runs the dealloc actions of the allocations starting at bases and
-// returns their pages to the reservation.
-type SharedReleaseArgs struct {
-	Instance sps.Addr
-	Bases    []sps.Addr
+// SlabRegion is one region of a slab.
+type SlabRegion struct {
+	Prot    uint8
+	Addr    sps.Addr
+	Size    uint64
+	FileOff uint64
 }
