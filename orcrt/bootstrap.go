@@ -17,36 +17,11 @@ import (
 func AddBootstrap(s *Session) error {
 	le := binary.LittleEndian
 	wrappers := map[string]WrapperFunction{
-		protocol.WriteUint8s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint8) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), []byte{w.Value})
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteUint16s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint16) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint16(nil, w.Value))
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteUint32s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint32) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint32(nil, w.Value))
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteUint64s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint64) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint64(nil, w.Value))
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteBuffers: SyncWrapper(sps.Handler(func(ws []protocol.WriteBuffer) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), w.Data)
-			}
-			return sps.Empty{}
-		})),
+		protocol.WriteUint8s:  writes(func(w protocol.WriteUint8) (sps.Addr, []byte) { return w.Addr, []byte{w.Value} }),
+		protocol.WriteUint16s: writes(func(w protocol.WriteUint16) (sps.Addr, []byte) { return w.Addr, le.AppendUint16(nil, w.Value) }),
+		protocol.WriteUint32s: writes(func(w protocol.WriteUint32) (sps.Addr, []byte) { return w.Addr, le.AppendUint32(nil, w.Value) }),
+		protocol.WriteUint64s: writes(func(w protocol.WriteUint64) (sps.Addr, []byte) { return w.Addr, le.AppendUint64(nil, w.Value) }),
+		protocol.WriteBuffers: writes(func(w protocol.WriteBuffer) (sps.Addr, []byte) { return w.Addr, w.Data }),
 		protocol.RunAsMain: SyncWrapper(sps.Handler(func(a protocol.RunAsMainArgs) int64 {
 			return int64(native.CallMain(uint64(a.Main), a.Args))
 		})),
@@ -104,4 +79,16 @@ func AddServices(s *Session, opts ...MemoryOption) error {
 		return err
 	}
 	return AddBootstrap(s)
+}
+
+// writes is the wrapper of one of the memory-write services: it writes the
+// bytes of each request at its address.
+func writes[W any](write func(W) (sps.Addr, []byte)) WrapperFunction {
+	return SyncWrapper(sps.Handler(func(ws []W) sps.Empty {
+		for _, w := range ws {
+			addr, b := write(w)
+			native.Write(uint64(addr), b)
+		}
+		return sps.Empty{}
+	}))
 }
