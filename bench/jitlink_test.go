@@ -11,8 +11,8 @@ import (
 	"github.com/gorc-jit/gorc/internal/staticlink"
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/jitlink/object"
 )
 
 const sqliteArchive = "/usr/lib/x86_64-linux-gnu/libsqlite3.a"
@@ -43,7 +43,7 @@ func BenchmarkParseSqlite(b *testing.B) {
 	for b.Loop() {
 		relocs = 0
 		for _, o := range objs {
-			g, err := elf.NewLinkGraph(o.Name, o.Data)
+			g, err := object.NewLinkGraph(o.Name, o.Data)
 			if err != nil {
 				b.Fatal(err)
 			}

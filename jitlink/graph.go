@@ -17,6 +17,8 @@ import (
 	"iter"
 	"slices"
 	"strings"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // Linkage says whether a definition may be overridden by another one.
@@ -457,7 +459,7 @@ type Backend interface {
 // LinkGraph is the linker's model of one relocatable object.
 type LinkGraph struct {
 	name      string
-	triple    string
+	triple    triple.Triple
 	ptrSize   int
 	order     binary.ByteOrder
 	backend   Backend
@@ -477,22 +479,24 @@ type LinkGraph struct {
 }
 
 // NewLinkGraph creates an empty graph. name identifies the graph in
-// diagnostics (usually the object's path); triple is the target triple.
-func NewLinkGraph(name, triple string, pointerSize int, order binary.ByteOrder, b Backend) *LinkGraph {
-	return &LinkGraph{name: name, triple: triple, ptrSize: pointerSize, order: order, backend: b}
+// diagnostics (usually the object's path); t is the target, whose
+// architecture gives the pointer size and byte order; b links the graph.
+func NewLinkGraph(name string, t triple.Triple, b Backend) *LinkGraph {
+	var order binary.ByteOrder = binary.LittleEndian
+	if !t.Arch.LittleEndian() {
+		order = binary.BigEndian
+	}
+	return &LinkGraph{name: name, triple: t, ptrSize: t.Arch.PointerSize(), order: order, backend: b}
 }
 
 // Name returns the graph's name.
 func (g *LinkGraph) Name() string { return g.name }
 
-// TargetTriple returns the target triple, e.g. "x86_64-unknown-linux-gnu".
-func (g *LinkGraph) TargetTriple() string { return g.triple }
+// TargetTriple returns the target triple (x86_64-unknown-linux-gnu, ...).
+func (g *LinkGraph) TargetTriple() triple.Triple { return g.triple }
 
-// Arch returns the architecture part of the target triple.
-func (g *LinkGraph) Arch() string {
-	arch, _, _ := strings.Cut(g.triple, "-")
-	return arch
-}
+// Arch returns the target's architecture.
+func (g *LinkGraph) Arch() triple.Arch { return g.triple.Arch }
 
 // PointerSize returns the executor's pointer size in bytes.
 func (g *LinkGraph) PointerSize() int { return g.ptrSize }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorc-jit/gorc/internal/jitlinktest"
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
 
@@ -30,7 +31,7 @@ func collect[T any](seq func(func(T) bool)) []T {
 
 func TestGraphBasics(t *testing.T) {
 	g := x86_64.NewLinkGraph("basics.o")
-	if g.PointerSize() != 8 || g.Endianness() != binary.LittleEndian || g.Arch() != "x86_64" || g.Name() != "basics.o" {
+	if g.PointerSize() != 8 || g.Endianness() != binary.LittleEndian || g.Arch() != triple.X86_64 || g.Name() != "basics.o" {
 		t.Fatalf("graph metadata: %d %v %s %s", g.PointerSize(), g.Endianness(), g.Arch(), g.Name())
 	}
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/compile"
 	"github.com/gorc-jit/gorc/orc/lazy"
@@ -152,7 +152,7 @@ func (j *LLLazyJIT) AddIRModule(jd *orc.JITDylib, m compile.Module) error {
 // its functions are stubs in jd, its data reexports.
 func (j *LLLazyJIT) AddLazyObject(jd *orc.JITDylib, name string, obj []byte) error {
 	jd = j.orMain(jd)
-	iface, err := elf.ReadInterface(name, obj)
+	iface, err := object.ReadInterface(name, obj)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/object"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/gdbjit"
@@ -244,7 +244,11 @@ const (
 // registered tags reach the controller.
 func (j *LLJIT) RegisterJITDispatchHandlers(jd *orc.JITDylib, handlers map[string]orc.JITDispatchHandler) error {
 	jd = j.orMain(jd)
-	g := x86_64.NewLinkGraph("<JIT dispatch tags>")
+	tgt, err := target.For(j.epc.TargetTriple())
+	if err != nil {
+		return err
+	}
+	g := tgt.NewLinkGraph("<JIT dispatch tags>")
 	sec := g.CreateSection(".rodata.gorc_tags", jitlink.ProtRead)
 	set := make(orc.LookupSet, 0, len(handlers))
 	for name := range handlers {
@@ -350,7 +354,7 @@ func (j *LLJIT) orMain(jd *orc.JITDylib) *orc.JITDylib {
 // memberSymbols lists what an archive member defines, for archives without
 // a symbol table.
 func memberSymbols(name string, data []byte) ([]string, error) {
-	iface, err := elf.ReadInterface(name, data)
+	iface, err := object.ReadInterface(name, data)
 	if err != nil {
 		return nil, err
 	}

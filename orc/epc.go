@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // DylibHandle identifies a library loaded in the executor.
@@ -20,7 +21,7 @@ type SymbolRequest struct {
 // process that runs JIT'd code, which may be this process or another one.
 type ExecutorProcessControl interface {
 	// TargetTriple is the executor's target triple.
-	TargetTriple() string
+	TargetTriple() triple.Triple
 	// PageSize is the executor's page size.
 	PageSize() uint64
 	// MemoryManager allocates JIT'd memory in the executor.

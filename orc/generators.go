@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // DefinitionGenerator adds definitions to a JITDylib on demand: a lookup
@@ -50,7 +51,7 @@ func NewDylibGenerator(epc ExecutorProcessControl, path string, allow func(Name)
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
 	g := &DylibSearchGenerator{epc: epc, handle: h, allow: allow}
-	if strings.Contains(epc.TargetTriple(), "apple") {
+	if epc.TargetTriple().Format == triple.MachO {
 		g.prefix = "_"
 	}
 	return g, nil

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 )
 
 // Plugin observes and extends the links an ObjectLinkingLayer performs.
@@ -110,7 +110,7 @@ func (l *ObjectLinkingLayer) Add(jd *JITDylib, name string, obj []byte) error {
 
 // AddWithTracker adds an object owned by rt.
 func (l *ObjectLinkingLayer) AddWithTracker(rt *ResourceTracker, name string, obj []byte) error {
-	iface, err := elf.ReadInterface(name, obj)
+	iface, err := object.ReadInterface(name, obj)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (l *ObjectLinkingLayer) AddWithTracker(rt *ResourceTracker, name string, ob
 
 // InterfaceFlags returns the symbols an object interface provides, with
 // their flags.
-func InterfaceFlags(iface *elf.Interface) SymbolFlagsMap {
+func InterfaceFlags(iface *jitlink.Interface) SymbolFlagsMap {
 	flags := make(SymbolFlagsMap, len(iface.Symbols)+1)
 	for _, s := range iface.Symbols {
 		flags[Intern(s.Name)] = interfaceFlags(s)
@@ -134,7 +134,7 @@ func InterfaceFlags(iface *elf.Interface) SymbolFlagsMap {
 // plugin before dead-stripping.
 func (l *ObjectLinkingLayer) AddWithInterface(rt *ResourceTracker, name string, obj []byte, flags SymbolFlagsMap, hasInitializers bool) error {
 	if epc := l.es.ExecutorProcessControl(); epc != nil {
-		if err := elf.CheckMachine(name, obj, epc.TargetTriple()); err != nil {
+		if err := object.CheckArch(name, obj, epc.TargetTriple()); err != nil {
 			return err
 		}
 	}
@@ -156,7 +156,7 @@ func (l *ObjectLinkingLayer) NewInitSymbol(name string) Name {
 	return Intern(fmt.Sprintf("$.%s.__inits.%d", name, l.inits.Add(1)))
 }
 
-func interfaceFlags(s elf.InterfaceSymbol) SymbolFlags {
+func interfaceFlags(s jitlink.InterfaceSymbol) SymbolFlags {
 	var f SymbolFlags
 	if s.Scope == jitlink.ScopeDefault {
 		f |= Exported
@@ -194,17 +194,15 @@ func (u *objectUnit) Materialize(mr *MaterializationResponsibility) {
 	u.layer.EmitObject(mr, u.name, u.obj)
 }
 
-// EmitObject links an ELF relocatable object now, fulfilling mr with it;
-// mr's init symbol, if any, names the object's initializers. Layers that
-// produce objects (compilers) call it from their units' Materialize.
+// EmitObject links a relocatable object now, fulfilling mr with it; mr's
+// init symbol, if any, names the object's initializers (the platform's
+// plugin defines it on them). Layers that produce objects (compilers) call
+// it from their units' Materialize.
 func (l *ObjectLinkingLayer) EmitObject(mr *MaterializationResponsibility, name string, obj []byte) {
-	g, err := elf.NewLinkGraph(name, obj)
+	g, err := object.NewLinkGraph(name, obj)
 	if err != nil {
 		mr.FailMaterialization(err)
 		return
-	}
-	if init := mr.InitSymbol(); !init.IsZero() {
-		defineInitSymbol(g, init.String())
 	}
 	for _, p := range l.pluginList() {
 		if op, ok := p.(ObjectPlugin); ok {
@@ -214,24 +212,21 @@ func (l *ObjectLinkingLayer) EmitObject(mr *MaterializationResponsibility, name 
 	l.Emit(mr, g)
 }
 
-// defineInitSymbol names the first initializer section's block, keeping it
-// (and so the object's initializers) live.
-func defineInitSymbol(g *jitlink.LinkGraph, name string) {
-	for _, sec := range g.Sections() {
-		if IsInitSection(sec.Name()) && len(sec.Blocks()) > 0 {
-			g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
-			return
+// ensureInitSymbol is a pre-prune pass that defines the init symbol on an
+// empty block if no plugin has put it on the object's initializers (the
+// platform's plugin does, before this pass): a lookup of it must find it.
+func ensureInitSymbol(name string) jitlink.Pass {
+	return func(g *jitlink.LinkGraph) error {
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Name() == name {
+				return nil
+			}
 		}
+		sec := g.CreateSection("$.gorc.inits", jitlink.ProtRead)
+		g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
+		return nil
 	}
-	// No such section survived: name an empty block instead.
-	sec := g.CreateSection("$.gorc.inits", jitlink.ProtRead)
-	g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 }
-
-// IsInitSection reports whether a section holds initializers or finalizers:
-// .init_array, .fini_array, .preinit_array, .ctors and .dtors, with or
-// without a priority suffix.
-func IsInitSection(name string) bool { return elf.IsInitSection(name) }
 
 // AddLinkGraph adds a graph built by hand (for example by a unit that writes
 // its definitions directly) to rt's JITDylib. Its non-local named symbols are
@@ -338,6 +333,9 @@ func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassCo
 		if err := p.ModifyPassConfig(c.mr, g, cfg); err != nil {
 			return err
 		}
+	}
+	if init := c.mr.InitSymbol(); !init.IsZero() {
+		cfg.PrePrune = append(cfg.PrePrune, ensureInitSymbol(init.String()))
 	}
 	if c.passes != nil {
 		c.passes(cfg)

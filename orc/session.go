@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
@@ -63,7 +63,7 @@ func NewExecutionSession(opts ...SessionOption) *ExecutionSession {
 		o(es)
 	}
 	if es.epc != nil {
-		if strings.Contains(es.epc.TargetTriple(), "apple") {
+		if es.epc.TargetTriple().Format == triple.MachO {
 			es.prefix = "_"
 		}
 		es.epc.SetJITDispatchHandler(es.runJITDispatch)

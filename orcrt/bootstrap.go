@@ -68,14 +68,15 @@ func AddBootstrap(s *Session) error {
 // manager and slab memory (sharing one address-space budget), the dylib
 // manager and the bootstrap functions.
 func AddServices(s *Session, opts ...MemoryOption) error {
-	b := newBudget(opts)
-	if _, err := newMemoryManager(s, b); err != nil {
+	c := newMemoryConfig(opts)
+	b := c.budget()
+	if _, err := newMemoryManager(s, b, &c); err != nil {
 		return err
 	}
 	if _, err := NewDylibManager(s); err != nil {
 		return err
 	}
-	if _, err := newSlabMemory(s, b); err != nil {
+	if _, err := newSlabMemory(s, b, &c); err != nil {
 		return err
 	}
 	return AddBootstrap(s)

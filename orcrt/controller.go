@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
@@ -39,7 +39,7 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 	c.release = release
 	s.DefineSymbol(protocol.DispatchCtx, ctx)
 	s.DefineSymbol(protocol.DispatchFn, native.DispatchFunction())
-	setup := protocol.Setup{Triple: HostTriple(), PageSize: uint64(os.Getpagesize())}
+	setup := protocol.Setup{Triple: triple.Host().String(), PageSize: uint64(os.Getpagesize())}
 	for name, addr := range s.Symbols() {
 		setup.Symbols = append(setup.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(addr)})
 	}
@@ -54,14 +54,6 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// HostTriple is the target triple this executor reports.
-func HostTriple() string {
-	if runtime.GOARCH == "amd64" {
-		return "x86_64-unknown-linux-gnu"
-	}
-	return runtime.GOARCH + "-unknown-linux-gnu"
 }
 
 // Serve answers the controller's calls, each as a task of the session,

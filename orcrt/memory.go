@@ -25,6 +25,7 @@ type MemoryManager struct {
 	s        *Session
 	instance uint64
 	budget   *budget
+	config   *memoryConfig
 
 	mu     sync.Mutex
 	allocs map[uint64]*allocation // by base address
@@ -40,11 +41,12 @@ type allocation struct {
 // NewMemoryManager creates the memory manager, publishes its wrapper
 // functions in s, and adds it to s's resource managers.
 func NewMemoryManager(s *Session, opts ...MemoryOption) (*MemoryManager, error) {
-	return newMemoryManager(s, newBudget(opts))
+	c := newMemoryConfig(opts)
+	return newMemoryManager(s, c.budget(), &c)
 }
 
-func newMemoryManager(s *Session, b *budget) (*MemoryManager, error) {
-	m := &MemoryManager{s: s, budget: b, allocs: make(map[uint64]*allocation)}
+func newMemoryManager(s *Session, b *budget, c *memoryConfig) (*MemoryManager, error) {
+	m := &MemoryManager{s: s, budget: b, config: c, allocs: make(map[uint64]*allocation)}
 	inst, err := s.NewAddress(protocol.MemoryManagerInstance)
 	if err != nil {
 		return nil, err
@@ -157,6 +159,7 @@ func (m *MemoryManager) Finalize(req protocol.FinalizeRequest) error {
 			return fail(err)
 		}
 	}
+	m.config.flushCode(req.Segments)
 	deallocs, err := runActions(m.s, req.Actions)
 	if err != nil {
 		return fail(err)

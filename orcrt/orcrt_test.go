@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
@@ -181,7 +182,7 @@ func TestMemoryManagerOverTheWire(t *testing.T) {
 			t.Errorf("setup lacks %s", name)
 		}
 	}
-	if c.setup.PageSize == 0 || !strings.HasPrefix(c.setup.Triple, "x86_64") {
+	if c.setup.PageSize == 0 || c.setup.Triple != triple.Host().String() {
 		t.Errorf("setup: triple %q, page size %d", c.setup.Triple, c.setup.PageSize)
 	}
 	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])

@@ -30,6 +30,7 @@ type SlabMemory struct {
 	s        *Session
 	instance uint64
 	budget   *budget
+	config   *memoryConfig
 
 	mu     sync.Mutex
 	slabs  []*execSlab
@@ -56,11 +57,12 @@ type slabPiece struct {
 // NewSlabMemory creates the service and publishes its wrapper functions
 // in s.
 func NewSlabMemory(s *Session, opts ...MemoryOption) (*SlabMemory, error) {
-	return newSlabMemory(s, newBudget(opts))
+	c := newMemoryConfig(opts)
+	return newSlabMemory(s, c.budget(), &c)
 }
 
-func newSlabMemory(s *Session, b *budget) (*SlabMemory, error) {
-	m := &SlabMemory{s: s, budget: b, allocs: make(map[uint64]*slabAlloc)}
+func newSlabMemory(s *Session, b *budget, c *memoryConfig) (*SlabMemory, error) {
+	m := &SlabMemory{s: s, budget: b, config: c, allocs: make(map[uint64]*slabAlloc)}
 	inst, err := s.NewAddress(protocol.SlabMemoryInstance)
 	if err != nil {
 		return nil, err
@@ -207,6 +209,7 @@ func (m *SlabMemory) Finalize(req protocol.FinalizeRequest) error {
 	}
 	m.allocs[base] = a
 	m.mu.Unlock()
+	m.config.flushCode(segs)
 	deallocs, err := runActions(m.s, req.Actions)
 	m.mu.Lock()
 	defer m.mu.Unlock()

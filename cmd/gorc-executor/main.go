@@ -1,16 +1,8 @@
 // Command gorc-executor runs JIT'd code for a controller in another
 // process (gorc-jitlink -oop-executor, or llvm-jitlink-14 -oop-executor),
-// speaking LLVM 14's remote-executor protocol:
-//
-//	gorc-executor filedescs=IN,OUT   read from fd IN, write to fd OUT
-//	gorc-executor listen=HOST:PORT   accept one connection (HOST defaults
-//	                                 to 127.0.0.1)
-//
-// followed by options:
-//
-//	max-reserved=SIZE   cap the address space JIT'd memory reserves
-//	                    (bytes, or with K, M, G or T; default 64G): a
-//	                    controller asking for more gets an error
+// speaking LLVM 14's remote-executor protocol. See usage (gorc-executor
+// -help) for its arguments, and docs/remote.md for the trust model: a
+// controller runs any code it likes here, as this user.
 //
 // The JIT'd program's stdout and stderr are the executor's. Like LLVM's
 // executor (a C++ program), it has the C math library and, where
@@ -19,37 +11,186 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 	"github.com/gorc-jit/gorc/orcrt"
 )
 
+const usage = `usage: gorc-executor [options] TRANSPORT
+
+Runs the code a controller (gorc-jitlink, llvm-jitlink-14) links into it.
+Whoever controls it runs any code as this user: listen only where every
+peer that can connect is trusted (see docs/remote.md).
+
+TRANSPORT is one of:
+  filedescs=IN,OUT        read from file descriptor IN, write to OUT (how a
+                          controller that starts the executor talks to it)
+  listen=HOST:PORT        accept one controller on TCP; HOST defaults to
+                          127.0.0.1 and must be a loopback address unless
+                          -allow-remote is given. Port 0 picks a free port.
+  listen=unix:PATH        accept one controller on a Unix socket created at
+                          PATH, readable and writable by this user only
+
+When listening it prints "gorc-executor: listening on ADDRESS" on stderr.
+
+Options:
+  -allow-remote           allow listen= on an address other than loopback
+                          (prints a warning)
+  -token-file=FILE        with listen=, admit only a controller that proves
+                          it holds the token in FILE (gorc-jitlink
+                          -oop-executor-token-file, or GORC_EXECUTOR_TOKEN);
+                          others are disconnected before any call
+  -max-in-flight=N        handle at most N calls at once; beyond that, read
+                          no more from the controller until one is answered
+                          (default 256)
+  -idle-timeout=DURATION  end the session when the controller stops for
+                          DURATION in the middle of a message, sending it
+                          or taking one of ours (e.g. 30s; default: wait
+                          forever)
+  -max-reserved=SIZE      cap the address space JIT'd memory reserves
+                          (bytes, or with K, M, G or T; default 64G): a
+                          controller asking for more gets an error (also
+                          accepted without the dash, max-reserved=SIZE)
+  -h, -help, --help       print this text
+
+Environment:
+  GORC_EXECUTOR_TOKEN     the token, when -token-file is not given
+`
+
+// config is the command line.
+type config struct {
+	transport    string
+	allowRemote  bool
+	token        []byte // nil: none required
+	tokenFromEnv bool
+	maxInFlight  int
+	idleTimeout  time.Duration
+	memory       []orcrt.MemoryOption
+	help         bool
+}
+
+// handshakeTimeout bounds a connecting controller's token handshake, so
+// that a peer that connects and says nothing holds no slot for long.
+const handshakeTimeout = 10 * time.Second
+
 func main() {
 	code := 0
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gorc-executor:", err)
 		code = 1
+		var ue usageError
+		if errors.As(err, &ue) {
+			code = 2
+		}
 	}
 	// Through C, so that the JIT'd program's stdio buffers are flushed and
 	// its exit handlers run.
 	native.Exit(code)
 }
 
-func run(args []string) error {
-	memOpts, args, err := memoryOptions(args)
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg + " (see gorc-executor -help)" }
+
+func parseArgs(args []string) (*config, error) {
+	c := &config{maxInFlight: 256}
+	tokenFile := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "max-reserved=") {
+			a = "-" + a // as a controller's executor arguments give it
+		}
+		if !strings.HasPrefix(a, "-") {
+			if c.transport != "" {
+				return nil, usageError{fmt.Sprintf("two transports, %q and %q", c.transport, a)}
+			}
+			c.transport = a
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		needValue := func() (string, error) {
+			if hasValue {
+				return value, nil
+			}
+			if i+1 == len(args) {
+				return "", usageError{fmt.Sprintf("%s needs a value", a)}
+			}
+			i++
+			return args[i], nil
+		}
+		var err error
+		switch name {
+		case "h", "help":
+			c.help = true
+		case "allow-remote":
+			c.allowRemote = true
+		case "token-file":
+			tokenFile, err = needValue()
+		case "max-in-flight":
+			var v string
+			if v, err = needValue(); err == nil {
+				c.maxInFlight, err = strconv.Atoi(v)
+				if err != nil || c.maxInFlight < 1 {
+					err = usageError{fmt.Sprintf("bad -max-in-flight %q: want a count of at least 1", v)}
+				}
+			}
+		case "idle-timeout":
+			var v string
+			if v, err = needValue(); err == nil {
+				c.idleTimeout, err = time.ParseDuration(v)
+				if err != nil || c.idleTimeout <= 0 {
+					err = usageError{fmt.Sprintf("bad -idle-timeout %q: want a duration such as 30s", v)}
+				}
+			}
+		case "max-reserved":
+			var v string
+			if v, err = needValue(); err == nil {
+				var n uint64
+				if n, err = parseSize(v); err != nil {
+					err = usageError{fmt.Sprintf("bad -max-reserved %q: %v", v, err)}
+				}
+				c.memory = append(c.memory, orcrt.MaxReserved(n))
+			}
+		default:
+			err = usageError{fmt.Sprintf("unknown option %s", a)}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if c.help {
+		return c, nil
+	}
+	if c.transport == "" {
+		return nil, usageError{"no transport: want filedescs=IN,OUT or listen=ADDRESS"}
+	}
+	var err error
+	if c.token, err = wire.LoadToken(tokenFile); err != nil {
+		return nil, err
+	}
+	c.tokenFromEnv = tokenFile == "" && c.token != nil
+	return c, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	c, err := parseArgs(args)
 	if err != nil {
 		return err
 	}
-	if len(args) != 1 {
-		return fmt.Errorf("usage: gorc-executor filedescs=IN,OUT | listen=HOST:PORT")
+	if c.help {
+		fmt.Fprint(stdout, usage)
+		return nil
 	}
-	conn, err := transport(args[0])
+	conn, err := transport(c, stderr)
 	if err != nil {
 		return err
 	}
@@ -61,14 +202,14 @@ func run(args []string) error {
 		native.Open(lib, native.RTLDNow|native.RTLDGlobal) // optional
 	}
 	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s, memOpts...); err != nil {
+	if err := orcrt.AddServices(s, c.memory...); err != nil {
 		return err
 	}
-	c, err := orcrt.Connect(s, conn)
+	ca, err := orcrt.Connect(s, conn)
 	if err != nil {
 		return err
 	}
-	err = c.Serve()
+	err = ca.Serve()
 	// The process ends with the connection. A controller that cleaned up
 	// has released everything; anything left (a controller that went
 	// away, or did not run the program's finalizers) stays mapped, so that
@@ -77,61 +218,9 @@ func run(args []string) error {
 	return err
 }
 
-// transport opens the connection the argument names.
-func transport(arg string) (*wire.Conn, error) {
-	if v, ok := strings.CutPrefix(arg, "filedescs="); ok {
-		in, out, ok := strings.Cut(v, ",")
-		inFD, err1 := strconv.Atoi(in)
-		outFD, err2 := strconv.Atoi(out)
-		if !ok || err1 != nil || err2 != nil || inFD < 0 || outFD < 0 {
-			return nil, fmt.Errorf("bad %q: want filedescs=IN,OUT", arg)
-		}
-		r := os.NewFile(uintptr(inFD), "controller-in")
-		w := os.NewFile(uintptr(outFD), "controller-out")
-		if r == nil || w == nil {
-			return nil, fmt.Errorf("bad file descriptors in %q", arg)
-		}
-		return wire.NewConn(r, w, wire.Closers{r, w}), nil
-	}
-	if v, ok := strings.CutPrefix(arg, "listen="); ok {
-		host, port, err := net.SplitHostPort(v)
-		if err != nil {
-			return nil, fmt.Errorf("bad %q: %v", arg, err)
-		}
-		if host == "" {
-			host = "127.0.0.1"
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort(host, port))
-		if err != nil {
-			return nil, err
-		}
-		c, err := l.Accept()
-		l.Close()
-		if err != nil {
-			return nil, err
-		}
-		return wire.NewConn(c, c, c), nil
-	}
-	return nil, fmt.Errorf("bad argument %q: want filedescs=IN,OUT or listen=HOST:PORT", arg)
-}
-
-// memoryOptions takes the memory options (max-reserved=SIZE) out of args.
-func memoryOptions(args []string) ([]orcrt.MemoryOption, []string, error) {
-	var opts []orcrt.MemoryOption
-	var rest []string
-	for _, a := range args {
-		v, ok := strings.CutPrefix(a, "max-reserved=")
-		if !ok {
-			rest = append(rest, a)
-			continue
-		}
-		n, err := parseSize(v)
-		if err != nil {
-			return nil, nil, fmt.Errorf("bad %q: %v", a, err)
-		}
-		opts = append(opts, orcrt.MaxReserved(n))
-	}
-	return opts, rest, nil
+// connOptions are the limits every session's connection gets.
+func (c *config) connOptions() []wire.Option {
+	return []wire.Option{wire.MaxInFlight(c.maxInFlight), wire.IdleTimeout(c.idleTimeout)}
 }
 
 // parseSize reads a byte count with an optional K, M, G or T (binary)

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -34,7 +34,7 @@ func newHarness(paths []string) (*harness, error) {
 		if err != nil {
 			return nil, err
 		}
-		iface, err := elf.ReadInterface(p, data)
+		iface, err := object.ReadInterface(p, data)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +52,7 @@ func (h *harness) isHarness(path string) bool { return h.files[path] }
 
 // testInterface adjusts the interface of an object under test: the
 // harness's definitions win, and locals the harness refers to are exported.
-func (h *harness) testInterface(path string, iface *elf.Interface, flags orc.SymbolFlagsMap) orc.SymbolFlagsMap {
+func (h *harness) testInterface(path string, iface *jitlink.Interface, flags orc.SymbolFlagsMap) orc.SymbolFlagsMap {
 	for n := range flags {
 		if h.defs[n.String()] {
 			delete(flags, n)

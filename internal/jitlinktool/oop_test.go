@@ -96,6 +96,76 @@ func TestOutOfProcessTCP(t *testing.T) {
 	}
 }
 
+// TestREADMEOneLiner: "gorc-executor listen=ADDR & gorc-jitlink
+// -oop-executor-connect=ADDR prog.o" starts both at once; the tool waits
+// for the executor to listen, on TCP or a Unix socket.
+func TestREADMEOneLiner(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "hello.c", "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 3; }\n")
+	for _, addr := range []string{freePort(t), freePort(t), "unix:" + filepath.Join(dir, "exec.sock")} {
+		exe := exec.Command(executor, "listen="+addr)
+		var out, errb bytes.Buffer
+		exe.Stdout, exe.Stderr = &out, &errb
+		tool := exec.Command(tool, "-oop-executor-connect="+addr, obj)
+		var terr bytes.Buffer
+		tool.Stderr = &terr
+		if err := exe.Start(); err != nil {
+			t.Fatal(err)
+		}
+		err := tool.Run()
+		if exe.Wait(); tool.ProcessState.ExitCode() != 3 || out.String() != "hello\n" {
+			t.Fatalf("tool: %v, %s; executor printed %q, %s", err, terr.String(), out.String(), errb.String())
+		}
+		if !strings.Contains(errb.String(), "gorc-executor: listening on "+addr) {
+			t.Fatalf("executor's stderr: %q", errb.String())
+		}
+	}
+}
+
+// TestExecutorToken: an executor listening with a token
+// turns away controllers without it (gorc-jitlink with no token or a wrong
+// one, llvm-jitlink-14) with a clear error, and runs the program for the
+// one that has it.
+func TestExecutorToken(t *testing.T) {
+	dir := t.TempDir()
+	obj := testutil.Compile(t, dir, "hello.c", "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 3; }\n")
+	tokenFile := filepath.Join(dir, "token")
+	wrongFile := filepath.Join(dir, "wrong")
+	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
+	os.WriteFile(wrongFile, []byte("guess\n"), 0o600)
+	sock := freePort(t)
+	exe := exec.Command(executor, "-token-file="+tokenFile, "listen="+sock)
+	var out, errb bytes.Buffer
+	exe.Stdout, exe.Stderr = &out, &errb
+	if err := exe.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exe.Process.Kill(); exe.Wait() })
+
+	for _, tc := range []struct {
+		cmd  *exec.Cmd
+		want string
+	}{
+		{exec.Command(tool, "-oop-executor-connect="+sock, obj), "the executor requires a token"},
+		{exec.Command(tool, "-oop-executor-token-file="+wrongFile, "-oop-executor-connect="+sock, obj), "wrong token"},
+		{exec.Command(testutil.NeedTool(t, "llvm-jitlink-14"), "-oop-executor-connect="+sock, obj), "TagAddr not zero"},
+	} {
+		tc.cmd.Env = append(os.Environ(), "GORC_EXECUTOR_TOKEN=")
+		got := testutil.Run(t, tc.cmd)
+		if got.ExitCode == 0 || !strings.Contains(got.Stderr, tc.want) {
+			t.Errorf("%s: exit %d, %q; want an error with %q", strings.Join(tc.cmd.Args, " "), got.ExitCode, got.Stderr, tc.want)
+		}
+	}
+	cmd := exec.Command(tool, "-oop-executor-connect="+sock, obj)
+	cmd.Env = append(os.Environ(), "GORC_EXECUTOR_TOKEN=s3cret")
+	if got := testutil.Run(t, cmd); got.ExitCode != 3 {
+		t.Fatalf("with the token: exit %d, %q; executor: %q", got.ExitCode, got.Stderr, errb.String())
+	}
+	if err := exe.Wait(); err != nil || out.String() != "hello\n" {
+		t.Fatalf("executor: %v, printed %q; stderr %q", err, out.String(), errb.String())
+	}
+}
+
 func freePort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -41,7 +41,8 @@ type options struct {
 	debugger       bool // register objects with debuggers
 	showStats      bool
 	oopExecutor    string // path of the executor to launch; "" for in process
-	oopConnect     string // host:port of a listening executor
+	oopConnect     string // host:port or unix:PATH of a listening executor
+	oopTokenFile   string // the listening executor's token
 	sharedMemory   bool   // map JIT'd memory in both processes
 	help           bool
 }
@@ -85,8 +86,13 @@ the entry point with argv = [first input] + the -args, exiting with its result.
   -perf-support           write a jitdump file for perf (see package perfjit)
   -oop-executor[=PATH]    run the code in an executor process (default: the
                           gorc-executor next to this tool)
-  -oop-executor-connect=HOST:PORT
+  -oop-executor-connect=HOST:PORT, -oop-executor-connect=unix:PATH
                           run the code in the executor listening there
+                          (waiting up to 2 s for it to start listening)
+  -oop-executor-token-file=FILE
+                          answer the listening executor's token challenge
+                          with the token in FILE (default: the environment
+                          variable GORC_EXECUTOR_TOKEN, if set)
   -use-shared-memory      with an executor on this machine, link into memory
                           mapped in both processes instead of copying it over
   -num-threads N          link on N goroutines (default 0: on the looking-up thread)
@@ -105,6 +111,7 @@ var valueOpts = map[string]bool{
 	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
 	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
 	"cpuprofile": true, "num-threads": true, "show-graphs": true, "oop-executor-connect": true,
+	"oop-executor-token-file": true,
 }
 
 func parseArgs(argv []string) (*options, error) {
@@ -200,6 +207,8 @@ func parseArgs(argv []string) (*options, error) {
 			o.cpuProfile = value
 		case "oop-executor-connect":
 			o.oopConnect = value
+		case "oop-executor-token-file":
+			o.oopTokenFile = value
 		case "lazy":
 			o.lazy = true
 		case "debugger-support":
@@ -231,6 +240,9 @@ func parseArgs(argv []string) (*options, error) {
 		if o.perfSupport {
 			return nil, fmt.Errorf("-perf-support records code run in this process, not with -oop-executor")
 		}
+	}
+	if o.oopTokenFile != "" && o.oopConnect == "" {
+		return nil, fmt.Errorf("-oop-executor-token-file is for an executor reached with -oop-executor-connect")
 	}
 	if o.sharedMemory && o.oopExecutor == "" && o.oopConnect == "" {
 		// In process there is nothing to share: say so rather than ignore

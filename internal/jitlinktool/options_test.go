@@ -227,6 +227,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"-use-shared-memory", obj}, []string{"-use-shared-memory applies to an executor process"}},
 		{[]string{"-oop-executor=/no/such/executor", obj}, []string{"starting executor", "/no/such/executor"}},
 		{[]string{"-oop-executor-connect=127.0.0.1:1", obj}, []string{"connecting to executor"}},
+		{[]string{"-oop-executor-token-file=/no/such/token", obj}, []string{"-oop-executor-token-file is for an executor reached with -oop-executor-connect"}},
+		{[]string{"-oop-executor-token-file=/no/such/token", "-oop-executor-connect=127.0.0.1:1", obj}, []string{"the executor's token: reading the token", "/no/such/token"}},
 		{[]string{"-oop-executor=/bin/true", obj}, []string{"executor /bin/true", "before its Setup message"}},
 	} {
 		got := jit(t, tc.args...)

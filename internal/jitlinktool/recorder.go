@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -59,6 +59,7 @@ func (r *recorder) record(g *jitlink.LinkGraph) error {
 	fi := &fileInfo{name: filepath.Base(g.Name()), sections: map[string][2]uint64{},
 		symbols: map[string]uint64{}, got: map[string]uint64{}, stubs: map[string]uint64{}}
 	var mem []memBlock
+	tgt, _ := target.For(g.TargetTriple()) // nil only for an architecture nothing links
 	for _, sec := range g.Sections() {
 		if len(sec.Blocks()) == 0 {
 			continue
@@ -76,13 +77,10 @@ func (r *recorder) record(g *jitlink.LinkGraph) error {
 			mem = append(mem, memBlock{b.Address(), data})
 		}
 		for _, s := range sec.Symbols() {
-			switch sec.Name() {
-			case x86_64.GOTSectionName:
-				if t := x86_64.TableTarget(s); t != nil && t.HasName() {
+			if tgt != nil {
+				if t := tgt.GOTEntryTarget(s); t != nil && t.HasName() {
 					fi.got[t.Name()] = s.Address()
-				}
-			case x86_64.StubsSectionName:
-				if t := x86_64.TableTarget(x86_64.TableTarget(s)); t != nil && t.HasName() {
+				} else if t := tgt.StubTarget(s); t != nil && t.HasName() {
 					fi.stubs[t.Name()] = s.Address()
 				}
 			}

@@ -18,14 +18,15 @@ import (
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/orc/perfjit"
 	"github.com/gorc-jit/gorc/orc/remote"
+	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
 
 // Main runs the tool and returns its exit status. The caller exits through
@@ -274,7 +275,17 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		}
 		b.EPC = epc
 	case o.oopConnect != "":
+		token, err := wire.LoadToken(o.oopTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("the executor's token: %w", err)
+		}
+		if token != nil {
+			remoteOpts = append(remoteOpts, remote.Token(token))
+		}
 		epc, err := remote.Connect(o.oopConnect, remoteOpts...)
+		if errors.Is(err, wire.ErrTokenRequired) {
+			err = fmt.Errorf("%w: give -oop-executor-token-file=FILE or set %s", err, wire.TokenEnv)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -405,7 +416,7 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 }
 
 // needsLowAddresses reports whether an input object was built without PIC
-// in the small code model (see elf.NeedsLowAddresses).
+// in the small code model (see object.NeedsLowAddresses).
 func (t *tool) needsLowAddresses() bool {
 	for _, in := range append(slices.Clone(t.o.inputs), t.o.harness...) {
 		if kind, err := sniff(in); err != nil || kind != "object" {
@@ -415,7 +426,7 @@ func (t *tool) needsLowAddresses() bool {
 		if err != nil {
 			continue // reported when the input is added
 		}
-		if low, _ := elf.NeedsLowAddresses(in, data); low {
+		if low, _ := object.NeedsLowAddresses(in, data); low {
 			t.logf("%s has 32-bit absolute relocations: JIT'd memory goes below 2 GiB", in)
 			return true
 		}
@@ -520,7 +531,7 @@ func (t *tool) addInput(path string, h *harness) error {
 		return err
 	}
 	delete(t.objects, path) // the layer holds it from here
-	iface, err := elf.ReadInterface(path, data)
+	iface, err := object.ReadInterface(path, data)
 	if err != nil {
 		return err
 	}

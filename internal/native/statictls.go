@@ -30,6 +30,9 @@ import (
 	"fmt"
 	"os"
 	"unsafe"
+
+	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // ReserveStaticTLS gives TLS module m (reserved with ReserveTLSModule) a
@@ -42,7 +45,10 @@ func ReserveStaticTLS(m uint64, size, align uint64, image []byte) (int64, error)
 	if C.gorc_tls_is_reserved(C.uint64_t(m)) == 0 {
 		return 0, fmt.Errorf("static TLS: module %d is not reserved", m)
 	}
-	lib, slot := staticTLSLibrary(image, size, align)
+	lib, slot, err := elf.StaticTLSLibrary(triple.Host().Arch, image, size, align)
+	if err != nil {
+		return 0, err
+	}
 	// A file of a name of its own: the loader takes a second library of a
 	// name it has loaded for the first.
 	f, err := os.CreateTemp("", "gorc-static-tls-*.so")

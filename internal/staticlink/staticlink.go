@@ -17,7 +17,7 @@ import (
 
 	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 )
 
 // Object is an input object.
@@ -107,7 +107,7 @@ func Link(objs []Object, archives []*archive.Archive, opts Options) (*Result, er
 // add parses an object and enters its definitions: a strong definition beats
 // a weak one, the first weak definition wins among weak ones.
 func (l *linker) add(name string, data []byte) error {
-	g, err := elf.NewLinkGraph(name, data)
+	g, err := object.NewLinkGraph(name, data)
 	if err != nil {
 		return err
 	}

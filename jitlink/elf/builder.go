@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // NewLinkGraph parses an ELF relocatable object and builds its LinkGraph.
@@ -20,7 +21,7 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := archFor(f.machine)
+	a := archFor(func(a *arch) bool { return a.machine == f.machine })
 	if a == nil {
 		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF machine " + f.machine.String()}
 	}
@@ -28,9 +29,30 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 	return b.build()
 }
 
-// arch is what the generic builder needs from an architecture.
+// arches are the architectures the ELF reader knows, each in its own
+// file (elf_x86_64.go).
+var arches = [...]*arch{archX86_64}
+
+// archFor returns the first of arches that matches, or nil.
+func archFor(match func(*arch) bool) *arch {
+	for _, a := range arches {
+		if match(a) {
+			return a
+		}
+	}
+	return nil
+}
+
+// arch is what the ELF reader needs from an architecture.
 type arch struct {
-	triple string
+	arch    triple.Arch
+	machine elf.Machine // e_machine
+	// tpoff64 is the relocation type that asks the dynamic loader for a
+	// TLS symbol's 64-bit offset from the thread pointer (StaticTLSLibrary).
+	tpoff64 uint32
+	// absolute32 reports the relocation types that store a 32-bit
+	// absolute address (NeedsLowAddresses); nil if there are none.
+	absolute32 func(rtype uint32) bool
 	// newBackend returns the link backend for one graph.
 	newBackend func() backend
 	// edge maps a relocation type to an edge kind and the size of the field
@@ -75,19 +97,17 @@ func (b *builder) unsupported(sec string, off int64, format string, args ...any)
 
 // tripleFor names the OS of an object whose header says which: FreeBSD
 // objects carry its OS ABI; the others (System V, GNU) are taken as Linux.
-func tripleFor(triple string, abi elf.OSABI) string {
+func tripleFor(arch triple.Arch, abi elf.OSABI) triple.Triple {
 	if abi == elf.ELFOSABI_FREEBSD {
-		if arch, _, ok := strings.Cut(triple, "-unknown-"); ok {
-			return arch + "-unknown-freebsd"
-		}
+		return triple.New(arch, triple.UnknownVendor, triple.FreeBSD, triple.NoEnvironment)
 	}
-	return triple
+	return triple.New(arch, triple.UnknownVendor, triple.Linux, triple.GNU)
 }
 
 func (b *builder) build() (*jitlink.LinkGraph, error) {
 	f := b.f
 	b.be = b.arch.newBackend()
-	b.g = jitlink.NewLinkGraph(f.name, tripleFor(b.arch.triple, elf.OSABI(f.data[elf.EI_OSABI])), 8, le, b.be)
+	b.g = jitlink.NewLinkGraph(f.name, tripleFor(b.arch.arch, elf.OSABI(f.data[elf.EI_OSABI])), b.be)
 	n := len(f.sections)
 	b.blocks = make([]*jitlink.Block, n)
 	b.secSyms = make([]*jitlink.Symbol, n)

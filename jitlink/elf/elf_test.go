@@ -13,6 +13,7 @@ import (
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
 
@@ -496,7 +497,7 @@ func TestTripleFromOSABI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.TargetTriple() != want {
+		if g.TargetTriple().String() != want {
 			t.Errorf("OS ABI %d: triple %s, want %s", abi, g.TargetTriple(), want)
 		}
 	}
@@ -539,12 +540,12 @@ func TestCheckMachine(t *testing.T) {
 	binary.LittleEndian.PutUint16(aarch64[18:], 183)
 	for _, tc := range []struct {
 		data   []byte
-		target string
+		target triple.Triple
 		want   string // "": accepted
 	}{
 		{good, x86_64.Triple, ""},
-		{good, "aarch64-unknown-linux-gnu", "m.o: ELF machine EM_X86_64, but the JIT targets aarch64-unknown-linux-gnu"},
-		{aarch64, x86_64.Triple, "m.o: ELF machine EM_AARCH64, but the JIT targets " + x86_64.Triple},
+		{good, triple.MustParse("aarch64-unknown-linux-gnu"), "m.o: ELF machine EM_X86_64, but the JIT targets aarch64-unknown-linux-gnu"},
+		{aarch64, x86_64.Triple, "m.o: ELF machine EM_AARCH64, but the JIT targets " + x86_64.Triple.String()},
 		{[]byte("!<arch>\n"), x86_64.Triple, ""},
 	} {
 		err := elf.CheckMachine("m.o", tc.data, tc.target)

@@ -5,14 +5,17 @@ import (
 
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/ehframe"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
 
-// TripleX86_64 is the target triple of ELF x86-64 graphs.
-const TripleX86_64 = x86_64.Triple
-
 var archX86_64 = &arch{
-	triple:     TripleX86_64,
+	arch:    triple.X86_64,
+	machine: elf.EM_X86_64,
+	tpoff64: uint32(elf.R_X86_64_TPOFF64),
+	absolute32: func(rtype uint32) bool {
+		return elf.R_X86_64(rtype) == elf.R_X86_64_32 || elf.R_X86_64(rtype) == elf.R_X86_64_32S
+	},
 	newBackend: func() backend { return &x86_64Backend{} },
 	edge:       x86_64Edge,
 }

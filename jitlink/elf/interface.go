@@ -6,33 +6,10 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
-// InterfaceSymbol is a symbol an object defines for other objects to use.
-type InterfaceSymbol struct {
-	Name     string
-	Linkage  jitlink.Linkage
-	Scope    jitlink.Scope // ScopeDefault or ScopeHidden
-	Callable bool
-	Common   bool
-	Absolute bool
-}
-
-// Interface is what an object provides to other objects.
-type Interface struct {
-	Symbols []InterfaceSymbol
-	// HasInitializers reports init or fini sections (.init_array, .ctors,
-	// ...) that a platform must run.
-	HasInitializers bool
-	// Locals names the object's named local definitions (static functions
-	// and data), which some tools promote.
-	Locals []string
-	// Undefined names the symbols the object refers to but does not define.
-	Undefined []string
-}
-
 // ReadInterface lists the non-local symbols an object defines, with the
 // linkage and scope NewLinkGraph would give them, without building the graph
 // (JIT layers use it to learn what an object provides before linking it).
-func ReadInterface(name string, data []byte) (*Interface, error) {
+func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 	f, err := parseFile(name, data)
 	if err != nil {
 		return nil, err
@@ -41,7 +18,7 @@ func ReadInterface(name string, data []byte) (*Interface, error) {
 	if err := b.readGroups(); err != nil {
 		return nil, err
 	}
-	iface := &Interface{}
+	iface := &jitlink.Interface{}
 	for i := range f.sections {
 		if ok, _ := b.loadable(i); ok && IsInitSection(f.sections[i].name) {
 			iface.HasInitializers = true
@@ -80,7 +57,7 @@ func ReadInterface(name string, data []byte) (*Interface, error) {
 		if err != nil {
 			return nil, err
 		}
-		is := InterfaceSymbol{Name: s.name, Linkage: linkage, Scope: scope, Callable: s.typ() == elf.STT_FUNC}
+		is := jitlink.InterfaceSymbol{Name: s.name, Linkage: linkage, Scope: scope, Callable: s.typ() == elf.STT_FUNC}
 		switch {
 		case s.reserved == uint16(elf.SHN_ABS):
 			is.Absolute = true
@@ -106,22 +83,25 @@ func ReadInterface(name string, data []byte) (*Interface, error) {
 }
 
 // NeedsLowAddresses reports whether an object holds 32-bit absolute
-// relocations in memory it loads (R_X86_64_32 and 32S, from code built
-// with -fno-pic in the small code model): it links only into memory in the
-// low 2 GiB of the address space.
+// relocations in memory it loads (x86-64's R_X86_64_32 and 32S, from code
+// built with -fno-pic in the small code model): it links only into memory
+// in the low 2 GiB of the address space.
 func NeedsLowAddresses(name string, data []byte) (bool, error) {
 	f, err := parseFile(name, data)
 	if err != nil {
 		return false, err
 	}
+	a := archFor(func(a *arch) bool { return a.machine == f.machine })
+	if a == nil || a.absolute32 == nil {
+		return false, nil
+	}
 	for i, s := range f.sections {
 		if s.typ != elf.SHT_RELA || int(s.info) >= len(f.sections) || f.sections[s.info].flags&elf.SHF_ALLOC == 0 {
-			continue // debug info uses R_X86_64_32 too, but is not loaded
+			continue // debug info uses 32-bit absolute relocations too, but is not loaded
 		}
 		rel := f.contents(i)
 		for off := 0; off+24 <= len(rel); off += 24 {
-			switch elf.R_X86_64(le.Uint32(rel[off+8:])) {
-			case elf.R_X86_64_32, elf.R_X86_64_32S:
+			if a.absolute32(le.Uint32(rel[off+8:])) {
 				return true, nil
 			}
 		}

@@ -24,6 +24,7 @@ type DualMapped struct {
 	m      *DualMapping
 	free   [3]*spans.List
 	run    ActionRunner
+	flush  ICacheFlush
 	closed bool
 }
 
@@ -40,7 +41,7 @@ func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DualMapped{m: m, run: o.run}
+	d := &DualMapped{m: m, run: o.run, flush: o.flush}
 	for i, r := range m.Regions {
 		d.free[i] = spans.New(uint64(len(r.Target)))
 	}
@@ -76,7 +77,7 @@ func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc,
 	if err := checkAlignment(req.Segments, page); err != nil {
 		return nil, err
 	}
-	a := &dualAlloc{d: d, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
+	a := &dualAlloc{d: d, reqs: req.Segments, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -121,6 +122,7 @@ func (d *DualMapped) freePieces(ps []dualPiece) error {
 
 type dualAlloc struct {
 	d      *DualMapped
+	reqs   []jitlink.SegmentRequest
 	segs   []jitlink.SegmentAlloc
 	pieces []dualPiece
 	state  jitlink.InFlightState
@@ -143,15 +145,15 @@ func (a *dualAlloc) Abandon() error {
 	return a.release()
 }
 
-// Finalize only runs the actions: the target views already have their
-// protections, and x86-64 keeps instruction fetch coherent with the writes
-// made through the working view.
+// Finalize flushes the code (where the target needs it) and runs the
+// actions: the target views already have their protections.
 func (a *dualAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
 	if err := a.state.Finalizing(); err != nil {
 		done(jitlink.FinalizedAlloc{}, err)
 		return
 	}
-	in := &inFlight{run: a.d.run, release: a.release}
+	in := &inFlight{reqs: a.reqs, segs: a.segs, run: a.d.run, flush: a.d.flush, release: a.release}
+	in.flushCode()
 	fa, err := in.runActions(actions)
 	if err != nil {
 		done(jitlink.FinalizedAlloc{}, err)

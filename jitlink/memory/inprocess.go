@@ -27,15 +27,26 @@ type InProcess struct {
 	pageSize uint64
 	low      bool
 	run      ActionRunner
+	flush    ICacheFlush
 }
 
 // Option configures an in-process memory manager.
 type Option func(*options)
 
 type options struct {
-	low bool
-	run ActionRunner
+	low   bool
+	run   ActionRunner
+	flush ICacheFlush
 }
+
+// ICacheFlush makes code just written at addr (size bytes of this
+// process's memory) visible to instruction fetch: the target's
+// jitlink.Target.FlushInstructionCache.
+type ICacheFlush func(addr, size uint64)
+
+// WithICacheFlush sets how code segments are made visible to instruction
+// fetch once finalized (nothing by default, as x86-64 needs).
+func WithICacheFlush(f ICacheFlush) Option { return func(o *options) { o.flush = f } }
 
 // Low2GB places memory in the low 2 GiB of the address space, so code built
 // with -fno-pic -fno-pie (32-bit absolute relocations) links.
@@ -51,7 +62,7 @@ func NewInProcess(opts ...Option) *InProcess {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &InProcess{pageSize: uint64(os.Getpagesize()), low: o.low, run: o.run}
+	return &InProcess{pageSize: uint64(os.Getpagesize()), low: o.low, run: o.run, flush: o.flush}
 }
 
 func alignUp(x, a uint64) uint64 { return (x + a - 1) &^ (a - 1) }
@@ -100,13 +111,13 @@ func (m *InProcess) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, 
 	offs, total := segmentOffsets(req.Segments, m.pageSize)
 	if total == 0 {
 		segs := make([]jitlink.SegmentAlloc, len(req.Segments))
-		return &inFlight{reqs: req.Segments, segs: segs, run: m.run, release: func() error { return nil }}, nil
+		return &inFlight{reqs: req.Segments, segs: segs, run: m.run, flush: m.flush, release: func() error { return nil }}, nil
 	}
 	mem, err := mapAnon(total, m.low)
 	if err != nil {
 		return nil, err
 	}
-	a := &inFlight{reqs: req.Segments, run: m.run}
+	a := &inFlight{reqs: req.Segments, run: m.run, flush: m.flush}
 	a.release = func() error { return sysmem.Unmap(mem) }
 	a.releaseFinalize = func(i int) error { return sysmem.Unmap(a.pages[i]) }
 	a.segs = make([]jitlink.SegmentAlloc, len(req.Segments))
@@ -159,6 +170,7 @@ type inFlight struct {
 	segs    []jitlink.SegmentAlloc
 	pages   [][]byte
 	run     ActionRunner
+	flush   ICacheFlush // nil: instruction fetch sees writes
 	release func() error
 	// releaseFinalize frees the finalize-lifetime segments, if the manager
 	// can free part of an allocation; nil otherwise.
@@ -197,6 +209,7 @@ func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAll
 			return jitlink.FinalizedAlloc{}, fmt.Errorf("mprotect %s segment at %#x: %w", a.reqs[i].Prot, a.segs[i].Addr, err)
 		}
 	}
+	a.flushCode()
 	fa, err := a.runActions(actions)
 	if err != nil {
 		return fa, err
@@ -212,6 +225,19 @@ func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAll
 		fa.Addr = a.segs[0].Addr
 	}
 	return fa, nil
+}
+
+// flushCode makes the code segments visible to instruction fetch, before
+// any action can run them.
+func (a *inFlight) flushCode() {
+	if a.flush == nil {
+		return
+	}
+	for i, r := range a.reqs {
+		if r.Prot&jitlink.ProtExec != 0 && r.Size() > 0 {
+			a.flush(a.segs[i].Addr, r.Size())
+		}
+	}
 }
 
 // runActions runs the finalize actions in order and returns the finalized

@@ -29,7 +29,8 @@ type Slab struct {
 	// handed out and are still zero.
 	used    uint64
 	run     ActionRunner
-	virtual bool // target addresses are not where the bytes are
+	flush   ICacheFlush // nil when virtual: target addresses are not ours
+	virtual bool        // target addresses are not where the bytes are
 	closed  bool
 }
 
@@ -57,6 +58,10 @@ func SlabPageSize(n uint64) SlabOption { return func(o *slabOptions) { o.pageSiz
 // SlabLow2GB reserves the slab in the low 2 GiB of the address space.
 func SlabLow2GB() SlabOption { return func(o *slabOptions) { o.low = true } }
 
+// SlabICacheFlush sets how code segments are made visible to instruction
+// fetch once finalized (see WithICacheFlush).
+func SlabICacheFlush(f ICacheFlush) SlabOption { return func(o *slabOptions) { o.flush = f } }
+
 // SlabActionRunner sets how allocation actions are run.
 func SlabActionRunner(r ActionRunner) SlabOption { return func(o *slabOptions) { o.run = r } }
 
@@ -79,7 +84,7 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		return nil, fmt.Errorf("slab size %d out of range", size)
 	}
 	size = alignUp(size, page)
-	s := &Slab{pageSize: page, run: o.run, free: spans.New(size)}
+	s := &Slab{pageSize: page, run: o.run, flush: o.flush, free: spans.New(size)}
 	var err error
 	switch {
 	case o.hasAddr:
@@ -89,7 +94,7 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		s.mem, err = sysmem.Map(o.addr, size, 0, sysmem.Reserve|sysmem.Exact)
 		if err != nil {
 			s.mem, err = sysmem.Map(0, size, 0, sysmem.Reserve)
-			s.virtual = true
+			s.virtual, s.flush = true, nil
 		}
 		s.base = o.addr
 	case o.low:
@@ -165,7 +170,7 @@ func (s *Slab) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error
 		return nil, err
 	}
 	offs, total := segmentOffsets(req.Segments, s.pageSize)
-	a := &inFlight{reqs: req.Segments, run: s.run, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
+	a := &inFlight{reqs: req.Segments, run: s.run, flush: s.flush, segs: make([]jitlink.SegmentAlloc, len(req.Segments))}
 	if total == 0 {
 		a.release = func() error { return nil }
 		return a, nil

@@ -1,13 +1,12 @@
 package x86_64
 
 import (
-	"encoding/binary"
-
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // Triple is the target triple of x86-64 graphs on Linux.
-const Triple = "x86_64-unknown-linux-gnu"
+var Triple = triple.New(triple.X86_64, triple.UnknownVendor, triple.Linux, triple.GNU)
 
 // Backend links x86-64 graphs: it applies fixups, builds the GOT and PLT
 // stubs after pruning, defines the GOT base symbol when something uses it,
@@ -20,7 +19,7 @@ type Backend struct {
 
 // NewLinkGraph returns an empty x86-64 graph with a Backend.
 func NewLinkGraph(name string) *jitlink.LinkGraph {
-	return jitlink.NewLinkGraph(name, Triple, 8, binary.LittleEndian, &Backend{})
+	return jitlink.NewLinkGraph(name, Triple, &Backend{})
 }
 
 // EdgeKindName names an x86-64 edge kind.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -145,7 +145,7 @@ func (l *CLayer) Compile(name string, src []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling %s: %w", name, err)
 	}
-	if _, err := elf.ReadInterface(name, obj); err != nil {
+	if _, err := object.ReadInterface(name, obj); err != nil {
 		return nil, err
 	}
 	return obj, nil

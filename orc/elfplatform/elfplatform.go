@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -48,6 +48,7 @@ type Platform struct {
 	es      *orc.ExecutionSession
 	layer   *orc.ObjectLinkingLayer
 	epc     orc.ExecutorProcessControl
+	target  jitlink.Target // the executor's, for the thunks
 	rt      Runtime
 	runtime *orc.JITDylib // runtime symbols (__tls_get_addr)
 
@@ -77,7 +78,11 @@ func New(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, rt Runtime) (*
 	if epc == nil {
 		return nil, errors.New("the ELF platform needs an executor")
 	}
-	p := &Platform{es: es, layer: layer, epc: epc, rt: rt,
+	tgt, err := target.For(epc.TargetTriple())
+	if err != nil {
+		return nil, fmt.Errorf("the ELF platform: %w", err)
+	}
+	p := &Platform{es: es, layer: layer, epc: epc, target: tgt, rt: rt,
 		dylibs: make(map[*orc.JITDylib]*dylib), order: make(map[orc.Name]uint64), staticTLS: make(map[uint32]int64)}
 	// A function the runtime lacks turns its feature off (LLVM's executor
 	// has no TLS runtime); one at address 0 is a broken executor.
@@ -140,32 +145,29 @@ func (p *Platform) SetupJITDylib(jd *orc.JITDylib) error {
 	p.mu.Lock()
 	p.dylibs[jd] = d
 	p.mu.Unlock()
-	return p.layer.AddLinkGraph(d.tracker, dsoGraph(jd.Name()))
+	return p.layer.AddLinkGraph(d.tracker, p.dsoGraph(jd.Name()))
 }
 
 // dsoGraph defines __dso_handle (a pointer to itself, as crtbeginS.o does)
 // and the libc_nonshared.a functions that pass it to libc: atexit,
 // at_quick_exit and pthread_atfork. They are weak: a definition in the
 // program wins.
-func dsoGraph(name string) *jitlink.LinkGraph {
-	g := x86_64.NewLinkGraph("<" + name + " platform>")
+func (p *Platform) dsoGraph(name string) *jitlink.LinkGraph {
+	t := p.target
+	g := t.NewLinkGraph("<" + name + " platform>")
 	data := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
-	hb := g.CreateContentBlock(data, make([]byte, 8), 0, 8, 0)
-	dso := g.AddDefinedSymbol(hb, 0, "__dso_handle", 8, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
-	hb.AddEdge(x86_64.Pointer64, 0, dso, 0)
+	size := uint64(t.PointerSize())
+	hb := g.CreateContentBlock(data, make([]byte, size), 0, size, 0)
+	dso := g.AddDefinedSymbol(hb, 0, "__dso_handle", size, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
+	hb.AddEdge(t.PointerEdge(), 0, dso, 0)
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
-	stub := func(name, target string, code []byte, leaAt, jmpAt uint32) {
-		b := g.CreateContentBlock(text, code, uint64(len(text.Blocks()))*16, 16, 0)
-		b.AddEdge(x86_64.Delta32, leaAt, dso, -4)
-		b.AddEdge(x86_64.BranchPCRel32, jmpAt, g.AddExternalSymbol(target, 0, jitlink.Strong), -4)
-		g.AddDefinedSymbol(b, 0, name, uint64(len(code)), jitlink.Weak, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
+	thunk := func(name, callee string, keep int, extra ...*jitlink.Symbol) {
+		b := t.TailCallThunk(g, text, keep, extra, g.AddExternalSymbol(callee, 0, jitlink.Strong))
+		g.AddDefinedSymbol(b, 0, name, b.Size(), jitlink.Weak, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	}
-	// atexit(f) = __cxa_atexit(f, NULL, &__dso_handle)
-	stub("atexit", "__cxa_atexit", []byte{0x31, 0xf6, 0x48, 0x8d, 0x15, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0}, 5, 10)
-	// at_quick_exit(f) = __cxa_at_quick_exit(f, &__dso_handle)
-	stub("at_quick_exit", "__cxa_at_quick_exit", []byte{0x48, 0x8d, 0x35, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0}, 3, 8)
-	// pthread_atfork(a, b, c) = __register_atfork(a, b, c, &__dso_handle)
-	stub("pthread_atfork", "__register_atfork", []byte{0x48, 0x8d, 0x0d, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0}, 3, 8)
+	thunk("atexit", "__cxa_atexit", 1, nil, dso)          // __cxa_atexit(f, NULL, &__dso_handle)
+	thunk("at_quick_exit", "__cxa_at_quick_exit", 1, dso) // __cxa_at_quick_exit(f, &__dso_handle)
+	thunk("pthread_atfork", "__register_atfork", 3, dso)  // __register_atfork(a, b, c, &__dso_handle)
 	return g
 }
 
@@ -212,7 +214,7 @@ func (p *Platform) Initialize(ctx context.Context, jd *orc.JITDylib, args []stri
 		return nil
 	}
 	name := fmt.Sprintf("$.gorc.init.%d", p.thunkID.Add(1))
-	if err := p.layer.AddLinkGraph(d.tracker, initThunk(name, inits, finis)); err != nil {
+	if err := p.layer.AddLinkGraph(d.tracker, p.target.InitThunkGraph(name, inits, finis)); err != nil {
 		return err
 	}
 	sym, err := p.es.LookupSymbol(ctx, orc.Search(jd), orc.Intern(name))
@@ -234,7 +236,7 @@ func (p *Platform) TeardownJITDylib(jd *orc.JITDylib) error {
 	d.initialized = false
 	p.mu.Unlock()
 	name := fmt.Sprintf("$.gorc.deinit.%d", p.thunkID.Add(1))
-	if err := p.layer.AddLinkGraph(d.tracker, deinitThunk(name)); err != nil {
+	if err := p.layer.AddLinkGraph(d.tracker, p.deinitThunk(name)); err != nil {
 		return err
 	}
 	sym, err := p.es.LookupSymbol(context.Background(), orc.Search(jd), orc.Intern(name))

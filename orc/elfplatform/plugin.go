@@ -3,7 +3,7 @@ package elfplatform
 import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/ehframe"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/elf"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -15,19 +15,19 @@ type plugin struct {
 
 func (pl *plugin) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
 	p := pl.p
+	if init := mr.InitSymbol(); !init.IsZero() {
+		cfg.PrePrune = append(cfg.PrePrune, defineInitSymbol(init.String()))
+	}
 	// Unwinders walk a registered .eh_frame up to a zero terminator.
 	cfg.PostPrune = append(cfg.PostPrune, ehframe.AddNullTerminator(".eh_frame"))
-	if g.Arch() == "x86_64" {
-		cfg.PostPrune = append(cfg.PostPrune, x86_64.BuildTLSIndexes)
-	}
 	var tls *tlsModule
 	cfg.PostAllocation = append(cfg.PostAllocation, func(g *jitlink.LinkGraph) error {
 		var err error
 		tls, err = p.layoutTLS(g)
 		return err
 	}, p.addEHFrameActions)
-	if g.Arch() == "x86_64" {
-		cfg.PreFixup = append(cfg.PreFixup, x86_64.LowerStaticTLS(p.staticTPOff))
+	if g.Arch() == p.target.Triple().Arch {
+		p.target.AddTLSPasses(cfg, p.staticTPOff)
 	}
 	cfg.PostFixup = append(cfg.PostFixup, func(g *jitlink.LinkGraph) error {
 		if tls != nil {
@@ -37,4 +37,19 @@ func (pl *plugin) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jit
 		return nil
 	})
 	return nil
+}
+
+// defineInitSymbol is a pre-prune pass that names the first initializer
+// section's block name, so that looking the name up links the object (and
+// keeps its initializers live).
+func defineInitSymbol(name string) jitlink.Pass {
+	return func(g *jitlink.LinkGraph) error {
+		for _, sec := range g.Sections() {
+			if elf.IsInitSection(sec.Name()) && len(sec.Blocks()) > 0 {
+				g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
+				return nil
+			}
+		}
+		return nil
+	}
 }

@@ -98,7 +98,7 @@ func (p *Platform) tryStaticTLS(g *jitlink.LinkGraph, m *tlsModule) {
 }
 
 // staticTPOff returns the thread-pointer offset of a TLS key in static
-// TLS (for x86_64.LowerStaticTLS).
+// TLS (for the target's TLS passes).
 func (p *Platform) staticTPOff(key uint64) (int64, bool) {
 	mod, off, ok := jitlink.DecodeTLSKey(key)
 	if !ok {

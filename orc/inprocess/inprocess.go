@@ -14,7 +14,8 @@ import (
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
+	"github.com/gorc-jit/gorc/jitlink/target"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -80,6 +81,10 @@ func New(opts ...Option) *EPC {
 		run := memory.ActionRunner(RunAction)
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(run)}
 		mmOpts := []memory.Option{memory.WithActionRunner(run)}
+		if tgt, err := target.For(triple.Host()); err == nil {
+			slabOpts = append(slabOpts, memory.SlabICacheFlush(tgt.FlushInstructionCache))
+			mmOpts = append(mmOpts, memory.WithICacheFlush(tgt.FlushInstructionCache))
+		}
 		if o.low {
 			slabOpts = append(slabOpts, memory.SlabLow2GB())
 			mmOpts = append(mmOpts, memory.Low2GB())
@@ -137,7 +142,7 @@ func (e *EPC) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int6
 }
 
 // TargetTriple returns the host triple.
-func (e *EPC) TargetTriple() string { return x86_64.Triple }
+func (e *EPC) TargetTriple() triple.Triple { return triple.Host() }
 
 // PageSize returns the host page size.
 func (e *EPC) PageSize() uint64 { return uint64(os.Getpagesize()) }

@@ -11,12 +11,12 @@ package lazy
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 )
 
@@ -32,6 +32,7 @@ type Manager struct {
 	es      *orc.ExecutionSession
 	layer   *orc.ObjectLinkingLayer
 	epc     orc.ExecutorProcessControl
+	target  jitlink.Target
 	reentry uint64
 	// controllerReports says failed lazy calls are reported here, as the
 	// executor will not print the message (LLVM's LazyCallThroughManager
@@ -75,6 +76,10 @@ func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc
 	if !ok {
 		return nil, errors.New("lazy: the executor offers no JIT dispatch function")
 	}
+	tgt, err := target.For(epc.TargetTriple())
+	if err != nil {
+		return nil, fmt.Errorf("lazy: %w", err)
+	}
 	var report uint64
 	executorReports := false
 	if opts.FailureHandler == 0 {
@@ -82,9 +87,11 @@ func NewManager(es *orc.ExecutionSession, layer *orc.ObjectLinkingLayer, jd *orc
 			return nil, fmt.Errorf("lazy: %w", err)
 		}
 	}
-	m := &Manager{es: es, layer: layer, epc: epc, calls: make(map[uint64]*callThrough),
+	m := &Manager{es: es, layer: layer, epc: epc, target: tgt, calls: make(map[uint64]*callThrough),
 		tracked: make(map[*orc.ResourceTracker][]uint64), controllerReports: !executorReports}
-	if err := layer.AddLinkGraph(jd.DefaultResourceTracker(), reentryGraph(fn, ctx, opts.FailureHandler, report)); err != nil {
+	reentry := tgt.LazyReentryGraph(jitlink.LazyReentry{Symbol: ReentrySymbol, TagSymbol: TagSymbol,
+		DispatchFn: fn, DispatchCtx: ctx, FailureHandler: opts.FailureHandler, ReportFailure: report})
+	if err := layer.AddLinkGraph(jd.DefaultResourceTracker(), reentry); err != nil {
 		return nil, err
 	}
 	syms, err := es.Lookup(context.Background(), orc.SearchOrder{{JD: jd, Flags: orc.MatchAll}},
@@ -163,7 +170,8 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 	if len(args) != 8 {
 		return nil, errors.New("lazy: malformed reentry call")
 	}
-	id := binary.LittleEndian.Uint64(args)
+	order := m.target.Endianness() // the id and the address are target words
+	id := order.Uint64(args)
 	m.mu.Lock()
 	ct := m.calls[id]
 	hooks := m.hooks
@@ -179,7 +187,8 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	addr := binary.LittleEndian.AppendUint64(nil, sym.Addr)
+	addr := make([]byte, 8)
+	order.PutUint64(addr, sym.Addr)
 	if err := m.epc.WriteMemory(ct.ptr, addr); err != nil {
 		return nil, fmt.Errorf("lazy: updating the stub of %s: %w", ct.body, err)
 	}
@@ -192,7 +201,7 @@ func (m *Manager) resolve(args []byte) ([]byte, error) {
 // emitStubs links the stubs of names (each calling source's body for it)
 // for mr.
 func (m *Manager) emitStubs(mr *orc.MaterializationResponsibility, source *orc.JITDylib, names map[orc.Name]orc.Alias) {
-	specs := make([]stubSpec, 0, len(names))
+	specs := make([]jitlink.LazyStub, 0, len(names))
 	cts := make([]*callThrough, 0, len(names))
 	rt := mr.Tracker()
 	m.mu.Lock()
@@ -203,10 +212,10 @@ func (m *Manager) emitStubs(mr *orc.MaterializationResponsibility, source *orc.J
 		m.calls[id] = ct
 		m.tracked[rt] = append(m.tracked[rt], id)
 		cts = append(cts, ct)
-		specs = append(specs, stubSpec{name: n.String(), id: id, hidden: a.Flags&orc.Exported == 0})
+		specs = append(specs, jitlink.LazyStub{Name: n.String(), ID: id, Hidden: a.Flags&orc.Exported == 0})
 	}
 	m.mu.Unlock()
-	g, ptrs := stubsGraph(fmt.Sprintf("<lazy stubs for %s>", mr.JITDylib().Name()), m.reentry, specs)
+	g, ptrs := m.target.LazyStubsGraph(fmt.Sprintf("<lazy stubs for %s>", mr.JITDylib().Name()), m.reentry, specs)
 	m.layer.EmitWithPasses(mr, g, func(cfg *jitlink.PassConfig) {
 		cfg.PostAllocation = append(cfg.PostAllocation, func(*jitlink.LinkGraph) error {
 			m.mu.Lock()

@@ -13,12 +13,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/target"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -28,11 +31,12 @@ import (
 // EPC controls an executor process over the remote-executor protocol. It
 // is safe for concurrent use.
 type EPC struct {
-	conn  *wire.Conn
-	setup protocol.Setup
-	syms  map[string]uint64
-	mm    jitlink.MemoryManager
-	gorc  bool // the executor is gorc's (it publishes gorc's additions)
+	conn   *wire.Conn
+	setup  protocol.Setup
+	triple triple.Triple // setup.Triple, parsed
+	syms   map[string]uint64
+	mm     jitlink.MemoryManager
+	gorc   bool // the executor is gorc's (it publishes gorc's additions)
 
 	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 
@@ -52,7 +56,13 @@ type config struct {
 	shared         bool
 	debuggable     bool
 	args           []string
+	token          []byte
 }
+
+// Token makes the EPC answer a listening executor's token challenge with
+// token (see wire.Challenge). An executor that does not challenge is
+// served as before.
+func Token(token []byte) Option { return func(c *config) { c.token = token } }
 
 // Stdio sets where a launched executor's stdout and stderr go (default:
 // this process's).
@@ -117,20 +127,40 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 	return e, nil
 }
 
-// Connect connects to an executor listening at addr (host:port) on TCP.
+// connectRetry is how long Connect keeps trying an executor that is not
+// listening yet: one started at the same moment as the controller (as in
+// "gorc-executor listen=... & gorc-jitlink -oop-executor-connect=...")
+// needs a few milliseconds to get there.
+const connectRetry = 2 * time.Second
+
+// Connect connects to an executor listening at addr: host:port on TCP, or
+// unix:PATH for a Unix socket. While nothing listens there it retries for
+// up to two seconds.
 func Connect(addr string, opts ...Option) (*EPC, error) {
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to executor: %w", err)
+	network, address := "tcp", addr
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", p
 	}
-	return New(nc, nc, nc, opts...)
+	deadline := time.Now().Add(connectRetry)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		nc, err := net.Dial(network, address)
+		if err == nil {
+			return New(nc, nc, nc, opts...)
+		}
+		notYet := errors.Is(err, syscall.ECONNREFUSED) || (network == "unix" && errors.Is(err, syscall.ENOENT))
+		if !notYet || time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("connecting to executor: %w", err)
+		}
+		time.Sleep(wait)
+	}
 }
 
 // New talks to an executor over an established transport: it reads r,
 // writes w and closes c at the end (closing c must end reads of r).
 func New(r io.Reader, w io.Writer, c io.Closer, opts ...Option) (*EPC, error) {
 	e := &EPC{}
-	if err := e.start(wire.NewConn(r, w, c), configure(opts)); err != nil {
+	cfg := configure(opts)
+	if err := e.start(wire.NewConn(r, w, c, wire.AuthToken(cfg.token)), cfg); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -154,6 +184,14 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	if err := sps.Unmarshal(payload, &e.setup); err != nil {
 		conn.Close()
 		return fmt.Errorf("executor's Setup message: %w", err)
+	}
+	if e.triple, err = triple.Parse(e.setup.Triple); err != nil {
+		conn.Close()
+		return fmt.Errorf("executor's Setup message: %w", err)
+	}
+	if err := checkTarget(e.triple, e.setup.PageSize); err != nil {
+		conn.Close()
+		return err
 	}
 	e.syms = make(map[string]uint64, len(e.setup.Symbols))
 	for _, s := range e.setup.Symbols {
@@ -180,6 +218,24 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 		if mm, err := newSlabManager(e, c.shared); err == nil {
 			e.mm = mm
 		}
+	}
+	return nil
+}
+
+// checkTarget refuses an executor that runs code gorc does not link for:
+// an architecture without a JIT target, or a system other than Linux (the
+// executor runtime and the ELF platform are Linux's). The memory managers
+// lay segments out on the executor's pages, which must be a power of two
+// (x86-64 Linux has 4 KiB pages; up to 64 KiB is accepted).
+func checkTarget(t triple.Triple, page uint64) error {
+	if _, err := target.For(t); err != nil {
+		return fmt.Errorf("the executor runs %q code: %w", t, err)
+	}
+	if t.OS != triple.Linux {
+		return fmt.Errorf("the executor runs %q code, but gorc links only for Linux", t)
+	}
+	if page < 4096 || page > 64<<10 || page&(page-1) != 0 {
+		return fmt.Errorf("the executor's page size is %d; gorc lays memory out for pages of a power of two from 4 KiB to 64 KiB", page)
 	}
 	return nil
 }
@@ -216,7 +272,7 @@ func (e *EPC) Symbol(name string) (uint64, bool) {
 func (e *EPC) sym(name string) uint64 { return e.syms[name] }
 
 // TargetTriple returns the executor's triple.
-func (e *EPC) TargetTriple() string { return e.setup.Triple }
+func (e *EPC) TargetTriple() triple.Triple { return e.triple }
 
 // PageSize returns the executor's page size.
 func (e *EPC) PageSize() uint64 { return e.setup.PageSize }

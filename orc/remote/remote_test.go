@@ -3,14 +3,19 @@ package remote_test
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/remote"
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 	"github.com/gorc-jit/gorc/orcrt"
@@ -48,7 +53,7 @@ func executorInProcess(t *testing.T, services func(*orcrt.Session) error, opts .
 
 func TestEPCServices(t *testing.T) {
 	epc := executorInProcess(t, nil)
-	if !epc.IsGorcExecutor() || !strings.HasPrefix(epc.TargetTriple(), "x86_64") || epc.PageSize() == 0 {
+	if !epc.IsGorcExecutor() || epc.TargetTriple() != triple.Host() || epc.PageSize() == 0 {
 		t.Fatalf("setup: gorc %v, triple %q, page %d", epc.IsGorcExecutor(), epc.TargetTriple(), epc.PageSize())
 	}
 	h, err := epc.LoadDylib("")
@@ -157,6 +162,12 @@ func TestBadSetup(t *testing.T) {
 				Addr uint64
 			}
 		}{"x86_64-unknown-linux-gnu", 4096, nil}), "lacks __llvm_orc_SimpleExecutorMemoryManager_Instance"},
+		{"another architecture", setupFor(t, "aarch64-unknown-linux-gnu", 4096),
+			`the executor runs "aarch64-unknown-linux-gnu" code: no JIT target for architecture aarch64`},
+		{"another system", setupFor(t, "x86_64-apple-darwin", 4096), `"x86_64-apple-darwin" code, but gorc links only for Linux`},
+		{"unknown architecture", setupFor(t, "z80-unknown-none", 4096), `unknown architecture "z80"`},
+		{"odd page size", setupFor(t, "x86_64-pc-linux-gnu", 3000), "the executor's page size is 3000"},
+		{"no page size", setupFor(t, "x86_64-pc-linux-gnu", 0), "the executor's page size is 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cr, ew := io.Pipe()
@@ -180,4 +191,66 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// setupFor is a Setup message of an executor of the given triple and page
+// size, publishing the bootstrap symbols a controller needs.
+func setupFor(t *testing.T, triple string, page uint64) []byte {
+	s := protocol.Setup{Triple: triple, PageSize: page}
+	for i, name := range []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
+		protocol.MemoryManagerFinalize, protocol.MemoryManagerDeallocate, protocol.DylibManagerInstance,
+		protocol.DylibManagerOpen, protocol.DylibManagerLookup, protocol.RunAsMain} {
+		s.Symbols = append(s.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(0x1000 + 16*i)})
+	}
+	return mustMarshal(t, s)
+}
+
+// TestConnectRetries: Connect waits briefly for an executor that is not
+// listening yet (started at the same time), over a Unix socket, and gives
+// up with the dial error when none comes.
+func TestConnectRetries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "exec.sock")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		nc, err := l.Accept()
+		l.Close()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		s := orcrt.NewSession()
+		if err := orcrt.AddServices(s); err != nil {
+			t.Error(err)
+			return
+		}
+		ca, err := orcrt.Connect(s, wire.NewConn(nc, nc, nc))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ca.Serve()
+		s.Shutdown()
+	}()
+	epc, err := remote.Connect("unix:" + path)
+	if err != nil {
+		t.Fatalf("Connect to an executor listening 300 ms later: %v", err)
+	}
+	if _, err := epc.LoadDylib(""); err != nil {
+		t.Fatal(err)
+	}
+	epc.Close()
+
+	start := time.Now()
+	_, err = remote.Connect("unix:" + filepath.Join(t.TempDir(), "nobody.sock"))
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("Connect to nothing = %v", err)
+	}
+	if d := time.Since(start); d < time.Second || d > 5*time.Second {
+		t.Fatalf("Connect gave up after %v; want about 2 s", d)
+	}
 }

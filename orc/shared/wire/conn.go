@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrClosed is returned by calls on a connection that has ended.
@@ -26,6 +27,10 @@ type Conn struct {
 	w      io.Writer
 	closer io.Closer
 	max    uint64
+
+	inflight chan struct{} // a slot per incoming call being handled; nil: no cap
+	stall    *stallWatch   // nil: no idle timeout
+	token    []byte        // answers an executor's token challenge
 
 	wmu sync.Mutex // one message written at a time
 
@@ -61,15 +66,94 @@ type Option func(*Conn)
 // MaxMessage sets the largest message the Conn accepts.
 func MaxMessage(n uint64) Option { return func(c *Conn) { c.max = n } }
 
+// MaxInFlight caps the incoming calls being handled at once (n > 0). At
+// the cap the Conn stops reading until a call is answered, so a peer that
+// pipelines calls faster than they are answered (or never reads the
+// results) meets backpressure on its transport instead of growing this
+// side's memory. A peer must not keep n calls waiting on results it sends
+// behind further calls: those results would not be read.
+func MaxInFlight(n int) Option {
+	return func(c *Conn) {
+		if n > 0 {
+			c.inflight = make(chan struct{}, n)
+		}
+	}
+}
+
+// IdleTimeout ends the connection with a ProtocolError when a message,
+// once begun, stalls in either direction: no bytes of it arrive for d, or
+// the peer takes none of one being sent for d. Between messages the peer
+// may be silent for as long as it likes (a long-running main sends
+// nothing).
+func IdleTimeout(d time.Duration) Option {
+	return func(c *Conn) {
+		if d > 0 {
+			c.stall = &stallWatch{d: d}
+		}
+	}
+}
+
+// AuthToken gives a controller the token with which it answers an
+// executor's challenge (see Challenge).
+func AuthToken(token []byte) Option { return func(c *Conn) { c.token = token } }
+
 // NewConn returns a connection reading r and writing w; closer (which may
 // be nil) is closed when the connection ends, to release the transport.
 func NewConn(r io.Reader, w io.Writer, closer io.Closer, opts ...Option) *Conn {
-	c := &Conn{r: bufio.NewReaderSize(r, 64<<10), w: w, closer: closer, max: DefaultMaxMessage,
+	c := &Conn{w: w, closer: closer, max: DefaultMaxMessage,
 		pending: make(map[uint64]chan Message), done: make(chan struct{})}
 	for _, o := range opts {
 		o(c)
 	}
+	if c.stall != nil {
+		c.stall.r = r
+		c.stall.timer = time.AfterFunc(time.Hour, func() {
+			c.fail(&ProtocolError{Msg: fmt.Sprintf("the peer sent nothing for %v in the middle of a message", c.stall.d)})
+		})
+		c.stall.timer.Stop()
+		r = c.stall
+	}
+	c.r = bufio.NewReaderSize(r, 64<<10)
 	return c
+}
+
+// stallWatch sits under the Conn's buffered reader: while armed (inside a
+// message), each read restarts a timer that ends the connection when it
+// fires. Ending the connection closes the transport, which ends the read.
+type stallWatch struct {
+	r     io.Reader
+	d     time.Duration
+	timer *time.Timer
+	armed bool // only the reading goroutine touches it
+}
+
+func (s *stallWatch) Read(p []byte) (int, error) {
+	if s.armed {
+		s.timer.Reset(s.d)
+	}
+	return s.r.Read(p)
+}
+
+// read reads the next message, under the idle timeout if there is one.
+func (c *Conn) read() (Message, error) {
+	if c.stall == nil {
+		return ReadMessage(c.r, c.max)
+	}
+	// Wait for a message to begin, however long, then time its bytes.
+	if _, err := c.r.Peek(1); err != nil {
+		return Message{}, err
+	}
+	c.stall.armed = true
+	c.stall.timer.Reset(c.stall.d)
+	m, err := ReadMessage(c.r, c.max)
+	c.stall.armed = false
+	c.stall.timer.Stop()
+	if err != nil {
+		if cerr := c.Err(); cerr != nil {
+			err = cerr // the timeout, rather than the closed transport
+		}
+	}
+	return m, err
 }
 
 // Done is closed when the connection has ended.
@@ -96,13 +180,35 @@ func (c *Conn) Send(m Message) error {
 	if err := c.Err(); err != nil {
 		return err
 	}
-	if _, err := c.w.Write(h[:]); err != nil {
-		return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
+	var t *time.Timer
+	if c.stall != nil {
+		// A peer that stops taking a message in the middle is cut off too.
+		t = time.AfterFunc(c.stall.d, func() {
+			c.fail(&ProtocolError{Msg: fmt.Sprintf("the peer took nothing for %v in the middle of a message", c.stall.d)})
+		})
+		defer t.Stop()
 	}
-	if len(m.Payload) > 0 {
-		if _, err := c.w.Write(m.Payload); err != nil {
+	for _, b := range [][]byte{h[:], m.Payload} {
+		if err := c.writeAll(b, t); err != nil {
 			return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
 		}
+	}
+	return nil
+}
+
+// writeAll writes b; under an idle timeout, in pieces that each restart
+// the timer t, so that a large message on a slow link is not cut off.
+func (c *Conn) writeAll(b []byte, t *time.Timer) error {
+	for len(b) > 0 {
+		n := len(b)
+		if t != nil {
+			n = min(n, 256<<10)
+			t.Reset(c.stall.d)
+		}
+		if _, err := c.w.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
 	}
 	return nil
 }
@@ -113,17 +219,36 @@ func (c *Conn) SendSetup(payload []byte) error {
 }
 
 // ReadSetup reads the executor's opening message; a controller calls it
-// before Serve.
+// before Serve. An executor that challenges for a token first gets the
+// answer, if the Conn has a token (AuthToken), or ErrTokenRequired.
 func (c *Conn) ReadSetup() ([]byte, error) {
-	m, err := ReadMessage(c.r, c.max)
+	m, err := c.read()
+	answered := false
+	if err == nil && isChallenge(m) {
+		if c.token == nil {
+			return nil, c.fail(ErrTokenRequired)
+		}
+		if err := c.Send(answer(m, c.token)); err != nil {
+			return nil, err
+		}
+		answered = true
+		m, err = c.read()
+	}
 	if err != nil {
 		if err == io.EOF {
-			err = &ProtocolError{Msg: "executor closed the connection before its Setup message"}
+			msg := "executor closed the connection before its Setup message"
+			if answered {
+				msg = "executor closed the connection after the token handshake: wrong token"
+			}
+			err = &ProtocolError{Msg: msg}
 		}
 		return nil, c.fail(err)
 	}
 	if m.Op != OpSetup {
 		return nil, c.fail(&ProtocolError{Msg: fmt.Sprintf("expected Setup, got %s", m.Op)})
+	}
+	if m.Tag == AuthTag {
+		return nil, c.fail(&ProtocolError{Msg: "the executor challenged for a token twice"})
 	}
 	return m.Payload, nil
 }
@@ -176,7 +301,7 @@ func result(m Message) ([]byte, error) {
 // the error that broke it; either way the connection is closed.
 func (c *Conn) Serve(h Handler) error {
 	for {
-		m, err := ReadMessage(c.r, c.max)
+		m, err := c.read()
 		if err != nil {
 			if err == io.EOF {
 				c.fail(ErrClosed)
@@ -198,6 +323,14 @@ func (c *Conn) Serve(h Handler) error {
 			}
 			ch <- m
 		case OpCallWrapper:
+			if c.inflight != nil {
+				// At the cap, read nothing more until a call is answered.
+				select {
+				case c.inflight <- struct{}{}:
+				case <-c.done:
+					return c.Err()
+				}
+			}
 			c.calls.Add(1)
 			go c.handle(h, m)
 		case OpSetup:
@@ -211,6 +344,9 @@ func (c *Conn) handle(h Handler, m Message) {
 	h(m.Tag, m.Payload, func(result []byte, err error) {
 		once.Do(func() {
 			defer c.calls.Done()
+			if c.inflight != nil {
+				defer func() { <-c.inflight }()
+			}
 			var tag uint64
 			if err != nil {
 				result, tag = nil, 0

@@ -1,6 +1,11 @@
-package native
+package elf
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
+)
 
 // Static TLS for JIT'd code: initial- and local-exec code reads its
 // thread-locals at fixed offsets from the thread pointer, in the static
@@ -9,13 +14,19 @@ import "encoding/binary"
 // library a piece of it when the library has a TPOFF relocation; it then
 // copies the library's TLS image into every thread, existing ones
 // included. So a JIT'd module gets static TLS by dlopen'ing a generated
-// library whose only content is that image and one R_X86_64_TPOFF64
-// relocation; the relocated word tells the module's offset.
+// library whose only content is that image and one TPOFF64-style
+// relocation (the architecture's, see arch.tpoff64); the relocated word
+// tells the module's offset.
 
-// staticTLSLibrary returns an x86-64 ELF shared object with a TLS segment
-// (image, then zeroes up to size, aligned to align) and one TPOFF64
-// relocation, and the file offset (= address) of the relocated word.
-func staticTLSLibrary(image []byte, size, align uint64) ([]byte, uint64) {
+// StaticTLSLibrary returns an ELF shared object for arch with a TLS segment
+// (image, then zeroes up to size, aligned to align) and one relocation
+// asking the loader for the segment's 64-bit offset from the thread
+// pointer, and the file offset (= address) of the relocated word.
+func StaticTLSLibrary(target triple.Arch, image []byte, size, align uint64) ([]byte, uint64, error) {
+	a := archFor(func(a *arch) bool { return a.arch == target })
+	if a == nil {
+		return nil, 0, fmt.Errorf("static TLS: no ELF support for %s", target)
+	}
 	le := binary.LittleEndian
 	const (
 		ehsize, phsize, nph = 64, 56, 3
@@ -49,7 +60,7 @@ func staticTLSLibrary(image []byte, size, align uint64) ([]byte, uint64) {
 	b := make([]byte, off)
 	copy(b, "\x7fELF\x02\x01\x01") // 64-bit, little-endian, version 1
 	le.PutUint16(b[16:], 3)        // ET_DYN
-	le.PutUint16(b[18:], 62)       // EM_X86_64
+	le.PutUint16(b[18:], uint16(a.machine))
 	le.PutUint32(b[20:], 1)
 	le.PutUint64(b[32:], ehsize) // program headers
 	le.PutUint16(b[52:], ehsize)
@@ -77,11 +88,11 @@ func staticTLSLibrary(image []byte, size, align uint64) ([]byte, uint64) {
 	le.PutUint32(b[hash:], 1)     // nbucket
 	le.PutUint32(b[hash+4:], 2)   // nchain
 	le.PutUint64(b[rela:], slot)
-	le.PutUint64(b[rela+8:], 1<<32|18) // symbol 1, R_X86_64_TPOFF64
+	le.PutUint64(b[rela+8:], 1<<32|uint64(a.tpoff64)) // symbol 1
 	for i, d := range dyn {
 		le.PutUint64(b[dynamic+uint64(i)*16:], d[0])
 		le.PutUint64(b[dynamic+uint64(i)*16+8:], d[1])
 	}
 	copy(b[tls:], image)
-	return b, slot
+	return b, slot, nil
 }

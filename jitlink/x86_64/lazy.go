@@ -1,13 +1,8 @@
-package lazy
+package x86_64
 
-import (
-	"encoding/binary"
+import "github.com/gorc-jit/gorc/jitlink"
 
-	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/x86_64"
-)
-
-// The x86-64 code of laziness, written as link graphs.
+// The x86-64 code of laziness.
 //
 // A lazy symbol is a stub, "jmp *ptr(%rip)". Its pointer first holds a
 // trampoline, which loads the call-through's id into r11 and jumps to the
@@ -24,15 +19,12 @@ import (
 // last (r11, the id, and then the target) at rbp-64, then xmm0-7.
 const idSlot = 0xc0 // disp8 of rbp-64
 
-// reentryGraph builds the reentry code: tag is a byte whose address names
-// the manager's dispatch handler; dispatchFn and dispatchCtx call the
-// controller; failure (if not 0) replaces a body that failed, and
-// reportFailure (if not 0) is called with the error message otherwise.
-func reentryGraph(dispatchFn, dispatchCtx, failure, reportFailure uint64) *jitlink.LinkGraph {
-	g := x86_64.NewLinkGraph("<lazy reentry>")
+// LazyReentryGraph builds the reentry code.
+func (t Target) LazyReentryGraph(r jitlink.LazyReentry) *jitlink.LinkGraph {
+	g := t.NewLinkGraph("<lazy reentry>")
 	data := g.CreateSection(".rodata.gorc_lazy", jitlink.ProtRead)
 	tagBlock := g.CreateContentBlock(data, []byte{0}, 0, 1, 0)
-	tag := g.AddDefinedSymbol(tagBlock, 0, TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
+	tag := g.AddDefinedSymbol(tagBlock, 0, r.TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 
 	var c code
 	c.emit(0x55)             // push rbp
@@ -44,13 +36,13 @@ func reentryGraph(dispatchFn, dispatchCtx, failure, reportFailure uint64) *jitli
 		c.emit(0xf3, 0x0f, 0x7f, 0x44|i<<3, 0x24, i*16) // movdqu [rsp+16i], xmm_i
 	}
 	c.emit(0x48, 0xbf)
-	c.imm64(dispatchCtx) // mov rdi, ctx
+	c.imm64(r.DispatchCtx) // mov rdi, ctx
 	c.emit(0x48, 0xbe)
 	tagAt := c.imm64(0)              // mov rsi, tag
 	c.emit(0x48, 0x8d, 0x55, idSlot) // lea rdx, [rbp-64]  (&id)
 	c.emit(0xb9, 8, 0, 0, 0)         // mov ecx, 8
 	c.emit(0x48, 0xb8)               // mov rax, dispatch
-	c.imm64(dispatchFn)              //
+	c.imm64(r.DispatchFn)            //
 	c.emit(0xff, 0xd0)               // call rax: rax = data, rdx = size
 	c.emit(0x48, 0x83, 0xfa, 8)      // cmp rdx, 8
 	failJump := c.jcc(0x85)          // jne fail
@@ -65,90 +57,54 @@ func reentryGraph(dispatchFn, dispatchCtx, failure, reportFailure uint64) *jitli
 	c.emit(0x5d)             // pop rbp
 	c.emit(0x41, 0xff, 0xe3) // jmp r11
 	c.patch(failJump)
-	if failure != 0 {
+	if r.FailureHandler != 0 {
 		c.emit(0x49, 0xba)
-		c.imm64(failure)                 // mov r10, failure
+		c.imm64(r.FailureHandler)        // mov r10, failure
 		c.emit(0x4c, 0x89, 0x55, idSlot) // mov [rbp-64], r10
 		c.emit(0xe9)                     // jmp restore
 		c.rel32(restore)                 //
 	} else {
 		c.emit(0x48, 0x89, 0xc7) // mov rdi, rax (the message, or 0)
 		c.emit(0x48, 0xb8)
-		c.imm64(reportFailure) // mov rax, report
-		c.emit(0xff, 0xd0)     // call rax
-		c.emit(0x0f, 0x0b)     // ud2: report does not return
+		c.imm64(r.ReportFailure) // mov rax, report
+		c.emit(0xff, 0xd0)       // call rax
+		c.emit(0x0f, 0x0b)       // ud2: report does not return
 	}
+	c.edges = append(c.edges, jitlink.Edge{Kind: Pointer64, Offset: uint32(tagAt), Target: tag})
 	text := g.CreateSection(".text.gorc_lazy", jitlink.ProtRead|jitlink.ProtExec)
-	b := g.CreateContentBlock(text, c.b, 0x10, 16, 0)
-	b.AddEdge(x86_64.Pointer64, uint32(tagAt), tag, 0)
-	g.AddDefinedSymbol(b, 0, ReentrySymbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
+	g.AddDefinedSymbol(c.block(g, text, 16), 0, r.Symbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	return g
 }
 
-// stubsGraph builds a stub, a pointer and a trampoline for each
-// call-through; ptrs receives the pointers' symbols, whose addresses the
-// caller reads once the graph is laid out.
-func stubsGraph(name string, reentry uint64, calls []stubSpec) (*jitlink.LinkGraph, []*jitlink.Symbol) {
-	g := x86_64.NewLinkGraph(name)
+// LazyStubsGraph builds, per stub, a trampoline ("mov $id, %r11; mov
+// $reentry, %r10; jmp *%r10"), a pointer to it, and the stub itself
+// ("jmp *ptr(%rip)", padded with int3 to 8 bytes).
+func (t Target) LazyStubsGraph(name string, reentry uint64, stubs []jitlink.LazyStub) (*jitlink.LinkGraph, []*jitlink.Symbol) {
+	g := t.NewLinkGraph(name)
 	text := g.CreateSection(".text.gorc_lazy_stubs", jitlink.ProtRead|jitlink.ProtExec)
 	data := g.CreateSection(".data.gorc_lazy_ptrs", jitlink.ProtRead|jitlink.ProtWrite)
-	ptrs := make([]*jitlink.Symbol, len(calls))
-	for i, sc := range calls {
-		var t code
-		t.emit(0x49, 0xbb)
-		t.imm64(sc.id) // mov r11, id
-		t.emit(0x49, 0xba)
-		t.imm64(reentry)         // mov r10, reentry
-		t.emit(0x41, 0xff, 0xe2) // jmp r10
-		tb := g.CreateContentBlock(text, t.b, uint64(i)*64, 8, 0)
-		tramp := g.AddAnonymousSymbol(tb, 0, uint64(len(t.b)), jitlink.Callable)
+	ptrs := make([]*jitlink.Symbol, len(stubs))
+	for i, st := range stubs {
+		var tr code
+		tr.emit(0x49, 0xbb)
+		tr.imm64(st.ID) // mov r11, id
+		tr.emit(0x49, 0xba)
+		tr.imm64(reentry)         // mov r10, reentry
+		tr.emit(0x41, 0xff, 0xe2) // jmp r10
+		tb := g.CreateContentBlock(text, tr.b, uint64(i)*64, 8, 0)
+		tramp := g.AddAnonymousSymbol(tb, 0, uint64(len(tr.b)), jitlink.Callable)
 
 		pb := g.CreateContentBlock(data, make([]byte, 8), uint64(i)*8, 8, 0)
-		pb.AddEdge(x86_64.Pointer64, 0, tramp, 0)
+		pb.AddEdge(Pointer64, 0, tramp, 0)
 		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, jitlink.NoAttrs)
 
-		// jmp *ptr(%rip), padded to 8 bytes
 		sb := g.CreateContentBlock(text, []byte{0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc}, uint64(i)*64+32, 8, 0)
-		sb.AddEdge(x86_64.Delta32, 2, ptrs[i], -4)
+		sb.AddEdge(Delta32, 2, ptrs[i], -4)
 		scope := jitlink.ScopeDefault
-		if sc.hidden {
+		if st.Hidden {
 			scope = jitlink.ScopeHidden
 		}
-		g.AddDefinedSymbol(sb, 0, sc.name, 6, jitlink.Strong, scope, jitlink.Callable|jitlink.Live)
+		g.AddDefinedSymbol(sb, 0, st.Name, 6, jitlink.Strong, scope, jitlink.Callable|jitlink.Live)
 	}
 	return g, ptrs
-}
-
-type stubSpec struct {
-	name   string
-	id     uint64
-	hidden bool
-}
-
-// code is a tiny assembler buffer.
-type code struct{ b []byte }
-
-func (c *code) emit(b ...byte) { c.b = append(c.b, b...) }
-
-// imm64 appends a 64-bit immediate and returns its offset.
-func (c *code) imm64(v uint64) int {
-	at := len(c.b)
-	c.b = binary.LittleEndian.AppendUint64(c.b, v)
-	return at
-}
-
-// jcc appends a conditional jump with a rel32 to patch.
-func (c *code) jcc(op byte) int {
-	c.emit(0x0f, op, 0, 0, 0, 0)
-	return len(c.b) - 4
-}
-
-// patch points the rel32 at at to the current end.
-func (c *code) patch(at int) {
-	binary.LittleEndian.PutUint32(c.b[at:], uint32(int32(len(c.b)-(at+4))))
-}
-
-// rel32 appends a rel32 to target.
-func (c *code) rel32(target int) {
-	c.b = binary.LittleEndian.AppendUint32(c.b, uint32(int32(target-(len(c.b)+4))))
 }

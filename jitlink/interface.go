@@ -1,0 +1,27 @@
+package jitlink
+
+// InterfaceSymbol is a symbol an object defines for other objects to use.
+type InterfaceSymbol struct {
+	Name     string
+	Linkage  Linkage
+	Scope    Scope // ScopeDefault or ScopeHidden
+	Callable bool
+	Common   bool
+	Absolute bool
+}
+
+// Interface is what an object provides to other objects, as a format
+// reader learns it from the object's symbol table without building its
+// graph: JIT layers need it to define an object's symbols before linking
+// it (jitlink/object reads it for any format).
+type Interface struct {
+	Symbols []InterfaceSymbol
+	// HasInitializers reports initializers or finalizers that a platform
+	// must run (which sections hold them is the format's business).
+	HasInitializers bool
+	// Locals names the object's named local definitions (static functions
+	// and data), which some tools promote.
+	Locals []string
+	// Undefined names the symbols the object refers to but does not define.
+	Undefined []string
+}
