@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gorc-jit/gorc/internal/dualmap"
 	"github.com/gorc-jit/gorc/internal/spans"
 	"github.com/gorc-jit/gorc/internal/sysmem"
-	"github.com/gorc-jit/gorc/jitlink/memory"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
 // SlabMemory is gorc's executor memory for gorc's controller: slabs the
 // controller allocates in, as the in-process DualMapped does. Each slab is
-// a memory.DualMapping: one region per protection, mapped once with it,
+// a dual mapping (internal/dualmap): one region per protection, mapped once with it,
 // plus a read-write view. Finalizing writes content through the view (or
 // nothing, when the controller maps the slab's file and wrote it there)
 // and runs the actions; nothing is mprotected, so a slab costs the same
@@ -38,7 +38,7 @@ type SlabMemory struct {
 }
 
 type execSlab struct {
-	m    *memory.DualMapping
+	m    *dualmap.Mapping
 	free [3]*spans.List // by region
 }
 
@@ -115,7 +115,7 @@ func (m *SlabMemory) Reserve(size uint64) (protocol.SlabReservation, error) {
 	if err := m.budget.take(size); err != nil {
 		return protocol.SlabReservation{}, fmt.Errorf("slab memory: %w", err)
 	}
-	dm, err := memory.NewDualMapping(size, false)
+	dm, err := dualmap.New(size, false)
 	if err != nil {
 		m.budget.give(size)
 		return protocol.SlabReservation{}, fmt.Errorf("slab memory: %w", err)
@@ -154,10 +154,10 @@ func (m *SlabMemory) take(seg protocol.Segment) (slabPiece, error) {
 				return slabPiece{}, fmt.Errorf("slab memory: segment at %#x has protection bits %#x, its region is %s", addr, seg.Prot, reg.Prot)
 			}
 			off := addr - base
-			if off%memory.DualGranule != 0 || seg.Size > n-off {
+			if off%dualmap.Granule != 0 || seg.Size > n-off {
 				return slabPiece{}, fmt.Errorf("slab memory: segment %#x+%#x does not fit its region", addr, seg.Size)
 			}
-			size := min((seg.Size+memory.DualGranule-1)&^(memory.DualGranule-1), n-off)
+			size := min((seg.Size+dualmap.Granule-1)&^(dualmap.Granule-1), n-off)
 			if err := sl.free[i].TakeAt(off, size); err != nil {
 				return slabPiece{}, fmt.Errorf("slab memory: segment %#x+%#x overlaps memory in use", addr, seg.Size)
 			}

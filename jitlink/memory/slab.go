@@ -66,7 +66,8 @@ func SlabICacheFlush(f ICacheFlush) SlabOption { return func(o *slabOptions) { o
 func SlabActionRunner(r ActionRunner) SlabOption { return func(o *slabOptions) { o.run = r } }
 
 // NewSlab reserves size bytes of address space (rounded up to pages), next
-// to the process's shared libraries where there is room (see near.go).
+// to the process's shared libraries where there is room
+// (sysmem.ReserveNearLibraries).
 func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 	var o slabOptions
 	for _, f := range opts {
@@ -101,7 +102,7 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 		s.mem, err = sysmem.Map(0, size, 0, sysmem.Reserve|sysmem.Low2GB)
 		s.base = sysmem.Addr(s.mem)
 	default:
-		s.mem, err = ReserveNearLibraries(size, size)
+		s.mem, err = sysmem.ReserveNearLibraries(size, size)
 		s.base = sysmem.Addr(s.mem)
 	}
 	if err != nil {

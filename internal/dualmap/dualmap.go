@@ -1,4 +1,7 @@
-package memory
+// Package dualmap is JIT'd memory mapped twice from one memory file: the
+// in-process DualMapped memory manager (jitlink/memory) and the executor's
+// slab memory (orcrt) allocate from it.
+package dualmap
 
 import (
 	"errors"
@@ -9,27 +12,30 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
-// DualMapping is a memory file (a memfd) mapped twice: each protection (code, read-only
-// data, writable data) has a region of one reserved target range, mapped
-// once with that protection, and code and read-only data also have a
+// Mapping is a memory file (a memfd) mapped twice: each protection (code,
+// read-only data, writable data) has a region of one reserved target range,
+// mapped once with that protection, and code and read-only data also have a
 // read-write working view of the same pages. No mapping is writable and
 // executable, and the number of mappings stays the same however many
-// graphs it holds. DualMapped allocates from one in this process; an
-// executor process keeps one for its controller (orcrt).
-type DualMapping struct {
+// graphs it holds.
+type Mapping struct {
 	file    *sysmem.MemFile
 	reserve []byte // the whole target range
 	// Regions in target order: code, read-only data, writable data.
-	Regions [3]*DualRegion
+	Regions [3]*Region
 }
 
-// DualRegion is the part of a DualMapping holding one protection.
-type DualRegion struct {
+// Region is the part of a Mapping holding one protection.
+type Region struct {
 	Prot    jitlink.MemProt
 	Target  []byte // mapped with Prot
 	Work    []byte // mapped read-write (the same pages; == Target for RW)
 	FileOff uint64 // where the region starts in the memory file
 }
+
+// Granule is the allocation granularity within a region: segments of
+// different graphs share pages.
+const Granule = 64
 
 // Region order in the target range.
 const (
@@ -42,22 +48,23 @@ const (
 // pages back to the system rather than by writing zeros.
 const punchThreshold = 1 << 20
 
-// NewDualMapping reserves size bytes (at most 2 GiB, so that every region
+// New reserves size bytes (at most 2 GiB, so that every region
 // is within 32-bit reach of the others) split between code, read-only data
 // (a quarter each) and writable data (half), next to the process's shared
-// libraries where there is room (see near.go), or below 2 GiB with low.
-func NewDualMapping(size uint64, low bool) (*DualMapping, error) {
+// libraries where there is room (sysmem.ReserveNearLibraries), or below
+// 2 GiB with low.
+func New(size uint64, low bool) (*Mapping, error) {
 	page := uint64(os.Getpagesize())
 	if size < 16*page || size > 1<<31 {
 		return nil, fmt.Errorf("dual-mapped region size %d out of range", size)
 	}
-	size = alignUp(size, 4*page)
+	size = (size + 4*page - 1) &^ (4*page - 1)
 	file, err := sysmem.NewMemFile("gorc-jit", size)
 	if err != nil {
 		return nil, err
 	}
-	m := &DualMapping{file: file}
-	fail := func(err error) (*DualMapping, error) {
+	m := &Mapping{file: file}
+	fail := func(err error) (*Mapping, error) {
 		m.Close()
 		return nil, err
 	}
@@ -65,7 +72,7 @@ func NewDualMapping(size uint64, low bool) (*DualMapping, error) {
 		m.reserve, err = sysmem.Map(0, size, 0, sysmem.Reserve|sysmem.Low2GB)
 	} else {
 		// Code comes first: it is what reads library data.
-		m.reserve, err = ReserveNearLibraries(size, size/4)
+		m.reserve, err = sysmem.ReserveNearLibraries(size, size/4)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("reserving %d bytes: %w", size, err))
@@ -74,7 +81,7 @@ func NewDualMapping(size uint64, low bool) (*DualMapping, error) {
 	prots := [3]jitlink.MemProt{jitlink.ProtRead | jitlink.ProtExec, jitlink.ProtRead, jitlink.ProtRead | jitlink.ProtWrite}
 	for i := range m.Regions {
 		off, n := bounds[i], bounds[i+1]-bounds[i]
-		r := &DualRegion{Prot: prots[i], FileOff: off}
+		r := &Region{Prot: prots[i], FileOff: off}
 		target, err := m.file.Map(m.reserve[off:off+n], off, n, prots[i])
 		if err != nil {
 			return fail(fmt.Errorf("mapping %s view: %w", prots[i], err))
@@ -92,17 +99,17 @@ func NewDualMapping(size uint64, low bool) (*DualMapping, error) {
 
 // Path returns a path another process on this machine can open to map the
 // pages too.
-func (m *DualMapping) Path() string { return m.file.Path() }
+func (m *Mapping) Path() string { return m.file.Path() }
 
 // Base returns the target address of the start of the reserved range.
-func (m *DualMapping) Base() uint64 { return sysmem.Addr(m.reserve) }
+func (m *Mapping) Base() uint64 { return sysmem.Addr(m.reserve) }
 
 // Size returns the size of the reserved range.
-func (m *DualMapping) Size() uint64 { return uint64(len(m.reserve)) }
+func (m *Mapping) Size() uint64 { return uint64(len(m.reserve)) }
 
 // Close unmaps everything and closes the memory file. Code in it must no longer
 // run.
-func (m *DualMapping) Close() error {
+func (m *Mapping) Close() error {
 	var errs []error
 	for _, r := range m.Regions {
 		if r != nil && r.Prot != jitlink.ProtRead|jitlink.ProtWrite {
@@ -133,10 +140,10 @@ func RegionFor(p jitlink.MemProt) (int, error) {
 // is always zero and allocating never writes: the whole pages of a large
 // range are punched out of the memory file (returning their memory), the
 // rest is cleared through the working view.
-func (m *DualMapping) Zero(r *DualRegion, off, size uint64) {
+func (m *Mapping) Zero(r *Region, off, size uint64) {
 	if size >= punchThreshold {
 		page := uint64(os.Getpagesize())
-		start, end := alignUp(off, page), (off+size)&^(page-1)
+		start, end := (off+page-1)&^(page-1), (off+size)&^(page-1)
 		if m.file.Discard(r.FileOff+start, end-start) == nil {
 			clear(r.Work[off:start])
 			clear(r.Work[end : off+size])
