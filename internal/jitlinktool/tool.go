@@ -38,7 +38,7 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.help {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
 	t := &tool{o: o, stdout: stdout, stderr: stderr, times: &timings{}}
