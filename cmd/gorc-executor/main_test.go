@@ -150,7 +150,7 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("%s: %v", flag, err)
 		}
 		for _, want := range []string{"filedescs=IN,OUT", "listen=HOST:PORT", "listen=unix:PATH", "-allow-remote",
-			"-token-file=FILE", "-max-in-flight=N", "-idle-timeout=DURATION", "-max-reserved=SIZE", "GORC_EXECUTOR_TOKEN", "docs/remote.md"} {
+			"-token-file FILE", "-max-in-flight N", "-idle-timeout DURATION", "-max-reserved SIZE", "max-reserved=SIZE", "GORC_EXECUTOR_TOKEN", "docs/remote.md"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("%s: usage lacks %q:\n%s", flag, want, out)
 			}

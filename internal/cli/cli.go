@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -158,10 +159,10 @@ func ParseSize(s string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(num, 0, 64)
 	if err != nil {
-		return 0, fmt.Errorf("bad size %q", s)
+		return 0, errors.New("bad size")
 	}
 	if n > (1<<64-1)>>shift {
-		return 0, fmt.Errorf("size %q is too large", s)
+		return 0, errors.New("too large")
 	}
 	return n << shift, nil
 }
