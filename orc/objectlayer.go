@@ -237,20 +237,7 @@ func (l *ObjectLinkingLayer) AddLinkGraph(rt *ResourceTracker, g *jitlink.LinkGr
 		if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
 			return
 		}
-		var f SymbolFlags
-		if s.Scope() == jitlink.ScopeDefault {
-			f |= Exported
-		}
-		if s.Linkage() == jitlink.Weak {
-			f |= Weak
-		}
-		if s.IsCallable() {
-			f |= Callable
-		}
-		if s.IsAbsolute() {
-			f |= Absolute
-		}
-		flags[Intern(s.Name())] = f
+		flags[Intern(s.Name())] = graphSymbolFlags(s)
 	}
 	for s := range g.DefinedSymbols() {
 		add(s)
@@ -322,6 +309,7 @@ func (c *linkContext) Dylib() any                           { return c.mr.JITDyl
 
 func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
 	covered := c.mr.Symbols()
+	cfg.PrePrune = append(cfg.PrePrune, c.claimWeakDefinitions(covered))
 	// Definitions the responsibility does not cover lost to other
 	// definitions (weak or common symbols): reference those instead.
 	cfg.PrePrune = append(cfg.PrePrune, jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool {
@@ -460,5 +448,51 @@ func (l *ObjectLinkingLayer) HandleTransferResources(jd *JITDylib, dst, src *Res
 	l.mu.Unlock()
 	for _, p := range l.pluginList() {
 		p.NotifyTransferringResources(jd, dst, src)
+	}
+}
+
+// graphSymbolFlags returns the ORC flags of a graph's named symbol.
+func graphSymbolFlags(s *jitlink.Symbol) SymbolFlags {
+	var f SymbolFlags
+	if s.Scope() == jitlink.ScopeDefault {
+		f |= Exported
+	}
+	if s.Linkage() == jitlink.Weak {
+		f |= Weak
+	}
+	if s.IsCallable() {
+		f |= Callable
+	}
+	if s.IsAbsolute() {
+		f |= Absolute
+	}
+	return f
+}
+
+// claimWeakDefinitions returns a pass that claims, for the responsibility,
+// the graph's weak definitions it does not cover and nothing else defines,
+// adding them to covered: a compiler adds some (llc's
+// DW.ref.__gxx_personality_v0) that an IR module's interface cannot list.
+// Without it they would become references to nothing (address 0).
+func (c *linkContext) claimWeakDefinitions(covered SymbolFlagsMap) jitlink.Pass {
+	return func(g *jitlink.LinkGraph) error {
+		claim := SymbolFlagsMap{}
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal && s.Linkage() == jitlink.Weak {
+				if _, ok := covered[Intern(s.Name())]; !ok {
+					claim[Intern(s.Name())] = graphSymbolFlags(s)
+				}
+			}
+		}
+		if len(claim) == 0 {
+			return nil
+		}
+		if err := c.mr.DefineMaterializing(claim); err != nil {
+			return err
+		}
+		for name, flags := range c.mr.Symbols() {
+			covered[name] = flags
+		}
+		return nil
 	}
 }

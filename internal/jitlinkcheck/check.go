@@ -7,12 +7,14 @@
 //	slice    = '[' hi ':' lo ']'
 //	builtins = decode_operand(sym[+off], idx)  next_pc(sym)
 //	           stub_addr(file, sym)  got_addr(file, sym)  section_addr(file, sec)
+//	           stub_addr(file, sec, sym) (rtdyld-check's form)
 package jitlinkcheck
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -30,6 +32,10 @@ type Env struct {
 	StubAddr    func(file, sym string) (uint64, error)
 	GOTAddr     func(file, sym string) (uint64, error)
 	SectionAddr func(file, section string) (uint64, error)
+	// SectionStubAddr implements rtdyld-check's stub_addr(file, section,
+	// sym): the stub for sym used by calls from section. Nil where only
+	// the two-argument form exists.
+	SectionStubAddr func(file, section, sym string) (uint64, error)
 }
 
 // Rule is one check found in a file.
@@ -321,6 +327,21 @@ func (p *parser) builtin(name string) (uint64, error) {
 			return 0, p.errorf("expected ','")
 		}
 		arg := p.ident()
+		if name == "stub_addr" && p.eat(",") {
+			// rtdyld-check's form names the section whose stub it is.
+			sym := p.ident()
+			if !p.eat(")") {
+				return 0, p.errorf("expected ')'")
+			}
+			if p.env.SectionStubAddr == nil {
+				return 0, p.errorf("stub_addr takes two arguments here")
+			}
+			v, err := p.env.SectionStubAddr(file, arg, sym)
+			if err != nil {
+				return 0, fmt.Errorf("stub_addr(%s, %s, %s): %w", file, arg, sym, err)
+			}
+			return v, nil
+		}
 		if !p.eat(")") {
 			return 0, p.errorf("expected ')'")
 		}
@@ -375,7 +396,13 @@ func (p *parser) decodeOperand(addr uint64, idx int) (uint64, error) {
 		case x86asm.Rel:
 			ops = append(ops, uint64(int64(a)))
 		case x86asm.Mem:
-			ops = append(ops, uint64(a.Base), uint64(a.Scale), uint64(a.Index), uint64(a.Disp), uint64(a.Segment))
+			// x86asm leaves a 32-bit displacement zero-extended; LLVM's
+			// operand is the signed value.
+			disp := a.Disp
+			if disp >= 0 && disp <= math.MaxUint32 {
+				disp = int64(int32(disp))
+			}
+			ops = append(ops, uint64(a.Base), uint64(a.Scale), uint64(a.Index), uint64(disp), uint64(a.Segment))
 		}
 	}
 	if idx < 0 || idx >= len(ops) {

@@ -38,6 +38,20 @@ var (
 
 const stubRel32Offset = 2
 
+// StubSize is the size of one pointer-jump stub (see AppendStub).
+const StubSize = entrySize
+
+// AppendStub adds a pointer-jump stub, "jmp *entry(%rip)", at the end of
+// block b, whose content must be mutable (RuntimeDyld-style loaders keep
+// stubs at the end of the calling section). It jumps through the GOT entry
+// got and returns the stub's offset in b.
+func AppendStub(b *jitlink.Block, got *jitlink.Symbol) uint64 {
+	off := b.Size()
+	b.SetMutableContent(append(b.MutableContent(), stubTemplates[:entrySize]...))
+	b.AddEdge(Delta32, uint32(off+stubRel32Offset), got, -4)
+	return off
+}
+
 // Tables creates GOT entries and PLT stubs for a graph, one of each per
 // target symbol.
 type Tables struct {

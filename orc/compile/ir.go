@@ -38,7 +38,26 @@ func (l *LLVM) ExtractFunction(ctx context.Context, ir []byte, fn string) ([]byt
 // ExtractGlobals returns a module holding the module's global variables
 // and aliases, with the functions they refer to declared.
 func (l *LLVM) ExtractGlobals(ctx context.Context, ir []byte) ([]byte, error) {
-	return l.run(ctx, ir, l.Extract, "--rglob=.*", "--ralias=.*", "-S", "-o", "-", "-")
+	args := []string{"--rglob=.*", "-S", "-o", "-", "-"}
+	if hasAliases(ir) {
+		// llvm-extract fails on a pattern that matches nothing.
+		args = append(args, "--ralias=.*")
+	}
+	return l.run(ctx, ir, l.Extract, args...)
+}
+
+// hasAliases reports whether IR text (or, conservatively, bitcode) may
+// define an alias.
+func hasAliases(ir []byte) bool {
+	if (Module{IR: ir}).IsBitcode() {
+		return true
+	}
+	for _, line := range strings.Split(string(ir), "\n") {
+		if strings.HasPrefix(line, "@") && strings.Contains(line, " alias ") {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *LLVM) run(ctx context.Context, in []byte, tool string, args ...string) ([]byte, error) {
@@ -93,6 +112,9 @@ func Interface(ir []byte) ([]IRSymbol, error) {
 			name, ok := identifier(line[1:])
 			if !ok {
 				return nil, fmt.Errorf("IR line %d: bad global name", i+1)
+			}
+			if strings.HasPrefix(name, "llvm.") {
+				continue // llvm.global_ctors, llvm.used...: read by llc, never symbols
 			}
 			rest := line[1:]
 			eq := strings.Index(rest, "=")
