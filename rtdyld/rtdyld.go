@@ -484,7 +484,7 @@ func (o *Object) addStubs() {
 						tables = x86_64.NewTables(g, len(g.ExternalSymbols()))
 					}
 					off := x86_64.AppendStub(b, tables.GOTEntry(e.Target))
-					stub = g.AddAnonymousSymbol(b, off, x86_64.StubSize, true, false)
+					stub = g.AddAnonymousSymbol(b, off, x86_64.StubSize, jitlink.Callable)
 					if o.stubs[b] == nil {
 						o.stubs[b] = make(map[string]*jitlink.Symbol)
 					}
