@@ -48,9 +48,9 @@ const (
 // pages back to the system rather than by writing zeros.
 const punchThreshold = 1 << 20
 
-// New reserves size bytes (at most 2 GiB, so that every region
-// is within 32-bit reach of the others) split between code, read-only data
-// (a quarter each) and writable data (half), next to the process's shared
+// New reserves size bytes (at most 2 GiB, so that every region is within
+// 32-bit reach of the others) split between code, read-only data (a
+// quarter each) and writable data (half), next to the process's shared
 // libraries where there is room (sysmem.ReserveNearLibraries), or below
 // 2 GiB with low.
 func New(size uint64, low bool) (*Mapping, error) {
@@ -107,8 +107,8 @@ func (m *Mapping) Base() uint64 { return sysmem.Addr(m.reserve) }
 // Size returns the size of the reserved range.
 func (m *Mapping) Size() uint64 { return uint64(len(m.reserve)) }
 
-// Close unmaps everything and closes the memory file. Code in it must no longer
-// run.
+// Close unmaps everything and closes the memory file. Code in it must no
+// longer run.
 func (m *Mapping) Close() error {
 	var errs []error
 	for _, r := range m.Regions {

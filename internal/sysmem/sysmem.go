@@ -36,9 +36,6 @@ func errUnsupported(what string) error {
 // Addr returns the address of a mapping's first byte.
 func Addr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
-// Bytes views size bytes at addr, a range of a mapping this process made.
-func Bytes(addr, size uint64) []byte { return unsafe.Slice((*byte)(pointerAt(addr)), size) }
-
 // pointerAt turns an address outside the Go heap (a mapping of ours) into a
 // pointer. The type pun keeps vet's uintptr-conversion check quiet; it is
 // sound because the garbage collector never owns such memory.
