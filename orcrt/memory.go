@@ -22,10 +22,10 @@ import (
 // allocation costs the process a few mappings; gorc's controller uses
 // SlabMemory instead and this only for what a slab cannot hold.
 type MemoryManager struct {
-	s        *Session
-	instance uint64
-	budget   *budget
-	config   *memoryConfig
+	s *Session
+	service
+	budget *budget
+	config *memoryConfig
 
 	mu     sync.Mutex
 	allocs map[uint64]*allocation // by base address
@@ -47,12 +47,11 @@ func NewMemoryManager(s *Session, opts ...MemoryOption) (*MemoryManager, error) 
 
 func newMemoryManager(s *Session, b *budget, c *memoryConfig) (*MemoryManager, error) {
 	m := &MemoryManager{s: s, budget: b, config: c, allocs: make(map[uint64]*allocation)}
-	inst, err := s.NewAddress(protocol.MemoryManagerInstance)
-	if err != nil {
+	var err error
+	if m.service, err = newService(s, "memory manager", protocol.MemoryManagerInstance); err != nil {
 		return nil, err
 	}
-	m.instance = inst
-	for name, f := range map[string]WrapperFunction{
+	err = m.publish(s, m, map[string]WrapperFunction{
 		protocol.MemoryManagerReserve: SyncWrapper(sps.Handler(func(a protocol.ReserveArgs) sps.Expected[sps.Addr] {
 			if err := m.check(a.Instance); err != nil {
 				return sps.Fail[sps.Addr](err)
@@ -75,20 +74,11 @@ func newMemoryManager(s *Session, b *budget, c *memoryConfig) (*MemoryManager, e
 			}
 			return m.Deallocate(a.Bases)
 		})),
-	} {
-		if _, err := s.RegisterWrapper(name, f); err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.AddResourceManager(m)
 	return m, nil
-}
-
-func (m *MemoryManager) check(inst sps.Addr) error {
-	if uint64(inst) != m.instance {
-		return fmt.Errorf("memory manager: unknown instance %#x", uint64(inst))
-	}
-	return nil
 }
 
 // Reserve maps size bytes, readable and writable until finalized. The

@@ -186,6 +186,24 @@ func TestMemoryManagerOverTheWire(t *testing.T) {
 		t.Errorf("setup: triple %q, page size %d", c.setup.Triple, c.setup.PageSize)
 	}
 	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
+	// Each service refuses a call that names another instance.
+	for name, call := range map[string]func() error{
+		"memory manager": func() error {
+			_, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst + 1, Size: 0x2000})
+			return err
+		},
+		"slab memory": func() error {
+			return sps.CallError(c, c.syms[protocol.SlabMemoryRelease], protocol.DeallocateArgs{Instance: inst})
+		},
+		"dylib manager": func() error {
+			_, err := sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+			return err
+		},
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), name+": unknown instance") {
+			t.Errorf("%s called with another instance: %v", name, err)
+		}
+	}
 	base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x2000})
 	if err != nil {
 		t.Fatal(err)

@@ -27,10 +27,10 @@ import (
 // record of what is in use: a finalize request for memory in use, or a
 // release of something not finalized, is an error, not corruption.
 type SlabMemory struct {
-	s        *Session
-	instance uint64
-	budget   *budget
-	config   *memoryConfig
+	s *Session
+	service
+	budget *budget
+	config *memoryConfig
 
 	mu     sync.Mutex
 	slabs  []*execSlab
@@ -63,20 +63,13 @@ func NewSlabMemory(s *Session, opts ...MemoryOption) (*SlabMemory, error) {
 
 func newSlabMemory(s *Session, b *budget, c *memoryConfig) (*SlabMemory, error) {
 	m := &SlabMemory{s: s, budget: b, config: c, allocs: make(map[uint64]*slabAlloc)}
-	inst, err := s.NewAddress(protocol.SlabMemoryInstance)
-	if err != nil {
+	var err error
+	if m.service, err = newService(s, "slab memory", protocol.SlabMemoryInstance); err != nil {
 		return nil, err
 	}
-	m.instance = inst
-	check := func(a sps.Addr) error {
-		if uint64(a) != m.instance {
-			return fmt.Errorf("slab memory: unknown instance %#x", uint64(a))
-		}
-		return nil
-	}
-	for name, f := range map[string]WrapperFunction{
+	err = m.publish(s, m, map[string]WrapperFunction{
 		protocol.SlabMemoryReserve: SyncWrapper(sps.Handler(func(a protocol.ReserveArgs) sps.Expected[protocol.SlabReservation] {
-			if err := check(a.Instance); err != nil {
+			if err := m.check(a.Instance); err != nil {
 				return sps.Fail[protocol.SlabReservation](err)
 			}
 			r, err := m.Reserve(a.Size)
@@ -86,23 +79,21 @@ func newSlabMemory(s *Session, b *budget, c *memoryConfig) (*SlabMemory, error) 
 			return sps.Ok(r)
 		})),
 		protocol.SlabMemoryFinalize: SyncWrapper(sps.Handler(func(a protocol.FinalizeArgs) error {
-			if err := check(a.Instance); err != nil {
+			if err := m.check(a.Instance); err != nil {
 				return err
 			}
 			return m.Finalize(a.Request)
 		})),
 		protocol.SlabMemoryRelease: SyncWrapper(sps.Handler(func(a protocol.DeallocateArgs) error {
-			if err := check(a.Instance); err != nil {
+			if err := m.check(a.Instance); err != nil {
 				return err
 			}
 			return m.Release(a.Bases)
 		})),
-	} {
-		if _, err := s.RegisterWrapper(name, f); err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.AddResourceManager(m)
 	return m, nil
 }
 
