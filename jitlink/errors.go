@@ -59,14 +59,19 @@ type FixupError struct {
 	Addend     int64
 	Value      int64  // computed value, when out of range
 	Msg        string // what is wrong; empty when the value is out of range
+	Hint       string // what to do, if known
 }
 
 func (e *FixupError) Error() string {
 	if e.Msg == "" {
 		// Worded as LLVM words it, so that tools matching LLVM's message
 		// (and its regression tests) recognize ours.
-		return fmt.Sprintf("%s: section %s: relocation target %q at address %#x with addend %s is out of range of %s fixup at %#x (offset %#x in section, value %s)",
+		msg := fmt.Sprintf("%s: section %s: relocation target %q at address %#x with addend %s is out of range of %s fixup at %#x (offset %#x in section, value %s)",
 			e.Graph, e.Section, e.Target, e.TargetAddr, signedHex(e.Addend), e.Kind, e.FixupAddr, e.Offset, signedHex(e.Value))
+		if e.Hint != "" {
+			msg += ": " + e.Hint
+		}
+		return msg
 	}
 	return fmt.Sprintf("%s: section %s at offset %#x: %s fixup to %s: %s",
 		e.Graph, e.Section, e.Offset, e.Kind, e.Target, e.Msg)
@@ -101,8 +106,15 @@ func NewFixupError(g *LinkGraph, b *Block, e *Edge, value int64, msg string) *Fi
 }
 
 // OutOfRange builds the error for a fixup value that does not fit its field.
+// A target outside the graph (an absolute symbol, or one defined in other
+// memory) is out of reach of code compiled to reach its data with 32-bit
+// offsets: the error says how to fix that.
 func OutOfRange(g *LinkGraph, b *Block, e *Edge, value int64) *FixupError {
-	return NewFixupError(g, b, e, value, "")
+	fe := NewFixupError(g, b, e, value, "")
+	if t := e.Target; t != nil && (t.IsAbsolute() || t.IsExternal()) {
+		fe.Hint = fmt.Sprintf("%s is defined outside JIT'd memory, too far for this code: compile it with -fPIC (it then reaches %[1]s through the GOT), or define the data in JIT'd memory (lljit's DefineData)", fe.Target)
+	}
+	return fe
 }
 
 func symbolDescription(s *Symbol) string {

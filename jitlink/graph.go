@@ -370,6 +370,9 @@ type Section struct {
 	tls      bool
 }
 
+// String names the section and its protection, e.g. ".text (R-X)".
+func (s *Section) String() string { return fmt.Sprintf("%s (%s)", s.name, s.prot) }
+
 // IsTLS reports whether the section holds thread-local data: a template
 // for each thread's copy, whose symbols' values are TLS keys (see
 // TLSKey) rather than addresses.

@@ -11,17 +11,16 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
+	"github.com/gorc-jit/gorc/orc/funcnames"
 	"github.com/gorc-jit/gorc/orc/gdbjit"
 	"github.com/gorc-jit/gorc/orc/inprocess"
-
 	"github.com/gorc-jit/gorc/orc/shared/tasks"
-
-	"github.com/gorc-jit/gorc/internal/native"
 )
 
 // Builder configures an LLJIT. The zero Builder makes an in-process JIT that
@@ -71,6 +70,7 @@ type LLJIT struct {
 
 	mu       sync.Mutex
 	archives []*archive.Archive // mapped by AddArchive, closed by Close
+	releases []func() error     // Go callbacks of ExportFunc, released by Close
 }
 
 // New is (&Builder{}).Create().
@@ -114,6 +114,17 @@ func (b *Builder) Create() (*LLJIT, error) {
 			return fail(err)
 		}
 		j.objLayer.AddPlugin(gdbjit.New(mm, register))
+	}
+	if rts, ok := epc.(orc.RuntimeSymbols); ok && b.MemoryManager == nil {
+		// Crash reports name the JIT'd function (gorc's runtimes; with
+		// the executor's memory manager, which runs allocation actions).
+		p, ok, err := funcnames.New(rts)
+		if err != nil {
+			return fail(err)
+		}
+		if ok {
+			j.objLayer.AddPlugin(p)
+		}
 	}
 	rt, ok := epc.(elfplatform.Runtime)
 	if b.PlatformRuntime != nil {
@@ -286,7 +297,9 @@ func (j *LLJIT) Initialize(ctx context.Context, jd *orc.JITDylib, args []string)
 
 // LoadDylib loads a shared library in the executor and makes its symbols
 // visible to JIT'd code, after the JITDylib's own definitions (and the
-// platform's), as a program linked with -l would see them.
+// platform's), as a program linked with -l would see them. path is a file
+// or, as for dlopen, a soname found in the library path:
+// LoadDylib("libstdc++.so.6") gives C++ code its runtime.
 func (j *LLJIT) LoadDylib(path string) error {
 	gen, err := orc.NewDylibGenerator(j.epc, path, nil)
 	if err != nil {
@@ -368,7 +381,9 @@ func memberSymbols(name string, data []byte) ([]string, error) {
 }
 
 // Lookup looks a (source-level, unmangled) name up in the main JITDylib and
-// returns its address once it is ready to use.
+// returns its address once it is ready to use. A C++ function is found by
+// its mangled name (_Z3addii), or declare it extern "C" to use its plain
+// name.
 func (j *LLJIT) Lookup(ctx context.Context, name string) (uint64, error) {
 	return j.LookupIn(ctx, j.main, name)
 }
@@ -400,7 +415,15 @@ func (j *LLJIT) RunMain(ctx context.Context, args ...string) (int, error) {
 // that AddArchive opened. JIT'd code must not run anymore, and no lookup
 // may run concurrently with Close.
 func (j *LLJIT) Close() error {
-	err := j.es.Close()
+	// Go callbacks first: out of process, releasing them needs the executor.
+	j.mu.Lock()
+	var err error
+	for _, r := range j.releases {
+		err = errors.Join(err, r())
+	}
+	j.releases = nil
+	j.mu.Unlock()
+	err = errors.Join(err, j.es.Close())
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	// The session no longer links: the archives' members are unused.

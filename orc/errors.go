@@ -33,12 +33,44 @@ type SymbolsNotFoundError struct {
 	Names []Name
 }
 
+// A long list is cut short; missing C++ runtime symbols get advice
+// instead of a page of mangled names.
 func (e *SymbolsNotFoundError) Error() string {
 	what := "symbol"
 	if len(e.Names) > 1 {
 		what = "symbols"
 	}
-	return fmt.Sprintf("%s not found: %s", what, joinNames(e.Names))
+	names := e.Names
+	if len(names) > 10 {
+		names = slices.Clone(names)
+		slices.SortFunc(names, func(a, b Name) int { return strings.Compare(a.s, b.s) })
+		names = names[:8]
+	}
+	msg := fmt.Sprintf("%s not found: %s", what, joinNames(names))
+	if len(names) < len(e.Names) {
+		msg += fmt.Sprintf(" and %d more", len(e.Names)-len(names))
+	}
+	if slices.ContainsFunc(e.Names, func(n Name) bool { return IsCXXRuntimeSymbol(n.String()) }) {
+		msg += ` (C++ runtime symbols: link libstdc++ — gorc-jitlink does for C++ objects unless -nostdlib++, or pass -lstdc++; in Go, LLJIT.LoadDylib("libstdc++.so.6"))`
+	}
+	return msg
+}
+
+// IsCXXRuntimeSymbol reports whether name is one libstdc++ or its ABI
+// runtime defines: a mangled std:: name, operator new or delete, or an
+// __cxa_ or __gxx_ ABI function (but not the __cxa_ functions of libc).
+func IsCXXRuntimeSymbol(name string) bool {
+	switch name {
+	case "__cxa_atexit", "__cxa_finalize", "__cxa_thread_atexit_impl":
+		return false
+	}
+	for _, p := range []string{"_ZSt", "_ZNSt", "_ZNKSt", "_ZTISt", "_ZTVSt", "_ZTSSt", "_ZTVN10__cxxabiv", "_ZTIN10__cxxabiv",
+		"_Znwm", "_Znam", "_ZdlPv", "_ZdaPv", "_ZNSo", "_ZNSi", "_ZNKSo", "__cxa_", "__gxx_personality_v0"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // FailedToMaterializeError reports symbols whose materialization failed,

@@ -157,3 +157,22 @@ func ExampleResourceTracker_Remove() {
 	// after removal: true symbol not found: answer
 	// re-added: answer() = 42
 }
+
+// A JITDylib's link order prints as the list of JITDylibs it searches.
+func ExampleJITDylib_LinkOrder() {
+	j, err := lljit.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer j.Close()
+	lib, err := j.CreateJITDylib("lib")
+	if err != nil {
+		log.Fatal(err)
+	}
+	j.MainJITDylib().AddToLinkOrder(lib, orc.MatchExportedOnly)
+	fmt.Println(j.MainJITDylib().LinkOrder())
+	fmt.Println(orc.Symbol{Addr: 0x1000, Flags: orc.Exported | orc.Callable})
+	// Output:
+	// [main (all symbols), <Platform>, <Libraries>, <Process Symbols>, lib]
+	// 0x1000 exported|callable
+}

@@ -120,14 +120,49 @@ const (
 	MatchAll
 )
 
+func (f LookupFlags) String() string {
+	switch f {
+	case MatchExportedOnly:
+		return "exported only"
+	case MatchAll:
+		return "all"
+	}
+	return fmt.Sprintf("LookupFlags(%d)", uint8(f))
+}
+
 // SearchEntry is one element of a search order.
 type SearchEntry struct {
 	JD    *JITDylib
 	Flags LookupFlags
 }
 
+func (e SearchEntry) String() string {
+	if e.Flags == MatchAll {
+		return e.JD.String() + " (all symbols)"
+	}
+	return e.JD.String()
+}
+
 // SearchOrder is the list of JITDylibs a lookup searches, in order.
 type SearchOrder []SearchEntry
+
+// String lists the JITDylibs, e.g. "[main (all symbols), <Libraries>, <Process Symbols>]".
+func (o SearchOrder) String() string {
+	s := make([]string, len(o))
+	for i, e := range o {
+		s[i] = e.String()
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+func (s Symbol) String() string { return fmt.Sprintf("%#x %s", s.Addr, s.Flags) }
+
+func (e LookupEntry) String() string {
+	if e.Weak {
+		return e.Name.String() + " (weak)"
+	}
+	return e.Name.String()
+}
 
 // Search returns a search order over jds that sees all of their symbols.
 func Search(jds ...*JITDylib) SearchOrder {

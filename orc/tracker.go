@@ -24,6 +24,10 @@ type ResourceManager interface {
 	HandleTransferResources(jd *JITDylib, dst, src *ResourceTracker)
 }
 
+// String says whose tracker it is, e.g. "resource tracker of main". (It
+// takes no lock: code holding the session lock may print trackers.)
+func (rt *ResourceTracker) String() string { return "resource tracker of " + rt.jd.String() }
+
 // JITDylib returns the tracker's JITDylib.
 func (rt *ResourceTracker) JITDylib() *JITDylib { return rt.jd }
 

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/gorc-jit/gorc/internal/ccall"
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -16,6 +18,7 @@ import (
 // registration wrappers, and the names LLVM's controller looks up).
 func AddBootstrap(s *Session) error {
 	le := binary.LittleEndian
+	callbacks := &forwardingCallbacks{releases: make(map[uint64]func())}
 	wrappers := map[string]WrapperFunction{
 		protocol.WriteUint8s:  writes(func(w protocol.WriteUint8) (sps.Addr, []byte) { return w.Addr, []byte{w.Value} }),
 		protocol.WriteUint16s: writes(func(w protocol.WriteUint16) (sps.Addr, []byte) { return w.Addr, le.AppendUint16(nil, w.Value) }),
@@ -23,7 +26,9 @@ func AddBootstrap(s *Session) error {
 		protocol.WriteUint64s: writes(func(w protocol.WriteUint64) (sps.Addr, []byte) { return w.Addr, le.AppendUint64(nil, w.Value) }),
 		protocol.WriteBuffers: writes(func(w protocol.WriteBuffer) (sps.Addr, []byte) { return w.Addr, w.Data }),
 		protocol.RunAsMain: SyncWrapper(sps.Handler(func(a protocol.RunAsMainArgs) int64 {
-			return int64(native.CallMain(uint64(a.Main), a.Args))
+			r := native.CallMain(uint64(a.Main), a.Args)
+			native.FlushStdio()
+			return int64(r)
 		})),
 		protocol.RunAsVoid: SyncWrapper(sps.Handler(func(fn sps.Addr) sps.Empty {
 			native.CallVoid(uint64(fn))
@@ -32,6 +37,28 @@ func AddBootstrap(s *Session) error {
 		protocol.RunAsInt: SyncWrapper(sps.Handler(func(a protocol.RunAsIntArgs) int32 {
 			r, _ := native.CallInt(uint64(a.Fn), uint64(int64(a.Arg)))
 			return int32(r)
+		})),
+		protocol.CallFunction: SyncWrapper(sps.Handler(func(a protocol.CallFunctionArgs) sps.Expected[uint64] {
+			r, err := ccall.Call(uint64(a.Fn), orc.CSignatureFromBytes(a.Result, a.Params), a.Args)
+			if err != nil {
+				return sps.Fail[uint64](err)
+			}
+			return sps.Ok(r)
+		})),
+		protocol.NewCallback: SyncWrapper(sps.Handler(func(a protocol.NewCallbackArgs) sps.Expected[sps.Addr] {
+			addr, err := callbacks.add(a)
+			if err != nil {
+				return sps.Fail[sps.Addr](err)
+			}
+			return sps.Ok(sps.Addr(addr))
+		})),
+		protocol.ReleaseCallback: SyncWrapper(sps.Handler(func(addr sps.Addr) sps.Empty {
+			callbacks.release(uint64(addr))
+			return sps.Empty{}
+		})),
+		protocol.FlushStdio: SyncWrapper(sps.Handler(func(sps.Empty) sps.Empty {
+			native.FlushStdio()
+			return sps.Empty{}
 		})),
 		protocol.ReserveTLSModule: SyncWrapper(sps.Handler(func(sps.Empty) sps.Expected[uint32] {
 			m := native.ReserveTLSModule()

@@ -50,6 +50,24 @@ func findLibrary(name string, dirs []string) (string, error) {
 	return "", fmt.Errorf("library -l%s not found (searched %s)", name, strings.Join(dirs, ", "))
 }
 
+// scriptFile finds a relative file a linker script names: next to the
+// script, else (as ld does; gcc's libgcc_s.so names libgcc_s.so.1) in the
+// library search path.
+func scriptFile(name, scriptDir string, dirs []string) string {
+	p := filepath.Join(scriptDir, name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	for _, d := range dirs {
+		if q := filepath.Join(d, name); d != scriptDir {
+			if _, err := os.Stat(q); err == nil {
+				return q
+			}
+		}
+	}
+	return p
+}
+
 // sniff reports what the file at path holds from its first bytes, so that
 // archives and shared libraries are not read twice (archive.Open and dlopen
 // read them themselves).

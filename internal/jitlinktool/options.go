@@ -24,6 +24,7 @@ type options struct {
 	noexec         bool
 	libDirs        []string
 	libs           []string
+	noStdlibCXX    bool // do not add the C++ runtime for C++ inputs
 	noProcessSyms  bool
 	abs            []absDef
 	phonyExternals bool
@@ -68,6 +69,7 @@ func optionTable(o *options, inHarness *bool) []cli.Option {
 		{Names: []string{"noexec"}, Help: "link and look up the entry point, do not run it", Set: cli.Flag(&o.noexec)},
 		{Names: []string{"L"}, Value: "DIR", Attached: true, Help: "add DIR to the library search path", Set: cli.Append(&o.libDirs)},
 		{Names: []string{"l"}, Value: "NAME", Attached: true, Help: "link libNAME.so (dlopen) or libNAME.a (members on demand); also -lNAME", Set: cli.Append(&o.libs)},
+		{Names: []string{"nostdlib++"}, Help: "do not link libstdc++, libm and libgcc_s when an input object needs the C++ runtime (as g++ does; never with -noexec, -check or -phony-externals)", Set: cli.Flag(&o.noStdlibCXX)},
 		{Names: []string{"no-process-syms", "no-process-symbols"}, Help: "hide this process's symbols (libc) from JIT'd code", Set: cli.Flag(&o.noProcessSyms)},
 		{Names: []string{"abs", "define-abs"}, Value: "NAME=ADDR", Help: "define NAME as an absolute symbol", Set: func(v string) error {
 			n, addr, ok := strings.Cut(v, "=")

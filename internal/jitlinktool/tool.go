@@ -483,7 +483,13 @@ func (t *tool) addInputs() error {
 		errs = append(errs, t.addInput(p, h))
 	}
 	dirs := append(slices.Clone(o.libDirs), systemLibDirs()...)
-	for _, l := range o.libs {
+	libs := o.libs
+	// Not in llvm-jitlink's regression-test modes, whose objects name C++
+	// runtime symbols to be resolved otherwise.
+	if !o.noStdlibCXX && !o.noexec && !o.phonyExternals && len(o.checks) == 0 {
+		libs = withCXXRuntime(libs, o.inputs)
+	}
+	for _, l := range libs {
 		p, err := findLibrary(l, dirs)
 		if err == nil {
 			err = t.addLibrary(p, dirs)
@@ -596,7 +602,7 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 			continue
 		}
 		if !filepath.IsAbs(in) {
-			in = filepath.Join(filepath.Dir(path), in)
+			in = scriptFile(in, filepath.Dir(path), dirs)
 		}
 		errs = append(errs, t.addLibrary(in, dirs))
 	}

@@ -10,6 +10,7 @@ package native
 import "C"
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -76,4 +77,15 @@ func setResult(out *C.gorc_wrapper_result, b []byte) {
 	p := C.malloc(C.size_t(len(b)))
 	copy(unsafe.Slice((*byte)(p), len(b)), b)
 	*(*unsafe.Pointer)(unsafe.Pointer(&out.Data)) = p
+}
+
+// CallDispatch calls the controller through the dispatch context ctx, as
+// JIT'd code does through gorc_jit_dispatch (for Go code in the executor:
+// callbacks that forward to the controller).
+func CallDispatch(ctx, tag uint64, args []byte) ([]byte, error) {
+	f, ok := dispatchers.Load(ctx)
+	if !ok {
+		return nil, errors.New("call to the controller with an unknown dispatch context")
+	}
+	return f.(DispatchFunc)(tag, args)
 }

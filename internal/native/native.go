@@ -174,6 +174,8 @@ func RuntimeSymbols() map[string]uint64 {
 		"gorc_empty_wrapper":                       uint64(uintptr(C.gorc_empty_wrapper)),
 		"gorc_jit_dispatch":                        uint64(uintptr(C.gorc_jit_dispatch)),
 		"gorc_lazy_compile_failed":                 uint64(uintptr(C.gorc_lazy_compile_failed)),
+		"gorc_register_function_names_wrapper":     uint64(uintptr(C.gorc_register_function_names_wrapper)),
+		"gorc_deregister_function_names_wrapper":   uint64(uintptr(C.gorc_deregister_function_names_wrapper)),
 		"llvm_orc_registerEHFrameSectionWrapper":   uint64(uintptr(C.llvm_orc_registerEHFrameSectionWrapper)),
 		"llvm_orc_deregisterEHFrameSectionWrapper": uint64(uintptr(C.llvm_orc_deregisterEHFrameSectionWrapper)),
 		"llvm_orc_registerJITLoaderGDBWrapper":     uint64(uintptr(C.llvm_orc_registerJITLoaderGDBWrapper)),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"unsafe"
 )
 
 // This file stands in for the cgo implementation when gorc is built
@@ -64,3 +65,35 @@ func NewDispatchContext(f DispatchFunc) (ctx uint64, release func()) { return 0,
 func ReserveStaticTLS(m uint64, size, align uint64, image []byte) (int64, error) {
 	return 0, errNoCgo
 }
+
+// Class says where the C ABI passes a value.
+type Class uint8
+
+// The classes of values.
+const (
+	ClassInt Class = iota
+	ClassF64
+	ClassF32
+)
+
+// A Callback is Go code that C calls through a C function pointer.
+type Callback struct {
+	Name    string
+	Classes []Class
+	Ret     Class
+	Fn      func(args []uint64) uint64
+}
+
+func Call(fn uint64, args []uint64, classes []Class, ret Class) (uint64, error) {
+	return 0, errNoCgo
+}
+func NewCallback(cb *Callback) (uint64, func(), error) { return 0, nil, errNoCgo }
+
+// Pointer returns addr as a pointer (for an executor's address, which this
+// process never dereferences).
+func Pointer(addr uint64) unsafe.Pointer {
+	a := uintptr(addr)
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a))
+}
+
+func CallDispatch(ctx, tag uint64, args []byte) ([]byte, error) { return nil, errNoCgo }

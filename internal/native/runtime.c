@@ -392,6 +392,70 @@ void gorc_lazy_compile_failed(const char *msg) {
 	abort();
 }
 
+// ---- Names of JIT'd functions, for crash reports ----
+//
+// Each linked graph registers its functions' ranges and names (an
+// allocation action) and deregisters them when its memory is released.
+// The crash handler reads the list without a lock: nodes are pushed with a
+// compare-and-swap and never freed (a deregistered node is marked dead), so
+// a reader sees a consistent list at any moment.
+
+typedef struct fn_range {
+	uintptr_t start, end;
+	struct fn_range *next;
+	int live;
+	char name[];
+} fn_range;
+
+static fn_range *fn_ranges;
+
+// Args: repeated (uint64 start, uint64 size, uint64 name length, name bytes).
+// Result: SPS Error.
+gorc_wrapper_result gorc_register_function_names_wrapper(const char *args, size_t size) {
+	uint64_t start, len, n;
+	while (size > 0) {
+		if (!read_u64(&args, &size, &start) || !read_u64(&args, &size, &len) || !read_u64(&args, &size, &n) || n > size)
+			return gorc_result_sps_error("function names: malformed arguments");
+		fn_range *r = malloc(sizeof *r + n + 1);
+		if (!r)
+			return gorc_result_sps_error("function names: out of memory");
+		r->start = start;
+		r->end = start + (len ? len : 1);
+		memcpy(r->name, args, n);
+		r->name[n] = 0;
+		args += n;
+		size -= n;
+		__atomic_store_n(&r->live, 1, __ATOMIC_RELAXED);
+		r->next = __atomic_load_n(&fn_ranges, __ATOMIC_ACQUIRE);
+		while (!__atomic_compare_exchange_n(&fn_ranges, &r->next, r, 1, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+			;
+	}
+	return gorc_result_sps_error(NULL);
+}
+
+// Args: as for registration; the ranges starting at those addresses die.
+gorc_wrapper_result gorc_deregister_function_names_wrapper(const char *args, size_t size) {
+	uint64_t start, len, n;
+	while (size > 0) {
+		if (!read_u64(&args, &size, &start) || !read_u64(&args, &size, &len) || !read_u64(&args, &size, &n) || n > size)
+			return gorc_result_sps_error("function names: malformed arguments");
+		args += n;
+		size -= n;
+		for (fn_range *r = __atomic_load_n(&fn_ranges, __ATOMIC_ACQUIRE); r; r = r->next)
+			if (r->start == start && __atomic_load_n(&r->live, __ATOMIC_RELAXED))
+				__atomic_store_n(&r->live, 0, __ATOMIC_RELAXED);
+	}
+	return gorc_result_sps_error(NULL);
+}
+
+// function_at returns the live range holding pc, or NULL (async-signal-safe).
+static const fn_range *function_at(uintptr_t pc) {
+	for (fn_range *r = __atomic_load_n(&fn_ranges, __ATOMIC_ACQUIRE); r; r = r->next)
+		if (pc >= r->start && pc < r->end && __atomic_load_n(&r->live, __ATOMIC_RELAXED))
+			return r;
+	return NULL;
+}
+
 // ---- Crashes in JIT'd code ----
 //
 // The Go runtime turns SIGSEGV and friends into a stack dump of the Go
@@ -469,6 +533,13 @@ static void crash_handler(int sig, siginfo_t *info, void *ctx) {
 	}
 	put_str(", pc ");
 	put_hex(pc);
+	const fn_range *fn = function_at(pc);
+	if (fn) {
+		put_str(" in ");
+		put_str(fn->name);
+		put_str("+");
+		put_hex(pc - fn->start);
+	}
 	put_str("\n");
 	// Die of the signal, as the program would natively.
 	signal(sig, SIG_DFL);

@@ -45,6 +45,10 @@ gorc_wrapper_result gorc_jit_dispatch(void *ctx, const void *tag, const char *da
 // Called by a lazy call whose body failed to materialize; aborts.
 void gorc_lazy_compile_failed(const char *msg);
 
+// Register and deregister the names of JIT'd functions, for crash reports.
+gorc_wrapper_result gorc_register_function_names_wrapper(const char *args, size_t size);
+gorc_wrapper_result gorc_deregister_function_names_wrapper(const char *args, size_t size);
+
 // Reports crashes of JIT'd code (one line, starting with prefix) and dies
 // of the signal; faults in the executable's own code go to Go.
 void gorc_install_crash_handler(const char *prefix);

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gorc-jit/gorc/internal/jitlinktest"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/elf"
+	"github.com/gorc-jit/gorc/jitlink/jitlinktest"
 )
 
 // FuzzNewLinkGraph builds graphs (and reads interfaces) from arbitrary bytes

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorc-jit/gorc/internal/jitlinktest"
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/jitlinktest"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
 

@@ -9,3 +9,7 @@ done
 # address space: -fPIC makes the access go through the GOT (a 64-bit
 # pointer) instead of a 32-bit PC-relative displacement.
 gcc -c -O2 -fPIC -fno-asynchronous-unwind-tables -o host.o host.c
+# Typed calls, Go callbacks and Go data (gcc's default PIE code).
+for f in calls callback data init; do
+	gcc -c -O2 -o "$f.o" "$f.c"
+done

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gorc-jit/gorc/internal/ccall"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/memory"
@@ -194,11 +195,15 @@ func libName(l *native.Library) string {
 }
 
 // RunAsMain calls main(argc, argv) with argv = args.
+// C stdio is flushed when main returns, so that output written to a file
+// or pipe is not lost when the Go program exits without C's exit.
 func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
 	if err := native.Unsupported(); err != nil {
 		return 0, err
 	}
-	return native.CallMain(addr, args), nil
+	r := native.CallMain(addr, args)
+	native.FlushStdio()
+	return r, nil
 }
 
 // RunAsVoidFunction calls void f(void).
@@ -210,10 +215,41 @@ func (e *EPC) RunAsVoidFunction(addr uint64) error {
 	return nil
 }
 
-// RunAsIntFunction calls int f(int).
+// RunAsIntFunction calls int f(int); arg must fit a C int.
 func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
-	r, err := native.CallInt(addr, uint64(int64(arg)))
+	a, err := orc.CIntArg(arg)
+	if err != nil {
+		return 0, err
+	}
+	r, err := native.CallInt(addr, uint64(int64(a)))
 	return int(int32(r)), err
+}
+
+// CanCallFunctions returns nil: this process can call any signature.
+func (e *EPC) CanCallFunctions() error { return nil }
+
+// CallFunction calls the function at addr with signature sig (see
+// orc.FunctionCaller).
+func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint64, error) {
+	return ccall.Call(addr, sig, args)
+}
+
+// NewCallback makes fn callable by JIT'd code as a C function of type sig
+// (see orc.CallbackMaker).
+func (e *EPC) NewCallback(name string, sig orc.CSignature, fn func(args []uint64) uint64) (uint64, func() error, error) {
+	addr, release, err := ccall.NewCallback(name, sig, fn)
+	if err != nil {
+		return 0, nil, err
+	}
+	return addr, func() error { release(); return nil }, nil
+}
+
+// FlushStdio flushes the C stdio streams of this process (fflush(NULL)):
+// output a JIT'd function printed to a file or pipe is otherwise lost if
+// the Go program exits without C's exit.
+func (e *EPC) FlushStdio() error {
+	native.FlushStdio()
+	return nil
 }
 
 // WriteMemory writes data at addr in this process.
@@ -244,8 +280,9 @@ func (e *EPC) CallWrapper(addr uint64, args []byte) ([]byte, error) {
 	return native.CallWrapper(addr, args)
 }
 
-// Close closes the libraries the EPC opened.
+// Close flushes C stdio and forgets the libraries the EPC opened.
 func (e *EPC) Close() error {
+	native.FlushStdio()
 	e.releaseDispatch()
 	e.mu.Lock()
 	defer e.mu.Unlock()

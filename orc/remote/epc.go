@@ -354,8 +354,68 @@ func (e *EPC) RunAsIntFunction(addr uint64, arg int) (int, error) {
 	if !e.gorc {
 		return 0, errors.New("the executor (not gorc's) cannot run int(int) functions")
 	}
-	r, err := sps.Call[int32](e, e.sym(protocol.RunAsInt), protocol.RunAsIntArgs{Fn: sps.Addr(addr), Arg: int32(arg)})
+	a, err := orc.CIntArg(arg)
+	if err != nil {
+		return 0, err
+	}
+	r, err := sps.Call[int32](e, e.sym(protocol.RunAsInt), protocol.RunAsIntArgs{Fn: sps.Addr(addr), Arg: a})
 	return int(r), err
+}
+
+// CallFunction calls the function at addr with signature sig in the
+// executor (see orc.FunctionCaller); only gorc's executor can.
+func (e *EPC) CallFunction(addr uint64, sig orc.CSignature, args []uint64) (uint64, error) {
+	if err := e.CanCallFunctions(); err != nil {
+		return 0, err
+	}
+	fn := e.sym(protocol.CallFunction)
+	if err := orc.CheckCArgs(sig, args); err != nil {
+		return 0, err
+	}
+	a := protocol.CallFunctionArgs{Fn: sps.Addr(addr), Args: args}
+	a.Result, a.Params = sig.Bytes()
+	return sps.CallExpected[uint64](e, fn, a)
+}
+
+// NewForwardingCallback makes a C function in the executor whose calls go
+// to the controller's JIT dispatch handler for tag (gorc's executor only;
+// see orc.ForwardingCallbackMaker).
+func (e *EPC) NewForwardingCallback(name string, sig orc.CSignature, tag uint64) (uint64, func() error, error) {
+	fn, rel := e.sym(protocol.NewCallback), e.sym(protocol.ReleaseCallback)
+	_, ctx, ok := e.JITDispatch()
+	if !e.gorc || fn == 0 || rel == 0 || !ok {
+		return 0, nil, errors.New("the executor cannot call Go functions: only gorc's executor can")
+	}
+	a := protocol.NewCallbackArgs{Name: name, Ctx: sps.Addr(ctx), Tag: sps.Addr(tag)}
+	a.Result, a.Params = sig.Bytes()
+	addr, err := sps.CallExpected[sps.Addr](e, fn, a)
+	if err != nil {
+		return 0, nil, err
+	}
+	return uint64(addr), func() error {
+		_, err := sps.Call[sps.Empty](e, rel, addr)
+		return err
+	}, nil
+}
+
+// CanCallFunctions returns nil for gorc's executor, and else why
+// CallFunction cannot work.
+func (e *EPC) CanCallFunctions() error {
+	if !e.gorc || e.sym(protocol.CallFunction) == 0 {
+		return errors.New("the executor cannot call functions by C signature: only gorc's executor can (LLVM's runs main only)")
+	}
+	return nil
+}
+
+// FlushStdio flushes the executor's C stdio streams (gorc's executor; LLVM's
+// flushes when it exits).
+func (e *EPC) FlushStdio() error {
+	fn := e.sym(protocol.FlushStdio)
+	if !e.gorc || fn == 0 {
+		return nil
+	}
+	_, err := sps.Call[sps.Empty](e, fn, sps.Empty{})
+	return err
 }
 
 // WriteMemory writes data at addr in the executor. Eight bytes at an

@@ -54,6 +54,18 @@ const (
 	RunAsVoid = "__gorc_run_as_void_wrapper"
 	// RunAsInt runs int f(int): args (Addr, int32), result int32.
 	RunAsInt = "__gorc_run_as_int_wrapper"
+	// CallFunction calls a function of any C signature: args
+	// CallFunctionArgs, result Expected<uint64> (the result word).
+	CallFunction = "__gorc_call_function_wrapper"
+	// FlushStdio flushes the executor's C stdio streams: args and result
+	// Empty.
+	FlushStdio = "__gorc_flush_stdio_wrapper"
+	// NewCallback makes a C function that forwards its calls to the
+	// controller: args NewCallbackArgs, result Expected<Addr>.
+	NewCallback = "__gorc_new_callback_wrapper"
+	// ReleaseCallback frees a NewCallback function: args Addr, result
+	// Empty.
+	ReleaseCallback = "__gorc_release_callback_wrapper"
 	// ReserveTLSModule reserves a TLS module id: result Expected<uint32>.
 	ReserveTLSModule = "__gorc_reserve_tls_module_wrapper"
 	// ReserveStaticTLS places a module in static TLS: args
@@ -159,6 +171,28 @@ type RunAsMainArgs struct {
 type RunAsIntArgs struct {
 	Fn  sps.Addr
 	Arg int32
+}
+
+// CallFunctionArgs: Expected<uint64> call_function(Addr fn, uint8 result,
+// seq<uint8> params, seq<uint64> args) (gorc). Types are orc.CType values,
+// words as orc.FunctionCaller describes.
+type CallFunctionArgs struct {
+	Fn     sps.Addr
+	Result uint8
+	Params []uint8
+	Args   []uint64
+}
+
+// NewCallbackArgs: Expected<Addr> new_callback(string name, uint8 result,
+// seq<uint8> params, Addr ctx, Addr tag) (gorc). Each call of the function
+// sends its argument words (seq<uint64>) through the JIT dispatch context
+// ctx to the controller's handler for tag, which answers the result word
+// (uint64).
+type NewCallbackArgs struct {
+	Name     string
+	Result   uint8
+	Params   []uint8
+	Ctx, Tag sps.Addr
 }
 
 // StaticTLSArgs describe a TLS module's block: its initialized bytes, then
