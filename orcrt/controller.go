@@ -3,9 +3,11 @@ package orcrt
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gorc-jit/gorc/internal/native"
@@ -44,7 +46,7 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 		setup.Symbols = append(setup.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(addr)})
 	}
 	slices.SortFunc(setup.Symbols, func(a, b protocol.Symbol) int { return strings.Compare(a.Name, b.Name) })
-	payload, err := sps.Marshal(setup)
+	payload, err := protocol.EncodeSetup(setup, s.Protocol())
 	if err != nil {
 		release()
 		return nil, err
@@ -57,16 +59,68 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 }
 
 // Serve answers the controller's calls, each as a task of the session,
-// until the controller hangs up or the connection breaks.
+// until the controller hangs up or the connection breaks. A call that runs
+// JIT'd code (run as main, a void or int function) or registers its
+// eh-frames waits for the finalize calls that arrived before it: LLVM 19's
+// controller sends them without waiting for the finalize's answer, and the
+// code must not run before its memory is in place.
 func (c *ControllerAccess) Serve() error {
 	defer c.release()
+	finalizes, runs := c.tags(finalizeWrappers), c.tags(needFinalizedMemory)
+	var mu sync.Mutex
+	inflight := make(map[uint64]chan struct{}) // finalizes not yet answered
+	var next uint64
+	c.conn.HandleInOrder()
 	return c.conn.Serve(func(tag uint64, args []byte, reply func([]byte, error)) {
 		if c.detached.Load() {
 			reply(nil, ErrDetached)
 			return
 		}
-		c.s.Dispatcher().Dispatch(func() { c.s.CallWrapper(tag, args, Return(reply)) })
+		var wait []chan struct{}
+		mu.Lock()
+		switch {
+		case finalizes[tag]:
+			id, done := next, make(chan struct{})
+			next++
+			inflight[id] = done
+			answer := reply
+			reply = func(b []byte, err error) {
+				mu.Lock()
+				delete(inflight, id)
+				mu.Unlock()
+				close(done)
+				answer(b, err)
+			}
+		case runs[tag]:
+			wait = slices.Collect(maps.Values(inflight))
+		}
+		mu.Unlock()
+		c.s.Dispatcher().Dispatch(func() {
+			for _, w := range wait {
+				<-w
+			}
+			c.s.CallWrapper(tag, args, Return(reply))
+		})
 	})
+}
+
+// finalizeWrappers put JIT'd memory in place.
+var finalizeWrappers = []string{protocol.MemoryManagerFinalize, protocol.MemoryManagerInitialize,
+	protocol.SharedMemoryMapperInitialize, protocol.SlabMemoryFinalize}
+
+// needFinalizedMemory are the wrappers that use JIT'd memory.
+var needFinalizedMemory = []string{protocol.RunAsMain, protocol.RunAsVoidFunction, protocol.RunAsIntFunction,
+	protocol.RunAsVoid, protocol.RunAsInt, protocol.RegisterEHFrame, protocol.RegisterEHFrameSection}
+
+// tags returns the addresses the session publishes under names.
+func (c *ControllerAccess) tags(names []string) map[uint64]bool {
+	m := make(map[uint64]bool)
+	for _, n := range names {
+		if a, ok := c.s.Symbol(n); ok {
+			m[a] = true
+		}
+	}
+	return m
 }
 
 // CallController calls the controller's handler for tag.

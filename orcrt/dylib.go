@@ -40,24 +40,59 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 		}
 		return sps.Ok(h)
 	}))
-	lookup := SyncWrapper(sps.Handler(func(a protocol.LookupArgs) sps.Expected[[]sps.Addr] {
+	// LLVM 14 answers addresses, 19 (address, flags) pairs.
+	lookup := SyncWrapper(func(args []byte) ([]byte, error) {
+		var a protocol.LookupArgs
+		if err := sps.Unmarshal(args, &a); err != nil {
+			return nil, err
+		}
 		if err := d.check(a.Instance); err != nil {
-			return sps.Fail[[]sps.Addr](err)
+			return marshalFail(err)
 		}
 		addrs, err := d.Lookup(a.Handle, a.Names)
 		if err != nil {
-			return sps.Fail[[]sps.Addr](err)
+			return marshalFail(err)
 		}
-		return sps.Ok(addrs)
+		if s.Protocol() == protocol.LLVM14 {
+			return sps.Marshal(sps.Ok(addrs))
+		}
+		defs := make([]protocol.SymbolDef, len(addrs))
+		for i, a := range addrs {
+			defs[i] = protocol.SymbolDef{Addr: a, Flags: protocol.SymbolExported}
+		}
+		return sps.Marshal(sps.Ok(defs))
+	})
+	// LLVM 22: no instance. Answered as LLVM 22's executor answers on
+	// the wire: a name not found is absent if required (the controller
+	// reports it) and present at address 0 if not.
+	resolve := SyncWrapper(sps.Handler(func(a protocol.ResolveArgs) sps.Expected[[]protocol.MaybeSymbolDef] {
+		optional := make([]protocol.LookupRequest, len(a.Names))
+		for i, n := range a.Names {
+			optional[i] = protocol.LookupRequest{Name: n.Name}
+		}
+		addrs, err := d.Lookup(uint64(a.Handle), optional)
+		if err != nil {
+			return sps.Fail[[]protocol.MaybeSymbolDef](err)
+		}
+		defs := make([]protocol.MaybeSymbolDef, len(addrs))
+		for i, addr := range addrs {
+			if addr != 0 || !a.Names[i].Required {
+				defs[i] = protocol.MaybeSymbolDef{Found: true, Def: protocol.SymbolDef{Addr: addr, Flags: protocol.SymbolExported}}
+			}
+		}
+		return sps.Ok(defs)
 	}))
-	if err := d.publish(s, d, map[string]WrapperFunction{protocol.DylibManagerOpen: open, protocol.DylibManagerLookup: lookup}); err != nil {
+	err = d.publish(s, d, map[string]WrapperFunction{protocol.DylibManagerOpen: open,
+		protocol.DylibManagerLookup: lookup, protocol.DylibManagerResolve: resolve})
+	if err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
 // Open loads the library at path ("" for the process) with global
-// visibility and returns its handle.
+// visibility and returns its handle. Handles count up from 1: LLVM 19 and
+// later take them for addresses, which are never 0.
 func (d *DylibManager) Open(path string) (uint64, error) {
 	lib, err := native.Open(path, native.RTLDNow|native.RTLDGlobal)
 	if err != nil {
@@ -66,17 +101,17 @@ func (d *DylibManager) Open(path string) (uint64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.libs = append(d.libs, lib)
-	return uint64(len(d.libs) - 1), nil
+	return uint64(len(d.libs)), nil
 }
 
 // Lookup finds names in the library with handle h.
 func (d *DylibManager) Lookup(h uint64, names []protocol.LookupRequest) ([]sps.Addr, error) {
 	d.mu.Lock()
-	if h >= uint64(len(d.libs)) {
+	if h == 0 || h > uint64(len(d.libs)) {
 		d.mu.Unlock()
-		return nil, fmt.Errorf("dylib manager: invalid handle %d", h)
+		return nil, fmt.Errorf("dylib manager: invalid handle %#x", h)
 	}
-	lib := d.libs[h]
+	lib := d.libs[h-1]
 	d.mu.Unlock()
 	addrs := make([]sps.Addr, len(names))
 	var missing []string
@@ -113,4 +148,10 @@ func (d *DylibManager) Shutdown() error {
 	defer d.mu.Unlock()
 	d.libs = nil
 	return nil
+}
+
+// marshalFail encodes err as a failed Expected, whose value's type does not
+// matter to the encoding.
+func marshalFail(err error) ([]byte, error) {
+	return sps.Marshal(sps.Fail[sps.Empty](err))
 }

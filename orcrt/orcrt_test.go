@@ -141,7 +141,7 @@ func connect(t *testing.T, s *orcrt.Session, handler wire.Handler) (*fakeControl
 		t.Fatal(err)
 	}
 	c := &fakeController{conn: ctlConn, syms: map[string]uint64{}}
-	if err := sps.Unmarshal(payload, &c.setup); err != nil {
+	if c.setup, _, err = protocol.DecodeSetup(payload); err != nil {
 		t.Fatal(err)
 	}
 	for _, sym := range c.setup.Symbols {

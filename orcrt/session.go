@@ -8,8 +8,9 @@
 // its task dispatcher, and shuts everything down, in reverse order, at the
 // end. Wrapper functions (bytes in, bytes out, possibly answered later) are
 // what the controller calls; each has an executor address, so that calls
-// name their callee by address as LLVM's protocol does. Serve connects a
-// Session to a controller over the LLVM 14 remote-executor protocol.
+// name their callee by address as LLVM's protocol does. Connect attaches a
+// Session to a controller over the remote-executor protocol of LLVM 14,
+// or of LLVM 19 and 22.
 package orcrt
 
 import (
@@ -20,10 +21,9 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/internal/native"
-
-	"github.com/gorc-jit/gorc/orc/shared/tasks"
-
 	"github.com/gorc-jit/gorc/internal/sysmem"
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // Return delivers a wrapper function's result, now or later, from any
@@ -52,6 +52,7 @@ type ResourceManager interface {
 // in a process.
 type Session struct {
 	tasks tasks.Dispatcher
+	proto protocol.Version
 
 	mu       sync.Mutex
 	managers []ResourceManager
@@ -64,6 +65,20 @@ type Session struct {
 
 // Option configures a Session.
 type Option func(*Session)
+
+// WithProtocol sets the protocol the session speaks: protocol.LLVM14 (its
+// Setup layout and lookup results), or LLVM19 or LLVM22, which one
+// executor serves at once (the default; gorc's controller reads either).
+func WithProtocol(v protocol.Version) Option { return func(s *Session) { s.proto = v } }
+
+// Protocol returns the protocol the session speaks: LLVM14, or LLVM22 for
+// the protocol of LLVM 19 and 22 both.
+func (s *Session) Protocol() protocol.Version {
+	if s.proto == protocol.LLVM14 {
+		return protocol.LLVM14
+	}
+	return protocol.LLVM22
+}
 
 // WithTaskDispatcher sets how incoming calls run (default: a goroutine
 // each).

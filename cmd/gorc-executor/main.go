@@ -1,6 +1,7 @@
 // Command gorc-executor runs JIT'd code for a controller in another
-// process (gorc-jitlink -oop-executor, or llvm-jitlink-14 -oop-executor),
-// speaking LLVM 14's remote-executor protocol. See usage (gorc-executor
+// process (gorc-jitlink -oop-executor, or llvm-jitlink of LLVM 14, 19 or
+// 22 with -oop-executor), speaking the remote-executor protocol of the
+// controller's LLVM (docs/llvm-protocols.md). See usage (gorc-executor
 // -help) for its arguments, and docs/remote.md for the trust model: a
 // controller runs any code it likes here, as this user.
 //
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 	"github.com/gorc-jit/gorc/orcrt"
 
@@ -31,7 +33,7 @@ import (
 func usage() string {
 	return `usage: gorc-executor [options] TRANSPORT
 
-Runs the code a controller (gorc-jitlink, llvm-jitlink-14) links into it.
+Runs the code a controller (gorc-jitlink, llvm-jitlink-14/19/22) links into it.
 Whoever controls it runs any code as this user: listen only where every
 peer that can connect is trusted (see docs/remote.md).
 
@@ -62,6 +64,7 @@ type config struct {
 	maxInFlight  int
 	idleTimeout  time.Duration
 	memory       []orcrt.MemoryOption
+	protocol     protocol.Version // 0: choose by the controller's process
 	help         bool
 }
 
@@ -112,6 +115,12 @@ func optionTable(c *config, tokenFile *string) []cli.Option {
 			c.memory = append(c.memory, orcrt.MaxReserved(n))
 			return err
 		}},
+		{Names: []string{"protocol"}, Value: "P", Help: "speak LLVM's protocol P: llvm14, or llvm19 and llvm22 (one protocol: both are served at once); auto (the default) picks llvm14 when the controller's process has LLVM 14's libLLVM mapped, llvm19/22 otherwise (gorc's controller reads both) (also accepted without the dash)", Set: func(v string) (err error) {
+			if v != "auto" {
+				c.protocol, err = protocol.ParseVersion(v)
+			}
+			return err
+		}},
 		{Names: []string{"help", "h"}, Help: "print this text", Set: cli.Flag(&c.help)},
 	}
 }
@@ -121,7 +130,7 @@ func parseArgs(args []string) (*config, error) {
 	tokenFile := ""
 	args = slices.Clone(args)
 	for i, a := range args {
-		if strings.HasPrefix(a, "max-reserved=") {
+		if strings.HasPrefix(a, "max-reserved=") || strings.HasPrefix(a, "protocol=") {
 			args[i] = "-" + a // as a controller's executor arguments give it
 		}
 	}
@@ -157,9 +166,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage())
 		return nil
 	}
-	conn, err := transport(c, stderr)
+	conn, peer, err := transport(c, stderr)
 	if err != nil {
 		return err
+	}
+	proto := c.protocol
+	if proto == 0 {
+		proto, _ = chooseProtocol(peer)
 	}
 	native.InstallCrashHandler("gorc-executor: JIT'd code crashed: ")
 	if _, err := native.Open("libm.so.6", native.RTLDNow|native.RTLDGlobal); err != nil {
@@ -168,7 +181,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, lib := range []string{"libgcc_s.so.1", "libstdc++.so.6"} {
 		native.Open(lib, native.RTLDNow|native.RTLDGlobal) // optional
 	}
-	s := orcrt.NewSession()
+	s := orcrt.NewSession(orcrt.WithProtocol(proto))
 	if err := orcrt.AddServices(s, c.memory...); err != nil {
 		return err
 	}

@@ -13,28 +13,30 @@ import (
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
 
-// transport opens the connection c names.
-func transport(c *config, stderr io.Writer) (*wire.Conn, error) {
+// transport opens the connection c names and finds the controller's
+// process id (0 if unknown).
+func transport(c *config, stderr io.Writer) (*wire.Conn, int, error) {
 	arg := c.transport
 	if v, ok := strings.CutPrefix(arg, "filedescs="); ok {
 		if c.token != nil && !c.tokenFromEnv {
-			return nil, usageError{"-token-file applies to listen=, not to filedescs= (a pipe has only the process that made it at its other end)"}
+			return nil, 0, usageError{"-token-file applies to listen=, not to filedescs= (a pipe has only the process that made it at its other end)"}
 		}
-		return pipes(v, c)
+		conn, err := pipes(v, c)
+		return conn, os.Getppid(), err
 	}
 	if v, ok := strings.CutPrefix(arg, "listen="); ok {
 		l, err := listen(v, c, stderr)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		fmt.Fprintf(stderr, "gorc-executor: listening on %s\n", listenerName(l))
 		nc, err := accept(l, c.token, stderr)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return wire.NewConn(nc, nc, nc, c.connOptions()...), nil
+		return wire.NewConn(nc, nc, nc, c.connOptions()...), peerPID(nc), nil
 	}
-	return nil, usageError{fmt.Sprintf("bad argument %q: want filedescs=IN,OUT or listen=ADDRESS", arg)}
+	return nil, 0, usageError{fmt.Sprintf("bad argument %q: want filedescs=IN,OUT or listen=ADDRESS", arg)}
 }
 
 // pipes wraps the descriptors of filedescs=IN,OUT.

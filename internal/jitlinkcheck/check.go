@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // Env is the linked program the expressions are evaluated against.
@@ -36,6 +38,9 @@ type Env struct {
 	// sym): the stub for sym used by calls from section. Nil where only
 	// the two-argument form exists.
 	SectionStubAddr func(file, section, sym string) (uint64, error)
+	// Arch is the machine decode_operand and next_pc decode for
+	// (default x86-64).
+	Arch triple.Arch
 }
 
 // Rule is one check found in a file.
@@ -253,7 +258,7 @@ func (p *parser) slice(v uint64) (uint64, error) {
 		return 0, p.errorf("bad slice")
 	}
 	lo, err := strconv.ParseUint(p.number(), 0, 8)
-	if err != nil || !p.eat("]") || hi > 63 || lo > hi {
+	if err != nil || !p.eat("]") || hi > 64 || lo > hi {
 		return 0, p.errorf("bad slice")
 	}
 	v >>= lo
@@ -308,6 +313,12 @@ func (p *parser) builtin(name string) (uint64, error) {
 		addr, err := p.expr()
 		if err != nil || !p.eat(")") {
 			return 0, p.errorf("bad next_pc argument")
+		}
+		if p.env.Arch == triple.AArch64 {
+			if _, _, err := p.decodeARM64(addr); err != nil {
+				return 0, err
+			}
+			return addr + 4, nil
 		}
 		inst, err := p.decode(addr)
 		if err != nil {
@@ -381,6 +392,9 @@ func (p *parser) decode(addr uint64) (x86asm.Inst, error) {
 // immediate taking one slot and a memory operand five (base, scale, index,
 // displacement, segment). Relative branch targets are their displacement.
 func (p *parser) decodeOperand(addr uint64, idx int) (uint64, error) {
+	if p.env.Arch == triple.AArch64 {
+		return p.decodeOperandARM64(addr, idx)
+	}
 	inst, err := p.decode(addr)
 	if err != nil {
 		return 0, err

@@ -1,9 +1,12 @@
 package jitlinkcheck
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 func testEnv() *Env {
@@ -76,6 +79,7 @@ func TestEvalErrors(t *testing.T) {
 		"(1 + 2 = 3":                  "expected ')'",
 		"1 = 1 garbage":               "unexpected",
 		"data[70:0] = 0":              "bad slice",
+		"data[65:0] = 0":              "bad slice",
 	} {
 		if _, _, err := Eval(check, env); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want an error containing %q, got %v", check, want, err)
@@ -104,5 +108,78 @@ jitlink-check: not a comment
 	}
 	if r := Rules([]byte(src), "other-check"); len(r) != 1 || r[0].Expr != "c = d" {
 		t.Fatalf("custom prefix: %v", r)
+	}
+}
+
+// AArch64 operands are numbered as LLVM's MCInst numbers them.
+func TestEvalAArch64(t *testing.T) {
+	words := []uint32{
+		0x97fffffe, // 0x1000 bl .-8
+		0x54000041, // 0x1004 b.ne .+8
+		0xb4ffffe3, // 0x1008 cbz x3, .-4
+		0x37180062, // 0x100c tbnz w2, #3, .+12
+		0xf0000010, // 0x1010 adrp x16, .+0x3000 (page)
+		0x91004e30, // 0x1014 add x16, x17, #0x13
+		0x91404e30, // 0x1018 add x16, x17, #0x13, lsl #12
+		0xf2a24685, // 0x101c movk x5, #0x1234, lsl #16
+		0xd2c24685, // 0x1020 movz x5, #0x1234, lsl #32
+		0xf9400e30, // 0x1024 ldr x16, [x17, #24]
+		0x39401e30, // 0x1028 ldrb w16, [x17, #7]
+		0x58ffffe1, // 0x102c ldr x1, .-4
+		0x30000000, // 0x1030 adr x0, .+1
+		0xd61f0200, // 0x1034 br x16
+	}
+	code := make([]byte, 0, 4*len(words))
+	for _, w := range words {
+		code = binary.LittleEndian.AppendUint32(code, w)
+	}
+	env := &Env{
+		Arch:   triple.AArch64,
+		Symbol: func(n string) (uint64, bool) { return 0x1000, n == "code" },
+		Read: func(addr uint64, n int) ([]byte, bool) {
+			if addr < 0x1000 || addr+uint64(n) > 0x1000+uint64(len(code)) {
+				return nil, false
+			}
+			return code[addr-0x1000:][:n], true
+		},
+	}
+	for _, tc := range []struct {
+		check string
+		want  uint64
+	}{
+		{"decode_operand(code, 0)", 0xfffffffffffffffe},
+		{"decode_operand(code, 0)[25:0]", 0x3fffffe},
+		{"decode_operand(code + 4, 0)", 1}, // ne
+		{"decode_operand(code + 4, 1)", 2},
+		{"decode_operand(code + 8, 0)", 3},
+		{"decode_operand(code + 8, 1)", 0xffffffffffffffff},
+		{"decode_operand(code + 12, 1)", 3},
+		{"decode_operand(code + 12, 2)", 3},
+		{"decode_operand(code + 16, 1)", 3},
+		{"decode_operand(code + 20, 1)", 17},
+		{"decode_operand(code + 20, 2)", 0x13},
+		{"decode_operand(code + 24, 3)", 12},
+		{"decode_operand(code + 28, 1)", 5}, // movk: the tied source
+		{"decode_operand(code + 28, 2)", 0x1234},
+		{"decode_operand(code + 28, 3)", 16},
+		{"decode_operand(code + 32, 1)", 0x1234},
+		{"decode_operand(code + 32, 2)", 32},
+		{"decode_operand(code + 36, 2)", 3},
+		{"decode_operand(code + 40, 2)", 7},
+		{"decode_operand(code + 44, 1)", 0xffffffffffffffff},
+		{"decode_operand(code + 48, 1)", 1},
+		{"decode_operand(code + 52, 0)", 16},
+		{"next_pc(code + 8)", 0x100c},
+	} {
+		lhs, _, err := Eval(tc.check+" = 0", env)
+		if err != nil || lhs != tc.want {
+			t.Errorf("%s: got %#x, %v, want %#x", tc.check, lhs, err, tc.want)
+		}
+	}
+	if _, _, err := Eval("decode_operand(code, 1) = 0", env); err == nil || !strings.Contains(err.Error(), "has no operand 1") {
+		t.Errorf("missing operand: %v", err)
+	}
+	if _, _, err := Eval("decode_operand(code + 0x100, 0) = 0", env); err == nil || !strings.Contains(err.Error(), "cannot read") {
+		t.Errorf("unreadable: %v", err)
 	}
 }

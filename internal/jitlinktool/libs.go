@@ -8,16 +8,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
 // systemLibDirs are searched after the -L directories, as by the system's
-// linker; gcc's own directories (libstdc++, libgcc) come last.
-func systemLibDirs() []string {
+// linker for the executor's architecture (Debian's multiarch directories,
+// such as aarch64-linux-gnu); gcc's own directories (libstdc++, libgcc)
+// come last.
+func systemLibDirs(t triple.Triple) []string {
+	tuple := string(t.Arch) + "-linux-gnu"
 	dirs := []string{
-		"/usr/local/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+		"/usr/local/lib/" + tuple, "/lib/" + tuple, "/usr/lib/" + tuple,
 		"/usr/local/lib", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 	}
-	gcc, _ := filepath.Glob("/usr/lib/gcc/x86_64-linux-gnu/*")
+	gcc, _ := filepath.Glob("/usr/lib/gcc/" + tuple + "/*")
 	slices.SortFunc(gcc, func(a, b string) int { return compareVersions(filepath.Base(b), filepath.Base(a)) })
 	return append(dirs, gcc...)
 }

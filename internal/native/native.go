@@ -35,6 +35,8 @@ static gorc_wrapper_result gorc_call_wrapper(uintptr_t fn, const char *data, siz
 static void *gorc_rtld_default(void) { return RTLD_DEFAULT; }
 static void gorc_fflush_all(void) { fflush(NULL); }
 static void gorc_write(uintptr_t dst, const void *src, size_t n) { memcpy((void *)dst, src, n); }
+static void gorc_read(uintptr_t src, void *dst, size_t n) { memcpy(dst, (const void *)src, n); }
+static size_t gorc_strlen(uintptr_t s) { return strlen((const char *)s); }
 static void gorc_store64(uintptr_t dst, uint64_t v) { __atomic_store_n((uint64_t *)dst, v, __ATOMIC_RELEASE); }
 */
 import "C"
@@ -193,6 +195,21 @@ func Write(addr uint64, data []byte) {
 	case len(data) > 0:
 		C.gorc_write(C.uintptr_t(addr), unsafe.Pointer(&data[0]), C.size_t(len(data)))
 	}
+}
+
+// Read copies n bytes from address addr of this process (memory the
+// caller knows to be mapped readable).
+func Read(addr uint64, n int) []byte {
+	b := make([]byte, n)
+	if n > 0 {
+		C.gorc_read(C.uintptr_t(addr), unsafe.Pointer(&b[0]), C.size_t(n))
+	}
+	return b
+}
+
+// ReadCString reads the NUL-terminated string at addr.
+func ReadCString(addr uint64) string {
+	return string(Read(addr, int(C.gorc_strlen(C.uintptr_t(addr)))))
 }
 
 // ReserveTLSModule reserves a TLS module id in this process (0 if none is

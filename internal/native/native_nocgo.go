@@ -55,6 +55,8 @@ func InstallCrashHandler(prefix string) {}
 func FlushStdio()                       {}
 func Exit(code int)                     { os.Exit(code) }
 func Write(addr uint64, data []byte)    { panic(errNoCgo) }
+func Read(addr uint64, n int) []byte    { panic(errNoCgo) }
+func ReadCString(addr uint64) string    { panic(errNoCgo) }
 func DispatchFunction() uint64          { return 0 }
 
 // DispatchFunc answers a call JIT'd code makes to the controller.

@@ -512,7 +512,11 @@ static const char *signal_name(int sig) {
 
 static void crash_handler(int sig, siginfo_t *info, void *ctx) {
 	ucontext_t *uc = ctx;
+#if defined(__aarch64__)
+	uintptr_t pc = uc->uc_mcontext.pc;
+#else
 	uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];
+#endif
 	size_t i;
 	for (i = 0; i < NCRASH && crash_signals[i] != sig; i++)
 		;

@@ -30,8 +30,8 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 }
 
 // arches are the architectures the ELF reader knows, each in its own
-// file (elf_x86_64.go).
-var arches = [...]*arch{archX86_64}
+// file (elf_x86_64.go, elf_aarch64.go).
+var arches = [...]*arch{archX86_64, archAArch64}
 
 // archFor returns the first of arches that matches, or nil.
 func archFor(match func(*arch) bool) *arch {
@@ -526,8 +526,11 @@ func implicitAddend(p []byte, size int) int64 {
 }
 
 func relocName(m elf.Machine, t uint32) string {
-	if m == elf.EM_X86_64 {
+	switch m {
+	case elf.EM_X86_64:
 		return elf.R_X86_64(t).String()
+	case elf.EM_AARCH64:
+		return elf.R_AARCH64(t).String()
 	}
 	return fmt.Sprintf("type %d", t)
 }

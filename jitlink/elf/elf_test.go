@@ -430,7 +430,7 @@ func TestMalformed(t *testing.T) {
 		{"32-bit", func(d []byte) []byte { d[4] = 1; return d }, "ELFCLASS32"},
 		{"big-endian", func(d []byte) []byte { d[5] = 2; return d }, "ELFDATA2MSB"},
 		{"executable", func(d []byte) []byte { le.PutUint16(d[16:], 2); return d }, "ET_EXEC"},
-		{"other machine", func(d []byte) []byte { le.PutUint16(d[18:], 183); return d }, "EM_AARCH64"},
+		{"other machine", func(d []byte) []byte { le.PutUint16(d[18:], 243); return d }, "EM_RISCV"},
 		{"truncated headers", func(d []byte) []byte { return d[:shoff+10] }, "section header table"},
 		{"section past end", func(d []byte) []byte { le.PutUint64(section(d, 1)[32:], 1<<40); return d }, "extend past the end"},
 		{"bad shstrndx", func(d []byte) []byte { le.PutUint16(d[62:], 0x7000); return d }, "out of range"},

@@ -24,9 +24,11 @@ type reader struct {
 	needsLowAddresses func(name string, data []byte) (bool, error)
 	// checkArch refuses an object for another architecture than target's.
 	checkArch func(name string, data []byte, target triple.Triple) error
+	// arch returns the object's architecture.
+	arch func(name string, data []byte) (triple.Arch, error)
 }
 
-var elfReader = reader{elf.NewLinkGraph, elf.ReadInterface, elf.NeedsLowAddresses, elf.CheckMachine}
+var elfReader = reader{elf.NewLinkGraph, elf.ReadInterface, elf.NeedsLowAddresses, elf.CheckMachine, elf.Arch}
 
 // Format returns the object format data is in, from its magic, or
 // triple.UnknownFormat.
@@ -113,4 +115,14 @@ func CheckArch(name string, data []byte, target triple.Triple) error {
 		return nil
 	}
 	return r.checkArch(name, data, target)
+}
+
+// Arch returns the architecture an object is for, or an error naming the
+// file if gorc cannot read it or does not link for its machine.
+func Arch(name string, data []byte) (triple.Arch, error) {
+	r, err := format(name, data)
+	if err != nil {
+		return triple.UnknownArch, err
+	}
+	return r.arch(name, data)
 }

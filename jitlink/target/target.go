@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/aarch64"
 	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
@@ -19,6 +20,8 @@ func For(t triple.Triple) (jitlink.Target, error) {
 	switch t.Arch {
 	case triple.X86_64:
 		return x86_64.NewTarget(t), nil
+	case triple.AArch64:
+		return aarch64.NewTarget(t), nil
 	}
 	return nil, fmt.Errorf("no JIT target for architecture %s (triple %s)", t.Arch, t)
 }

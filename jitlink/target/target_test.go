@@ -9,7 +9,7 @@ import (
 )
 
 func TestFor(t *testing.T) {
-	for _, s := range []string{"x86_64-unknown-linux-gnu", "x86_64-unknown-freebsd", "x86_64-pc-windows-msvc"} {
+	for _, s := range []string{"x86_64-unknown-linux-gnu", "x86_64-unknown-freebsd", "x86_64-pc-windows-msvc", "aarch64-unknown-linux-gnu"} {
 		tr := triple.MustParse(s)
 		tgt, err := target.For(tr)
 		if err != nil {

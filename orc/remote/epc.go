@@ -1,6 +1,7 @@
 // Package remote is the controller's side of an executor in another
-// process: an ExecutorProcessControl that speaks LLVM 14's remote-executor
-// protocol to gorc-executor or llvm-jitlink-executor-14, over pipes to a
+// process: an ExecutorProcessControl that speaks the remote-executor
+// protocol of LLVM 14, 19 or 22 (whichever the executor's Setup shows) to
+// gorc-executor or llvm-jitlink-executor, over pipes to a
 // process it starts or over a network connection. It is pure Go: a
 // controller built without cgo links for a remote executor.
 package remote
@@ -37,6 +38,9 @@ type EPC struct {
 	syms   map[string]uint64
 	mm     jitlink.MemoryManager
 	gorc   bool // the executor is gorc's (it publishes gorc's additions)
+	// version is the LLVM protocol the executor speaks (gorc's speaks
+	// 14's or 22's, which serves 19's controllers too).
+	version protocol.Version
 
 	dispatch atomic.Pointer[func(tag uint64, args []byte) ([]byte, error)]
 
@@ -81,8 +85,9 @@ func Debuggable() Option { return func(c *config) { c.debuggable = true } }
 func ExecutorArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
 // SharedMemory makes the EPC link into memory mapped in both processes
-// (gorc-executor on the same machine only), so that finalizing sends no
-// content over the connection. Without it, or where the executor cannot
+// (gorc-executor's slab, or the shared-memory mapper of LLVM 19's and
+// 22's executors; same machine only), so that finalizing sends no content
+// over the connection. Without it, or where the executor cannot
 // share memory, segments are copied over the connection.
 func SharedMemory() Option { return func(c *config) { c.shared = true } }
 
@@ -181,9 +186,10 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	if err != nil {
 		return err
 	}
-	if err := sps.Unmarshal(payload, &e.setup); err != nil {
+	e.setup, e.version, err = protocol.DecodeSetup(payload)
+	if err != nil {
 		conn.Close()
-		return fmt.Errorf("executor's Setup message: %w", err)
+		return err
 	}
 	if e.triple, err = triple.Parse(e.setup.Triple); err != nil {
 		conn.Close()
@@ -197,12 +203,10 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	for _, s := range e.setup.Symbols {
 		e.syms[s.Name] = uint64(s.Addr)
 	}
-	for _, name := range []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
-		protocol.MemoryManagerFinalize, protocol.MemoryManagerDeallocate, protocol.DylibManagerInstance,
-		protocol.DylibManagerOpen, protocol.DylibManagerLookup, protocol.RunAsMain} {
+	for _, name := range requiredSymbols(e.version) {
 		if e.syms[name] == 0 {
 			conn.Close()
-			return fmt.Errorf("executor's Setup message lacks %s", name)
+			return fmt.Errorf("executor's Setup message (%s protocol) lacks %s", e.version, name)
 		}
 	}
 	_, e.gorc = e.syms[protocol.RunAsVoid]
@@ -217,9 +221,23 @@ func (e *EPC) start(conn *wire.Conn, c *config) error {
 	if !c.debuggable {
 		if mm, err := newSlabManager(e, c.shared); err == nil {
 			e.mm = mm
+		} else if mm, err := newLLVMSharedManager(e); err == nil && c.shared {
+			e.mm = mm
 		}
 	}
 	return nil
+}
+
+// requiredSymbols are the names an executor of protocol v must publish.
+func requiredSymbols(v protocol.Version) []string {
+	names := []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
+		protocol.DylibManagerInstance, protocol.DylibManagerOpen, protocol.RunAsMain,
+		protocol.WriteUint64s, protocol.WriteBuffers}
+	switch v {
+	case protocol.LLVM14, protocol.LLVM19:
+		return append(names, protocol.MemoryManagerFinalize, protocol.MemoryManagerDeallocate, protocol.DylibManagerLookup)
+	}
+	return append(names, protocol.MemoryManagerInitialize, protocol.MemoryManagerRelease, protocol.DylibManagerResolve)
 }
 
 // checkTarget refuses an executor that runs code gorc does not link for:
@@ -304,23 +322,54 @@ func (e *EPC) LoadDylib(path string) (orc.DylibHandle, error) {
 	return orc.DylibHandle(h), nil
 }
 
-// LookupSymbols looks names up in a library opened with LoadDylib.
+// LookupSymbols looks names up in a library opened with LoadDylib; a
+// name not found (and not required) is 0.
 func (e *EPC) LookupSymbols(h orc.DylibHandle, syms []orc.SymbolRequest) ([]uint64, error) {
-	req := protocol.LookupArgs{Instance: sps.Addr(e.sym(protocol.DylibManagerInstance)), Handle: uint64(h),
-		Names: make([]protocol.LookupRequest, len(syms))}
+	names := make([]protocol.LookupRequest, len(syms))
 	for i, s := range syms {
-		req.Names[i] = protocol.LookupRequest{Name: s.Name, Required: s.Required}
+		names[i] = protocol.LookupRequest{Name: s.Name, Required: s.Required}
 	}
-	addrs, err := sps.CallExpected[[]sps.Addr](e, e.sym(protocol.DylibManagerLookup), req)
-	if err != nil {
-		return nil, err
+	inst := sps.Addr(e.sym(protocol.DylibManagerInstance))
+	out := make([]uint64, 0, len(syms))
+	switch e.version {
+	case protocol.LLVM14:
+		addrs, err := sps.CallExpected[[]sps.Addr](e, e.sym(protocol.DylibManagerLookup),
+			protocol.LookupArgs{Instance: inst, Handle: uint64(h), Names: names})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			out = append(out, uint64(a))
+		}
+	case protocol.LLVM19:
+		defs, err := sps.CallExpected[[]protocol.SymbolDef](e, e.sym(protocol.DylibManagerLookup),
+			protocol.LookupArgs{Instance: inst, Handle: uint64(h), Names: names})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range defs {
+			out = append(out, uint64(d.Addr))
+		}
+	default:
+		defs, err := sps.CallExpected[[]protocol.MaybeSymbolDef](e, e.sym(protocol.DylibManagerResolve),
+			protocol.ResolveArgs{Handle: sps.Addr(h), Names: names})
+		if err != nil {
+			return nil, err
+		}
+		// LLVM 22's executor answers a required name it lacks as absent.
+		var missing []string
+		for i, d := range defs {
+			if !d.Found && i < len(syms) && syms[i].Required {
+				missing = append(missing, syms[i].Name)
+			}
+			out = append(out, uint64(d.Def.Addr))
+		}
+		if missing != nil {
+			return nil, fmt.Errorf("symbols not found in the executor: %s", strings.Join(missing, ", "))
+		}
 	}
-	if len(addrs) != len(syms) {
-		return nil, fmt.Errorf("executor answered %d addresses for %d names", len(addrs), len(syms))
-	}
-	out := make([]uint64, len(addrs))
-	for i, a := range addrs {
-		out[i] = uint64(a)
+	if len(out) != len(syms) {
+		return nil, fmt.Errorf("executor answered %d addresses for %d names", len(out), len(syms))
 	}
 	return out, nil
 }
@@ -337,11 +386,15 @@ func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
 	return int(int32(r)), nil
 }
 
-// RunAsVoidFunction runs void f(void) at addr. LLVM's executor has no such
-// call: there f runs as main with no arguments, which a void function
-// ignores.
+// RunAsVoidFunction runs void f(void) at addr. LLVM 14's executor has no
+// such call: there f runs as main with no arguments, which a void
+// function ignores.
 func (e *EPC) RunAsVoidFunction(addr uint64) error {
 	if !e.gorc {
+		if fn, ok := e.syms[protocol.RunAsVoidFunction]; ok {
+			_, err := sps.Call[int32](e, fn, sps.Addr(addr))
+			return err
+		}
 		_, err := e.RunAsMain(addr, nil)
 		return err
 	}
@@ -446,20 +499,30 @@ func (e *EPC) SetJITDispatchHandler(h func(tag uint64, args []byte) ([]byte, err
 }
 
 // RuntimeSymbol returns the executor address of a function of gorc's
-// runtime (for orc/elfplatform). LLVM's executor has only the eh-frame
-// registration among them, under its own name.
+// runtime (for orc/elfplatform). LLVM's executors have only the eh-frame
+// registration among them, under a name of their version's (all take and
+// answer what gorc's does).
 func (e *EPC) RuntimeSymbol(name string) (uint64, bool) {
 	if a, ok := e.syms[name]; ok {
 		return a, true
 	}
+	var llvmNames []string
 	switch name {
 	case "gorc_register_eh_frame_wrapper":
-		return e.Symbol(protocol.RegisterEHFrame)
+		llvmNames = []string{protocol.RegisterEHFrame, protocol.RegisterEHFrameSection, protocol.RegisterEHFrameAllocAction}
 	case "gorc_deregister_eh_frame_wrapper":
-		return e.Symbol(protocol.DeregisterEHFrame)
+		llvmNames = []string{protocol.DeregisterEHFrame, protocol.DeregisterEHFrameSection, protocol.DeregisterEHFrameAllocAction}
+	}
+	for _, n := range llvmNames {
+		if a, ok := e.syms[n]; ok {
+			return a, true
+		}
 	}
 	return 0, false
 }
+
+// Protocol returns the LLVM protocol the executor speaks.
+func (e *EPC) Protocol() protocol.Version { return e.version }
 
 // ReserveTLSModule reserves a TLS module id in the executor.
 func (e *EPC) ReserveTLSModule() (uint32, error) {

@@ -15,17 +15,28 @@ import (
 // EPCGenericJITLinkMemoryManager): one reservation per allocation, as
 // LLVM's executor requires. Working memory covers content only: zero-fill
 // is neither held here nor sent (the reservation's pages are fresh).
+//
+// LLVM 22's executor initializes instead of finalizing (answering the
+// region's key) and releases instead of deallocating; on failure it keeps
+// the reservation, so the controller releases it.
 type copyingManager struct {
 	e                                    *EPC
 	instance, reserve, finalize, dealloc uint64
+	initialize                           bool // LLVM 22's protocol
 }
 
 func newCopyingManager(e *EPC) *copyingManager {
-	return &copyingManager{e: e,
+	m := &copyingManager{e: e,
 		instance: e.sym(protocol.MemoryManagerInstance),
 		reserve:  e.sym(protocol.MemoryManagerReserve),
 		finalize: e.sym(protocol.MemoryManagerFinalize),
 		dealloc:  e.sym(protocol.MemoryManagerDeallocate)}
+	if e.version == protocol.LLVM22 {
+		m.initialize = true
+		m.finalize = e.sym(protocol.MemoryManagerInitialize)
+		m.dealloc = e.sym(protocol.MemoryManagerRelease)
+	}
+	return m
 }
 
 // layout places segments on page boundaries (each gets its own
@@ -101,9 +112,9 @@ type copyingAlloc struct {
 func (a *copyingAlloc) Segments() []jitlink.SegmentAlloc { return a.segs }
 
 // Finalize sends the content and actions. If finalizing fails, the
-// executor has released the reservation (LLVM's does the same), so it is
-// not released again here: the address may already belong to another
-// graph.
+// executor has released the reservation (LLVM 14's and 19's do the same),
+// so it is not released again here: the address may already belong to
+// another graph. LLVM 22's executor keeps it, so then it is released here.
 func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
 	if err := a.state.Finalizing(); err != nil {
 		done(jitlink.FinalizedAlloc{}, err)
@@ -123,7 +134,15 @@ func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink
 	}
 	// Answered later: the link goes on with other graphs meanwhile.
 	go func() {
-		err := sps.CallError(a.m.e, a.m.finalize, protocol.FinalizeArgs{Instance: sps.Addr(a.m.instance), Request: req})
+		args := protocol.FinalizeArgs{Instance: sps.Addr(a.m.instance), Request: req}
+		var err error
+		if a.m.initialize {
+			if _, err = sps.CallExpected[sps.Addr](a.m.e, a.m.finalize, args); err != nil {
+				err = errors.Join(err, a.m.release([]sps.Addr{sps.Addr(a.base)}))
+			}
+		} else {
+			err = sps.CallError(a.m.e, a.m.finalize, args)
+		}
 		if err != nil {
 			done(jitlink.FinalizedAlloc{}, fmt.Errorf("finalizing memory in the executor: %w", err))
 			return

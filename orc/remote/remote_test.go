@@ -153,7 +153,10 @@ func TestBadSetup(t *testing.T) {
 		payload []byte
 		msg     string
 	}{
-		{"garbage", []byte{1, 2, 3}, "Setup message"},
+		{"garbage", []byte{1, 2, 3}, "Setup message (3 bytes) is in neither known layout"},
+		{"mangled", mangled(t), "is in neither known layout: (triple, page size, bootstrap map, symbols) of LLVM 19 and 22"},
+		{"LLVM 22 without resolve", withoutSymbol(t, protocol.DylibManagerResolve),
+			"executor's Setup message (LLVM 22 protocol) lacks __llvm_orc_SimpleExecutorDylibManager_resolve_wrapper"},
 		{"no memory manager", mustMarshal(t, struct {
 			Triple   string
 			PageSize uint64
@@ -162,8 +165,8 @@ func TestBadSetup(t *testing.T) {
 				Addr uint64
 			}
 		}{"x86_64-unknown-linux-gnu", 4096, nil}), "lacks __llvm_orc_SimpleExecutorMemoryManager_Instance"},
-		{"another architecture", setupFor(t, "aarch64-unknown-linux-gnu", 4096),
-			`the executor runs "aarch64-unknown-linux-gnu" code: no JIT target for architecture aarch64`},
+		{"another architecture", setupFor(t, "riscv64-unknown-linux-gnu", 4096),
+			`the executor runs "riscv64-unknown-linux-gnu" code: no JIT target for architecture riscv64`},
 		{"another system", setupFor(t, "x86_64-apple-darwin", 4096), `"x86_64-apple-darwin" code, but gorc links only for Linux`},
 		{"unknown architecture", setupFor(t, "z80-unknown-none", 4096), `unknown architecture "z80"`},
 		{"odd page size", setupFor(t, "x86_64-pc-linux-gnu", 3000), "the executor's page size is 3000"},
@@ -183,6 +186,36 @@ func TestBadSetup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// llvm22Setup is the Setup of an executor speaking LLVM 22's protocol,
+// less the symbol named without.
+func llvm22Setup(without string) protocol.Setup {
+	s := protocol.Setup{Triple: "x86_64-pc-linux-gnu", PageSize: 4096}
+	for i, name := range []string{protocol.MemoryManagerInstance, protocol.MemoryManagerReserve,
+		protocol.MemoryManagerInitialize, protocol.MemoryManagerRelease, protocol.DylibManagerInstance,
+		protocol.DylibManagerOpen, protocol.DylibManagerResolve, protocol.RunAsMain, protocol.WriteUint64s, protocol.WriteBuffers} {
+		if name != without {
+			s.Symbols = append(s.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(0x1000 + 16*i)})
+		}
+	}
+	return s
+}
+
+func withoutSymbol(t *testing.T, name string) []byte {
+	b, err := protocol.EncodeSetup(llvm22Setup(name), protocol.LLVM22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mangled is an LLVM 22 Setup with a symbol count one too large.
+func mangled(t *testing.T) []byte {
+	b := withoutSymbol(t, "")
+	off := 8 + len("x86_64-pc-linux-gnu") + 8 + 8 // the symbols' count
+	b[off]++
+	return b
 }
 
 func mustMarshal(t *testing.T, v any) []byte {

@@ -1,20 +1,117 @@
 // Package protocol defines what controller and executor say to each other
 // over the remote-executor connection: the Setup message, the names of the
 // wrapper functions the executor publishes, and the SPS types of their
-// arguments and results, as LLVM 14's SimpleRemoteEPC defines them, plus
-// gorc's own additions (marked as such), which LLVM's executor lacks.
+// arguments and results, as the SimpleRemoteEPC of LLVM 14, 19 and 22
+// defines them (docs/llvm-protocols.md), plus gorc's own additions (marked
+// as such), which LLVM's executor lacks.
 package protocol
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
-// Setup is the executor's opening message.
+// Version names the LLVM release whose executor protocol a peer speaks.
+// Releases between these were not examined.
+type Version int
+
+const (
+	// LLVM14: Setup without a bootstrap map; memory reserve / finalize /
+	// deallocate; dylib lookup answers addresses.
+	LLVM14 Version = 14
+	// LLVM19: Setup with a bootstrap map; dylib handles are addresses
+	// and lookup answers (address, flags) pairs; eh-frames register
+	// through llvm_orc_registerEHFrameSectionWrapper.
+	LLVM19 Version = 19
+	// LLVM22: memory reserve / initialize / deinitialize / release; dylib
+	// resolve (no instance) answers optional (address, flags) pairs;
+	// eh-frames register as allocation actions.
+	LLVM22 Version = 22
+)
+
+func (v Version) String() string { return fmt.Sprintf("LLVM %d", int(v)) }
+
+// ParseVersion reads "llvm14", "14", "llvm-19" and the like.
+func ParseVersion(s string) (Version, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(s), "llvm"), "-")
+	switch t {
+	case "14":
+		return LLVM14, nil
+	case "19":
+		return LLVM19, nil
+	case "22":
+		return LLVM22, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q: want llvm14, llvm19 or llvm22", s)
+}
+
+// Setup is the executor's opening message. Bootstrap (LLVM 19 and later)
+// holds named SPS-encoded values; LLVM 14's Setup has no such field.
 type Setup struct {
+	Triple    string
+	PageSize  uint64
+	Bootstrap []BootstrapValue
+	Symbols   []Symbol // the bootstrap symbols
+}
+
+// BootstrapValue is an entry of the Setup's bootstrap map.
+type BootstrapValue struct {
+	Name  string
+	Value []byte
+}
+
+// setup14 is LLVM 14's Setup layout.
+type setup14 struct {
 	Triple   string
 	PageSize uint64
-	Symbols  []Symbol // the bootstrap symbols
+	Symbols  []Symbol
+}
+
+// EncodeSetup encodes s in the layout of v: LLVM 14's, or the one LLVM 19
+// and 22 share.
+func EncodeSetup(s Setup, v Version) ([]byte, error) {
+	if v == LLVM14 {
+		return sps.Marshal(setup14{s.Triple, s.PageSize, s.Symbols})
+	}
+	if s.Bootstrap == nil {
+		s.Bootstrap = []BootstrapValue{}
+	}
+	return sps.Marshal(s)
+}
+
+// DecodeSetup decodes an executor's Setup in either layout and says which
+// protocol the executor speaks: LLVM 14 by the layout, LLVM 22 rather than
+// 19 by its memory manager's initialize wrapper. The layouts cannot be
+// confused: each must use every byte, and a 14 Setup read as a 19 one
+// takes symbol addresses for lengths.
+func DecodeSetup(payload []byte) (Setup, Version, error) {
+	var s Setup
+	err := sps.Unmarshal(payload, &s)
+	if err == nil {
+		if hasSymbol(s.Symbols, MemoryManagerInitialize) {
+			return s, LLVM22, nil
+		}
+		return s, LLVM19, nil
+	}
+	var old setup14
+	if err14 := sps.Unmarshal(payload, &old); err14 == nil {
+		return Setup{Triple: old.Triple, PageSize: old.PageSize, Symbols: old.Symbols}, LLVM14, nil
+	}
+	return Setup{}, 0, fmt.Errorf("executor's Setup message (%d bytes) is in neither known layout: "+
+		"(triple, page size, bootstrap map, symbols) of LLVM 19 and 22 (%v), nor (triple, page size, symbols) of LLVM 14",
+		len(payload), err)
+}
+
+func hasSymbol(syms []Symbol, name string) bool {
+	for _, s := range syms {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Symbol is a named executor address.
@@ -35,7 +132,8 @@ const (
 
 	DylibManagerInstance = "__llvm_orc_SimpleExecutorDylibManager_Instance"
 	DylibManagerOpen     = "__llvm_orc_SimpleExecutorDylibManager_open_wrapper"
-	DylibManagerLookup   = "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper"
+	// DylibManagerLookup answers []sps.Addr in LLVM 14, []SymbolDef in 19.
+	DylibManagerLookup = "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper"
 
 	WriteUint8s  = "__llvm_orc_bootstrap_mem_write_uint8s_wrapper"
 	WriteUint16s = "__llvm_orc_bootstrap_mem_write_uint16s_wrapper"
@@ -46,6 +144,61 @@ const (
 	RegisterEHFrame   = "__llvm_orc_bootstrap_register_ehframe_section_wrapper"
 	DeregisterEHFrame = "__llvm_orc_bootstrap_deregister_ehframe_section_wrapper"
 	RunAsMain         = "__llvm_orc_bootstrap_run_as_main_wrapper"
+)
+
+// Names LLVM 19 and 22 add.
+const (
+	// LLVM 22's memory manager: reserve as in 14; initialize takes
+	// FinalizeArgs and answers Expected<Addr> (the lowest segment
+	// address, the key of the initialized region); deinitialize runs the
+	// dealloc actions of regions by key and keeps the memory; release
+	// takes reservation bases (DeallocateArgs) and unmaps them.
+	MemoryManagerInitialize   = "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper"
+	MemoryManagerDeinitialize = "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper"
+	MemoryManagerRelease      = "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper"
+
+	// DylibManagerResolve (22): ResolveArgs, answers
+	// Expected<[]MaybeSymbolDef>.
+	DylibManagerResolve = "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper"
+
+	// LLVM 22's memory access: pointer writes void(seq<(Addr, Addr)>);
+	// reads take seq<Addr> and answer seq<uintN>, seq<Addr> or
+	// seq<string> (NUL-terminated in memory); buffer reads take
+	// seq<AddrRange> and answer seq<seq<uint8>>.
+	WritePointers = "__llvm_orc_bootstrap_mem_write_pointers_wrapper"
+	ReadUint8s    = "__llvm_orc_bootstrap_mem_read_uint8s_wrapper"
+	ReadUint16s   = "__llvm_orc_bootstrap_mem_read_uint16s_wrapper"
+	ReadUint32s   = "__llvm_orc_bootstrap_mem_read_uint32s_wrapper"
+	ReadUint64s   = "__llvm_orc_bootstrap_mem_read_uint64s_wrapper"
+	ReadPointers  = "__llvm_orc_bootstrap_mem_read_pointers_wrapper"
+	ReadBuffers   = "__llvm_orc_bootstrap_mem_read_buffers_wrapper"
+	ReadStrings   = "__llvm_orc_bootstrap_mem_read_strings_wrapper"
+
+	// LLVM's shared-memory mapper service (19 and 22): reserve takes
+	// ReserveArgs and answers Expected<SharedReservation>; initialize
+	// takes SharedInitializeArgs and answers Expected<Addr> (the region's
+	// key); deinitialize and release take DeallocateArgs (keys, bases).
+	SharedMemoryMapperInstance     = "__llvm_orc_ExecutorSharedMemoryMapperService_Instance"
+	SharedMemoryMapperReserve      = "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve"
+	SharedMemoryMapperInitialize   = "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize"
+	SharedMemoryMapperDeinitialize = "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize"
+	SharedMemoryMapperRelease      = "__llvm_orc_ExecutorSharedMemoryMapperService_Release"
+
+	// Run void f(void) and int f(int): int32(Addr) and int32(Addr, int32).
+	RunAsVoidFunction = "__llvm_orc_bootstrap_run_as_void_function_wrapper"
+	RunAsIntFunction  = "__llvm_orc_bootstrap_run_as_int_function_wrapper"
+
+	// Eh-frame registration, Error(AddrRange): LLVM 19 calls these
+	// directly after finalizing, LLVM 22 attaches them as allocation
+	// actions.
+	RegisterEHFrameSection       = "llvm_orc_registerEHFrameSectionWrapper"
+	DeregisterEHFrameSection     = "llvm_orc_deregisterEHFrameSectionWrapper"
+	RegisterEHFrameAllocAction   = "llvm_orc_registerEHFrameAllocAction"
+	DeregisterEHFrameAllocAction = "llvm_orc_deregisterEHFrameAllocAction"
+	// GDB JIT registration, Error(AddrRange, bool): LLVM 19 looks the
+	// wrapper up in the process, LLVM 22 finds the action in Setup.
+	RegisterJITLoaderGDBWrapper     = "llvm_orc_registerJITLoaderGDBWrapper"
+	RegisterJITLoaderGDBAllocAction = "llvm_orc_registerJITLoaderGDBAllocAction"
 )
 
 // gorc's additions: an executor that publishes these is a gorc executor.
@@ -84,13 +237,20 @@ const (
 	SlabMemoryRelease  = "__gorc_SlabMemory_release_wrapper"
 )
 
-// Memory protections in a Segment: jitlink.MemProt's bits, which are the
-// wire's (LLVM's WireProtectionFlags), so a conversion is a type conversion.
+// Memory protections in a Segment: the low bits are jitlink.MemProt's,
+// which are the wire's (LLVM's WireProtectionFlags), so converting them is
+// a type conversion (MemProt masks the rest off). LLVM 19 and 22 add
+// ProtFinalizeOnly (memory needed only until finalized), which an executor
+// may ignore.
 const (
-	ProtRead  = uint8(jitlink.ProtRead)
-	ProtWrite = uint8(jitlink.ProtWrite)
-	ProtExec  = uint8(jitlink.ProtExec)
+	ProtRead         = uint8(jitlink.ProtRead)
+	ProtWrite        = uint8(jitlink.ProtWrite)
+	ProtExec         = uint8(jitlink.ProtExec)
+	ProtFinalizeOnly = 8
 )
+
+// MemProt returns a segment's protections without the other flags.
+func MemProt(p uint8) jitlink.MemProt { return jitlink.MemProt(p & (ProtRead | ProtWrite | ProtExec)) }
 
 // WrapperCall is a call of a wrapper function by address.
 type WrapperCall struct {
@@ -160,6 +320,78 @@ type LookupArgs struct {
 	Names    []LookupRequest
 }
 
+// SharedReservation is a shared-memory mapper reservation: its address
+// and the name of its POSIX shared-memory object.
+type SharedReservation struct {
+	Addr sps.Addr
+	Name string
+}
+
+// SharedSegment is a segment of a shared-memory initialize request: the
+// controller has written its content.
+type SharedSegment struct {
+	Prot uint8
+	Addr sps.Addr
+	Size uint64
+}
+
+// SharedInitializeArgs: Expected<Addr> initialize(Addr instance, Addr
+// reservation, (seq<SharedSegment>, seq<ActionPair>)).
+type SharedInitializeArgs struct {
+	Instance    sps.Addr
+	Reservation sps.Addr
+	Request     struct {
+		Segments []SharedSegment
+		Actions  []ActionPair
+	}
+}
+
+// SymbolDef is LLVM 19's ExecutorSymbolDef: an address and its
+// JITSymbolFlags (flags, target flags).
+type SymbolDef struct {
+	Addr        sps.Addr
+	Flags       uint8
+	TargetFlags uint8
+}
+
+// SymbolExported is JITSymbolFlags::Exported, what LLVM's executor
+// reports for every symbol it finds.
+const SymbolExported = 0x10
+
+// MaybeSymbolDef is LLVM 22's optional SymbolDef: a bool, then the
+// definition if true.
+type MaybeSymbolDef struct {
+	Found bool
+	Def   SymbolDef
+}
+
+// MarshalSPS writes the bool and, if found, the definition.
+func (m MaybeSymbolDef) MarshalSPS(e *sps.Encoder) error {
+	e.Bool(m.Found)
+	if m.Found {
+		return e.Encode(m.Def)
+	}
+	return nil
+}
+
+// UnmarshalSPS reads what MarshalSPS writes.
+func (m *MaybeSymbolDef) UnmarshalSPS(d *sps.Decoder) error {
+	found, err := d.Bool()
+	if err != nil || !found {
+		*m = MaybeSymbolDef{}
+		return err
+	}
+	m.Found = true
+	return d.Decode(&m.Def)
+}
+
+// ResolveArgs: Expected<seq<MaybeSymbolDef>> resolve(Addr handle,
+// seq<LookupRequest>) (LLVM 22; no instance).
+type ResolveArgs struct {
+	Handle sps.Addr
+	Names  []LookupRequest
+}
+
 // RunAsMainArgs: int64 run_as_main(Addr main, seq<string> args); argv is
 // exactly Args.
 type RunAsMainArgs struct {
@@ -224,6 +456,9 @@ type (
 	WriteBuffer struct {
 		Addr sps.Addr
 		Data []byte
+	}
+	WritePointer struct {
+		Addr, Value sps.Addr
 	}
 )
 

@@ -10,7 +10,9 @@ import "sync"
 // Dispatcher runs tasks.
 type Dispatcher interface {
 	// Dispatch runs task, now or later, on some goroutine. It never blocks
-	// waiting for other tasks.
+	// waiting for other tasks (the executor dispatches on the goroutine
+	// that reads the controller's messages, and a task may wait for one of
+	// them).
 	Dispatch(task func())
 	// Shutdown waits for every dispatched task to finish. Tasks dispatched
 	// afterwards still run.

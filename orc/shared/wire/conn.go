@@ -43,6 +43,7 @@ type Conn struct {
 	calls   sync.WaitGroup // incoming calls not yet answered
 
 	sendErrors atomic.Bool // report failed calls with wireframe.ErrorTag
+	inOrder    atomic.Bool // call the handler on the reading goroutine
 }
 
 // CallError is the failure a peer reported for a call.
@@ -53,6 +54,12 @@ func (e *CallError) Error() string { return e.Msg }
 // SendErrors makes the Conn report failed calls with an error tag and their
 // message, instead of an empty result. Use it only with gorc peers.
 func (c *Conn) SendErrors(on bool) { c.sendErrors.Store(on) }
+
+// HandleInOrder makes Serve call the handler on its own goroutine, in the
+// order calls arrive, so that the handler sees that order. The handler
+// must then return promptly (answering later, from elsewhere), or the
+// connection stops reading.
+func (c *Conn) HandleInOrder() { c.inOrder.Store(true) }
 
 // Option configures a Conn.
 type Option func(*Conn)
@@ -321,7 +328,11 @@ func (c *Conn) Serve(h Handler) error {
 				}
 			}
 			c.calls.Add(1)
-			go c.handle(h, m)
+			if c.inOrder.Load() {
+				c.handle(h, m)
+			} else {
+				go c.handle(h, m)
+			}
 		case wireframe.OpSetup:
 			return c.fail(&ProtocolError{Msg: "unexpected Setup message"})
 		}
@@ -348,9 +359,13 @@ func (c *Conn) handle(h Handler, m wireframe.Message) {
 	})
 }
 
+// hangupPayload is an SPS Error meaning success: LLVM 19 and later read
+// a Hangup's payload as the reason for hanging up; LLVM 14 ignores it.
+var hangupPayload = []byte{0}
+
 // Hangup tells the peer the session is over and closes the connection.
 func (c *Conn) Hangup() error {
-	err := c.send(wireframe.Message{Op: wireframe.OpHangup})
+	err := c.send(wireframe.Message{Op: wireframe.OpHangup, Payload: hangupPayload})
 	c.fail(ErrClosed)
 	if errors.Is(err, ErrClosed) {
 		return nil

@@ -1,0 +1,85 @@
+package aarch64
+
+import (
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/triple"
+)
+
+// Triple is the target triple of AArch64 graphs on Linux.
+var Triple = triple.New(triple.AArch64, triple.UnknownVendor, triple.Linux, triple.GNU)
+
+// Backend links AArch64 graphs: it applies fixups, builds the GOT and PLT
+// stubs after pruning, defines the GOT base symbol when something uses it,
+// and bypasses stubs of branches in range before fixups. Format backends
+// wrap it; graphs built by hand use it directly (see NewLinkGraph). A
+// Backend belongs to one graph.
+type Backend struct {
+	gotSym *jitlink.Symbol // the GOT base, once defined
+}
+
+// NewLinkGraph returns an empty AArch64 graph with a Backend.
+func NewLinkGraph(name string) *jitlink.LinkGraph {
+	return jitlink.NewLinkGraph(name, Triple, &Backend{})
+}
+
+// EdgeKindName names an AArch64 edge kind.
+func (be *Backend) EdgeKindName(k jitlink.EdgeKind) string { return KindName(k) }
+
+// ApplyFixup applies e to b.
+func (be *Backend) ApplyFixup(g *jitlink.LinkGraph, b *jitlink.Block, e *jitlink.Edge) error {
+	var got uint64
+	if be.gotSym != nil {
+		got = be.gotSym.Address()
+	}
+	return ApplyFixup(g, b, e, got)
+}
+
+// AddDefaultPasses installs GOT and stub building and stub bypassing.
+func (be *Backend) AddDefaultPasses(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	cfg.PostPrune = append(cfg.PostPrune, BuildGOTAndStubs, be.defineGOTSymbol)
+	cfg.PreFixup = append(cfg.PreFixup, OptimizeGOTAndStubs)
+	return nil
+}
+
+// defineGOTSymbol is a post-prune pass that defines the GOT base at the
+// start of the graph's GOT if anything refers to it, by name or through a
+// GOT-relative edge.
+func (be *Backend) defineGOTSymbol(g *jitlink.LinkGraph) error {
+	var ext *jitlink.Symbol
+	for _, s := range g.ExternalSymbols() {
+		if s.Name() == GOTSymbolName {
+			ext = s
+			break
+		}
+	}
+	if ext == nil && !hasEdgeKind(g, Delta64FromGOT, GOTPageOffset15) {
+		return nil
+	}
+	sec := g.FindSection(GOTSectionName)
+	if sec == nil {
+		sec = g.CreateSection(GOTSectionName, jitlink.ProtRead)
+	}
+	// The GOT base is an empty block at original address 0: it sorts before
+	// every entry, and its page is the one GOTPageOffset15 counts from.
+	base := g.CreateContentBlock(sec, []byte{}, 0, 4096, 0)
+	if ext != nil {
+		g.MakeDefined(ext, base, 0, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
+		be.gotSym = ext
+	} else {
+		be.gotSym = g.AddDefinedSymbol(base, 0, GOTSymbolName, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
+	}
+	return nil
+}
+
+func hasEdgeKind(g *jitlink.LinkGraph, kinds ...jitlink.EdgeKind) bool {
+	for b := range g.Blocks() {
+		for _, e := range b.Edges() {
+			for _, k := range kinds {
+				if e.Kind == k {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

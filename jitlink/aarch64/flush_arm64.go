@@ -1,0 +1,4 @@
+package aarch64
+
+//go:noescape
+func flushICache(addr, size uint64)
