@@ -24,4 +24,8 @@ type Interface struct {
 	Locals []string
 	// Undefined names the symbols the object refers to but does not define.
 	Undefined []string
+	// ExecutableStack reports that the object's code runs only on an
+	// executable stack (ELF: an executable .note.GNU-stack, as gcc emits
+	// for trampolines of nested functions).
+	ExecutableStack bool
 }

@@ -84,6 +84,14 @@ func (mr *MaterializationResponsibility) Symbols() SymbolFlagsMap {
 	return maps.Clone(mr.symbols)
 }
 
+// withSymbols calls f with the covered symbols under the session lock,
+// without copying them: the linker reads them twice per graph.
+func (mr *MaterializationResponsibility) withSymbols(f func(SymbolFlagsMap)) {
+	mr.es.mu.Lock()
+	defer mr.es.mu.Unlock()
+	f(mr.symbols)
+}
+
 // RequestedSymbols returns the covered symbols some lookup is waiting for.
 func (mr *MaterializationResponsibility) RequestedSymbols() SymbolSet {
 	mr.es.mu.Lock()

@@ -332,30 +332,34 @@ func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassCo
 }
 
 func (c *linkContext) NotifyResolved(g *jitlink.LinkGraph) error {
-	covered := c.mr.Symbols()
-	resolved := make(SymbolMap, len(covered))
-	add := func(s *jitlink.Symbol) {
-		if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
-			return
-		}
-		n := Intern(s.Name())
-		if f, ok := covered[n]; ok {
-			resolved[n] = Symbol{Addr: s.Address(), Flags: f}
-		}
-	}
-	for s := range g.DefinedSymbols() {
-		add(s)
-	}
-	for _, s := range g.AbsoluteSymbols() {
-		add(s)
-	}
-	if len(resolved) != len(covered) {
-		var missing []Name
-		for n := range covered {
-			if _, ok := resolved[n]; !ok {
-				missing = append(missing, n)
+	var resolved SymbolMap
+	var missing []Name
+	c.mr.withSymbols(func(covered SymbolFlagsMap) {
+		resolved = make(SymbolMap, len(covered))
+		add := func(s *jitlink.Symbol) {
+			if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
+				return
+			}
+			n := Intern(s.Name())
+			if f, ok := covered[n]; ok {
+				resolved[n] = Symbol{Addr: s.Address(), Flags: f}
 			}
 		}
+		for s := range g.DefinedSymbols() {
+			add(s)
+		}
+		for _, s := range g.AbsoluteSymbols() {
+			add(s)
+		}
+		if len(resolved) != len(covered) {
+			for n := range covered {
+				if _, ok := resolved[n]; !ok {
+					missing = append(missing, n)
+				}
+			}
+		}
+	})
+	if missing != nil {
 		return fmt.Errorf("%s: the linked object does not define %s", g.Name(), joinNames(missing))
 	}
 	return c.mr.NotifyResolved(resolved)
@@ -404,8 +408,10 @@ func (c *linkContext) NotifyEmitted(g *jitlink.LinkGraph, alloc jitlink.Finalize
 	for n, jd := range c.foundIn {
 		deps[jd] = append(deps[jd], n)
 	}
-	covered := c.mr.Symbols()
-	group := DependenceGroup{Symbols: keys(covered), Dependencies: deps}
+	var group DependenceGroup
+	c.mr.withSymbols(func(covered SymbolFlagsMap) {
+		group = DependenceGroup{Symbols: keys(covered), Dependencies: deps}
+	})
 	if err := c.mr.NotifyEmitted(group); err != nil {
 		c.fail(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,9 +23,15 @@ func systemLibDirs(t triple.Triple) []string {
 		"/usr/local/lib/" + tuple, "/lib/" + tuple, "/usr/lib/" + tuple,
 		"/usr/local/lib", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 	}
+	return append(dirs, gccDirs(tuple)...)
+}
+
+// gccDirs are gcc's library directories for a GNU tuple (such as
+// x86_64-linux-gnu), newest version first.
+func gccDirs(tuple string) []string {
 	gcc, _ := filepath.Glob("/usr/lib/gcc/" + tuple + "/*")
 	slices.SortFunc(gcc, func(a, b string) int { return compareVersions(filepath.Base(b), filepath.Base(a)) })
-	return append(dirs, gcc...)
+	return gcc
 }
 
 // compareVersions orders dotted version numbers numerically.
@@ -46,8 +53,7 @@ func compareVersions(a, b string) int {
 func findLibrary(name string, dirs []string) (string, error) {
 	for _, d := range dirs {
 		for _, ext := range []string{".so", ".a"} {
-			p := filepath.Join(d, "lib"+name+ext)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			if p := filepath.Join(d, "lib"+name+ext); isFile(p) {
 				return p, nil
 			}
 		}
@@ -55,22 +61,45 @@ func findLibrary(name string, dirs []string) (string, error) {
 	return "", fmt.Errorf("library -l%s not found (searched %s)", name, strings.Join(dirs, ", "))
 }
 
-// scriptFile finds a relative file a linker script names: next to the
-// script, else (as ld does; gcc's libgcc_s.so names libgcc_s.so.1) in the
-// library search path.
-func scriptFile(name, scriptDir string, dirs []string) string {
-	p := filepath.Join(scriptDir, name)
-	if _, err := os.Stat(p); err == nil {
-		return p
+// scriptFile finds a file a linker script (at script) names as ld does:
+// -lNAME as -l; a path as it is, else relative names in the library search
+// path, then beside the script (libgcc_s.so names libgcc_s.so.1, which
+// lies in another directory).
+func scriptFile(script, name string, dirs []string) (string, error) {
+	if l, ok := strings.CutPrefix(name, "-l"); ok {
+		return findLibrary(l, dirs)
 	}
-	for _, d := range dirs {
-		if q := filepath.Join(d, name); d != scriptDir {
-			if _, err := os.Stat(q); err == nil {
-				return q
-			}
+	if isFile(name) || filepath.IsAbs(name) {
+		return name, nil
+	}
+	for _, d := range append(slices.Clone(dirs), filepath.Dir(script)) {
+		if p := filepath.Join(d, name); isFile(p) {
+			return p, nil
 		}
 	}
-	return p
+	return "", fmt.Errorf("%s: %s not found (searched the current directory, %s and the script's directory)", script, name, strings.Join(dirs, ", "))
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+// libgccPath returns the libgcc.a of the compiler for t: what gcc (or the
+// cross compiler TUPLE-gcc) -print-libgcc-file-name says, else the newest
+// in gcc's directories for t, else "".
+func libgccPath(t triple.Triple) string {
+	tuple := string(t.Arch) + "-linux-gnu"
+	for _, cc := range []string{"gcc", tuple + "-gcc"} {
+		out, err := exec.Command(cc, "-print-libgcc-file-name").Output()
+		if p := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(p) && strings.Contains(p, "/"+tuple+"/") && isFile(p) {
+			return p
+		}
+	}
+	if p, err := findLibrary("gcc", gccDirs(tuple)); err == nil && strings.HasSuffix(p, ".a") {
+		return p
+	}
+	return ""
 }
 
 // sniff reports what the file at path holds from its first bytes, so that

@@ -47,11 +47,15 @@ func TestOutOfProcess(t *testing.T) {
 	initfini := testutil.Compile(t, dir, "initfini.c", initFiniSrc, "-O1")
 	pie := testutil.Compile(t, dir, "pie.c", pieDataSrc)
 	executors := map[string][]string{
-		"gorc-executor":               {"-oop-executor"},
-		"gorc-executor/shared-memory": {"-oop-executor", "-use-shared-memory"},
-		"llvm-jitlink-executor-14":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14")},
-		"llvm-jitlink-executor-19":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-19")},
-		"llvm-jitlink-executor-22":    {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-22")},
+		// Shared memory is the default with a launched executor: the
+		// copying variants say =false.
+		"gorc-executor":               {"-oop-executor", "-use-shared-memory=false"},
+		"gorc-executor/shared-memory": {"-oop-executor"},
+		// LLVM 14's executor has no shared-memory mapper: the default
+		// falls back to copying.
+		"llvm-jitlink-executor-14": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14")},
+		"llvm-jitlink-executor-19": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-19"), "-use-shared-memory=false"},
+		"llvm-jitlink-executor-22": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-22"), "-use-shared-memory=false"},
 		// LLVM's shared-memory mapper.
 		"llvm-jitlink-executor-19/shared-memory": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-19"), "-use-shared-memory"},
 		"llvm-jitlink-executor-22/shared-memory": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-22"), "-use-shared-memory"},

@@ -26,6 +26,7 @@ type options struct {
 	libs           []string
 	noStdlibCXX    bool // do not add the C++ runtime for C++ inputs
 	noProcessSyms  bool
+	noLibgcc       bool // no fallback to the compiler's libgcc.a
 	abs            []absDef
 	phonyExternals bool
 	checks         []string
@@ -39,6 +40,7 @@ type options struct {
 	showTimes      bool
 	debug          bool
 	cpuProfile     string
+	memProfile     string
 	numThreads     int
 	perfSupport    bool
 	lazy           bool // link objects on first call
@@ -48,6 +50,7 @@ type options struct {
 	oopConnect     string // host:port or unix:PATH of a listening executor
 	oopTokenFile   string // the listening executor's token
 	sharedMemory   bool   // map JIT'd memory in both processes
+	shareGiven     bool   // -use-shared-memory was given (true or false)
 	help           bool
 }
 
@@ -70,6 +73,7 @@ func optionTable(o *options, inHarness *bool) []cli.Option {
 		{Names: []string{"L"}, Value: "DIR", Attached: true, Help: "add DIR to the library search path", Set: cli.Append(&o.libDirs)},
 		{Names: []string{"l"}, Value: "NAME", Attached: true, Help: "link libNAME.so (dlopen) or libNAME.a (members on demand); also -lNAME", Set: cli.Append(&o.libs)},
 		{Names: []string{"nostdlib++"}, Help: "do not link libstdc++, libm and libgcc_s when an input object needs the C++ runtime (as g++ does; never with -noexec, -check or -phony-externals)", Set: cli.Flag(&o.noStdlibCXX)},
+		{Names: []string{"no-libgcc"}, Help: "do not fall back to the compiler's libgcc.a for symbols nothing else defines (gcc links it always)", Set: cli.Flag(&o.noLibgcc)},
 		{Names: []string{"no-process-syms", "no-process-symbols"}, Help: "hide this process's symbols (libc) from JIT'd code", Set: cli.Flag(&o.noProcessSyms)},
 		{Names: []string{"abs", "define-abs"}, Value: "NAME=ADDR", Help: "define NAME as an absolute symbol", Set: func(v string) error {
 			n, addr, ok := strings.Cut(v, "=")
@@ -111,6 +115,7 @@ func optionTable(o *options, inHarness *bool) []cli.Option {
 		{Names: []string{"show-stats"}, Help: "print how many objects were linked", Set: cli.Flag(&o.showStats)},
 		{Names: []string{"debug"}, Help: "log the link on stderr", Set: cli.Flag(&o.debug)},
 		{Names: []string{"cpuprofile"}, Value: "FILE", Help: "write a CPU profile of the tool (not of JIT'd code)", Set: cli.String(&o.cpuProfile)},
+		{Names: []string{"memprofile"}, Value: "FILE", Help: "write an allocation profile of the tool (every 4 KiB sampled)", Set: cli.String(&o.memProfile)},
 		{Names: []string{"lazy"}, Help: "link each object (and archive member) when one of its functions is first called; calls between objects go through stubs", Set: cli.Flag(&o.lazy)},
 		{Names: []string{"debugger-support"}, Help: "register linked objects with debuggers (GDB JIT interface), to debug code compiled with -g", Set: cli.Flag(&o.debugger)},
 		{Names: []string{"perf-support"}, Help: "write a jitdump file for perf (see package perfjit)", Set: cli.Flag(&o.perfSupport)},
@@ -123,7 +128,13 @@ func optionTable(o *options, inHarness *bool) []cli.Option {
 		}},
 		{Names: []string{"oop-executor-connect"}, Value: "HOST:PORT|unix:PATH", Help: "run the code in the executor listening there (waiting up to 2 s for it to start listening)", Set: cli.String(&o.oopConnect)},
 		{Names: []string{"oop-executor-token-file"}, Value: "FILE", Help: "answer the listening executor's token challenge with the token in FILE (default: the environment variable GORC_EXECUTOR_TOKEN, if set)", Set: cli.String(&o.oopTokenFile)},
-		{Names: []string{"use-shared-memory"}, Help: "with an executor on this machine, link into memory mapped in both processes instead of copying it over", Set: cli.Flag(&o.sharedMemory)},
+		{Names: []string{"use-shared-memory"}, Value: "false", Optional: true, Help: "with an executor on this machine, link into memory mapped in both processes instead of copying it over (the default with -oop-executor, unless -debugger-support; =false copies)", Set: func(v string) (err error) {
+			o.sharedMemory, o.shareGiven = true, true
+			if v != "" {
+				o.sharedMemory, err = strconv.ParseBool(v)
+			}
+			return err
+		}},
 		{Names: []string{"num-threads"}, Value: "N", Help: "link on N goroutines (default 0: on the looking-up thread)", Set: func(v string) (err error) {
 			if o.numThreads, err = strconv.Atoi(v); err == nil && o.numThreads < 0 {
 				err = errors.New("negative")
@@ -175,6 +186,12 @@ func parseArgs(argv []string) (*options, error) {
 	}
 	if o.oopTokenFile != "" && o.oopConnect == "" {
 		return nil, fmt.Errorf("-oop-executor-token-file is for an executor reached with -oop-executor-connect")
+	}
+	if !o.shareGiven && o.oopExecutor != "" && !o.debugger {
+		// A launched executor is on this machine: share memory with it
+		// rather than copy (the manager copies if the executor cannot
+		// share). Not for -oop-executor-connect: it may be elsewhere.
+		o.sharedMemory = true
 	}
 	if o.sharedMemory && o.oopExecutor == "" && o.oopConnect == "" {
 		// In process there is nothing to share: say so rather than ignore

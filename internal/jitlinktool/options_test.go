@@ -225,6 +225,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"-oop-executor", "-perf-support", obj}, []string{"-perf-support", "not with -oop-executor"}},
 		{[]string{"-oop-executor", "-slab-allocate", "1Mb", obj}, []string{"-slab options"}},
 		{[]string{"-use-shared-memory", obj}, []string{"-use-shared-memory applies to an executor process"}},
+		{[]string{"-oop-executor", "-use-shared-memory=maybe", obj}, []string{"-use-shared-memory \"maybe\""}},
 		{[]string{"-oop-executor=/no/such/executor", obj}, []string{"starting executor", "/no/such/executor"}},
 		{[]string{"-oop-executor-connect=127.0.0.1:1", obj}, []string{"connecting to executor"}},
 		{[]string{"-oop-executor-token-file=/no/such/token", obj}, []string{"-oop-executor-token-file is for an executor reached with -oop-executor-connect"}},

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -21,6 +21,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/memory"
 	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/triple"
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
@@ -52,6 +53,19 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 		pprof.StartCPUProfile(f)
 		// Stopped before the program runs (it may exit the process).
 		t.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	if o.memProfile != "" {
+		// Finer than the default (512 KiB) so a 100 ms link has samples.
+		runtime.MemProfileRate = 4096
+		stop := t.stopProfile
+		t.stopProfile = func() {
+			if stop != nil {
+				stop()
+			}
+			if err := writeHeapProfile(o.memProfile); err != nil {
+				fmt.Fprintln(stderr, "gorc-jitlink:", err)
+			}
+		}
 	}
 	code, err := t.run()
 	t.stop()
@@ -115,6 +129,13 @@ type tool struct {
 	// holds input objects read before they are added, so that each is
 	// read once.
 	objects map[string][]byte
+	// holds the linker scripts followed, so that a loop ends.
+	scripts map[string]bool
+	// is set when an input object needs an executable stack.
+	execStack bool
+	// is set when JIT'd memory lies below 2 GiB, for code built with
+	// -fno-pic.
+	low bool
 }
 
 // timings accumulates -show-times figures.
@@ -221,6 +242,12 @@ func (t *tool) run() (int, error) {
 	argv := append([]string{o.inputs[0]}, o.args...)
 	start = time.Now()
 	native.InstallCrashHandler("gorc-jitlink: " + o.inputs[0] + " crashed: ")
+	if t.execStack {
+		// As glibc gives a program whose objects ask for one.
+		if err := elfplatform.EnableExecutableStack(j.ExecutorProcessControl(), ""); err != nil {
+			return 0, err
+		}
+	}
 	initialize := j.Initialize
 	if t.lazy != nil {
 		initialize = t.lazy.Initialize
@@ -332,6 +359,11 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			t.perf = p
 			l.AddPlugin(p)
 		}
+		if t.low && !o.noexec && len(o.checks) == 0 {
+			// Only for programs that run: regression tests check LLVM's
+			// out-of-range errors and addresses of their own tables.
+			l.AddPlugin(farExternals{fe: x86_64.FarExternals{IsCode: inprocess.IsCode, Copy: elfplatform.CopyableVariable}})
+		}
 		if o.showStats {
 			t.stats = &linkStats{}
 			l.AddPlugin(t.stats)
@@ -356,6 +388,20 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		return lz.LLJIT, nil
 	}
 	return b.Create()
+}
+
+// farExternals makes 32-bit references of code below 2 GiB to shared
+// libraries' functions and stdio streams work (see x86_64.FarExternals).
+type farExternals struct {
+	orc.PluginBase
+	fe x86_64.FarExternals
+}
+
+func (p farExternals) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
+	postPrune, preFixup := p.fe.Passes()
+	cfg.PostPrune = append(cfg.PostPrune, postPrune)
+	cfg.PreFixup = append(cfg.PreFixup, preFixup)
+	return nil
 }
 
 // linkStats counts the objects added and linked (-show-stats).
@@ -398,6 +444,7 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		// Code built with -fno-pic holds 32-bit absolute addresses of its
 		// own data.
 		epcOpts = append(epcOpts, inprocess.Low2GB())
+		t.low = true
 	}
 	if o.slabSize > 0 {
 		slabOpts := []memory.SlabOption{memory.SlabActionRunner(inprocess.RunAction)}
@@ -577,6 +624,11 @@ func (t *tool) addInputs() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if !o.noLibgcc {
+		if err := t.addLibgcc(); err != nil {
+			return err
+		}
+	}
 	if o.phonyExternals {
 		phony, err := j.Session().CreateJITDylib("<Phony Externals>")
 		if err != nil {
@@ -591,6 +643,29 @@ func (t *tool) addInputs() error {
 		}))
 		main.AddToLinkOrder(phony, orc.MatchExportedOnly)
 	}
+	return nil
+}
+
+// addLibgcc makes the compiler's libgcc.a the last place symbols are
+// looked for, as gcc links it after everything: its helpers (decimal
+// float, 128-bit division, soft-float) are called by compiled code without
+// the program naming the library. Members are linked on demand; without a
+// libgcc.a there is nothing to fall back to.
+func (t *tool) addLibgcc() error {
+	path := libgccPath(t.j.ExecutorProcessControl().TargetTriple())
+	if path == "" {
+		t.logf("no libgcc.a found: no fallback for compiler helpers")
+		return nil
+	}
+	t.logf("libgcc fallback %s", path)
+	jd, err := t.j.CreateJITDylib("<libgcc>")
+	if err != nil {
+		return err
+	}
+	if err := t.j.AddArchive(jd, path); err != nil {
+		return err
+	}
+	t.j.MainJITDylib().AddToLinkOrder(jd, orc.MatchExportedOnly)
 	return nil
 }
 
@@ -618,6 +693,10 @@ func (t *tool) addInput(path string, h *harness) error {
 	iface, err := object.ReadInterface(path, data)
 	if err != nil {
 		return err
+	}
+	if iface.ExecutableStack {
+		t.logf("%s has an executable .note.GNU-stack: the stack will be executable", path)
+		t.execStack = true
 	}
 	flags := orc.InterfaceFlags(iface)
 	if h != nil && !h.isHarness(path) {
@@ -661,6 +740,13 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 	case "object":
 		return t.addInput(path, nil)
 	}
+	if t.scripts[path] {
+		return nil // a script that names itself, directly or not
+	}
+	if t.scripts == nil {
+		t.scripts = map[string]bool{}
+	}
+	t.scripts[path] = true
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -671,18 +757,11 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 	}
 	var errs []error
 	for _, in := range inputs {
-		if l, ok := strings.CutPrefix(in, "-l"); ok {
-			p, err := findLibrary(l, dirs)
-			if err == nil {
-				err = t.addLibrary(p, dirs)
-			}
-			errs = append(errs, err)
-			continue
+		p, err := scriptFile(path, in, dirs)
+		if err == nil {
+			err = t.addLibrary(p, dirs)
 		}
-		if !filepath.IsAbs(in) {
-			in = scriptFile(in, filepath.Dir(path), dirs)
-		}
-		errs = append(errs, t.addLibrary(in, dirs))
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -786,4 +865,13 @@ func (d *debugLogger) NotifyEmitted(mr *orc.MaterializationResponsibility) error
 func (d *debugLogger) NotifyFailed(mr *orc.MaterializationResponsibility) error {
 	d.t.logf("link into %s failed", mr.JITDylib().Name())
 	return nil
+}
+
+// writeHeapProfile writes the allocations made so far to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }

@@ -14,23 +14,27 @@ package native
 
 extern char **environ;
 
-static int gorc_call_main(uintptr_t fn, int argc, char **argv) {
-	return ((int (*)(int, char **, char **))fn)(argc, argv, environ);
-}
-
-static void gorc_call_void(uintptr_t fn) { ((void (*)(void))fn)(); }
-
-static uint64_t gorc_call6(uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
+// gorc_call6 calls fn with six integer arguments through stub (the
+// register-preserving stub of jitlink/x86_64), or directly if stub is 0.
+static uint64_t gorc_call6(uintptr_t stub, uintptr_t fn, uint64_t a, uint64_t b, uint64_t c,
                            uint64_t d, uint64_t e, uint64_t f) {
-	return ((uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t))fn)(a, b, c, d, e, f);
+	if (!stub)
+		return ((uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t))fn)(a, b, c, d, e, f);
+	uint64_t args[6] = {a, b, c, d, e, f};
+	return ((uint64_t (*)(uintptr_t, const uint64_t *))stub)(fn, args);
 }
+
+static uint64_t gorc_environ(void) { return (uint64_t)(uintptr_t)environ; }
 
 static uintptr_t gorc_dlsym(void *h, const char *name) { return (uintptr_t)dlsym(h, name); }
 
 #include "runtime.h"
 
-static gorc_wrapper_result gorc_call_wrapper(uintptr_t fn, const char *data, size_t size) {
-	return ((gorc_wrapper_result (*)(const char *, size_t))fn)(data, size);
+static gorc_wrapper_result gorc_call_wrapper(uintptr_t stub, uintptr_t fn, const char *data, size_t size) {
+	if (!stub)
+		return ((gorc_wrapper_result (*)(const char *, size_t))fn)(data, size);
+	uint64_t args[6] = {(uint64_t)(uintptr_t)data, size};
+	return ((gorc_wrapper_result (*)(uintptr_t, const uint64_t *))stub)(fn, args);
 }
 static void *gorc_rtld_default(void) { return RTLD_DEFAULT; }
 static void gorc_fflush_all(void) { fflush(NULL); }
@@ -45,12 +49,41 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gorc-jit/gorc/jitlink/x86_64"
 )
 
 // Unsupported says why this build cannot run native code: nil, this is
 // the cgo build on Linux.
 func Unsupported() error { return nil }
+
+// callStub returns the address of the register-preserving call stub (see
+// x86_64.PreservingCallStub), mapped once: every call into linked code
+// goes through it, so that code which returns with a callee-saved register
+// changed (a global register variable in rbx is legal C) cannot corrupt
+// the Go side. 0 (call directly) if it could not be mapped, and on other
+// architectures than x86-64, which have no such stub yet.
+var callStub = sync.OnceValue(func() C.uintptr_t {
+	if runtime.GOARCH != "amd64" {
+		return 0
+	}
+	code := x86_64.PreservingCallStub()
+	mem, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0
+	}
+	copy(mem, code)
+	if unix.Mprotect(mem, unix.PROT_READ|unix.PROT_EXEC) != nil {
+		unix.Munmap(mem)
+		return 0
+	}
+	return C.uintptr_t(uintptr(unsafe.Pointer(&mem[0])))
+})
 
 // CallMain calls fn as int main(int argc, char **argv, char **envp) with the
 // given arguments (argv[0] included) and the process environment.
@@ -67,11 +100,12 @@ func CallMain(fn uint64, args []string) int {
 			C.free(unsafe.Pointer(p))
 		}
 	}()
-	return int(C.gorc_call_main(C.uintptr_t(fn), C.int(len(args)), (**C.char)(argv)))
+	r, _ := CallInt(fn, uint64(len(args)), uint64(uintptr(argv)), uint64(C.gorc_environ()))
+	return int(int32(r))
 }
 
 // CallVoid calls fn as void fn(void).
-func CallVoid(fn uint64) { C.gorc_call_void(C.uintptr_t(fn)) }
+func CallVoid(fn uint64) { CallInt(fn) }
 
 // CallInt calls fn with up to six integer (or pointer) arguments and returns
 // its integer result (rax).
@@ -81,7 +115,7 @@ func CallInt(fn uint64, args ...uint64) (uint64, error) {
 	}
 	var a [6]uint64
 	copy(a[:], args)
-	r := C.gorc_call6(C.uintptr_t(fn), C.uint64_t(a[0]), C.uint64_t(a[1]), C.uint64_t(a[2]),
+	r := C.gorc_call6(callStub(), C.uintptr_t(fn), C.uint64_t(a[0]), C.uint64_t(a[1]), C.uint64_t(a[2]),
 		C.uint64_t(a[3]), C.uint64_t(a[4]), C.uint64_t(a[5]))
 	return uint64(r), nil
 }
@@ -148,7 +182,7 @@ func CallWrapper(fn uint64, args []byte) ([]byte, error) {
 		p = (*C.char)(C.CBytes(args))
 		defer C.free(unsafe.Pointer(p))
 	}
-	r := C.gorc_call_wrapper(C.uintptr_t(fn), p, C.size_t(len(args)))
+	r := C.gorc_call_wrapper(callStub(), C.uintptr_t(fn), p, C.size_t(len(args)))
 	size := int(r.Size)
 	if size <= int(unsafe.Sizeof(uintptr(0))) {
 		inline := unsafe.Slice((*byte)(unsafe.Pointer(&r.Data)), size)

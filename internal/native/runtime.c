@@ -408,6 +408,8 @@ typedef struct fn_range {
 } fn_range;
 
 static fn_range *fn_ranges;
+// fn_lock orders writers; the crash handler reads without it.
+static pthread_mutex_t fn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 // Args: repeated (uint64 start, uint64 size, uint64 name length, name bytes).
 // Result: SPS Error.
@@ -426,25 +428,57 @@ gorc_wrapper_result gorc_register_function_names_wrapper(const char *args, size_
 		args += n;
 		size -= n;
 		__atomic_store_n(&r->live, 1, __ATOMIC_RELAXED);
-		r->next = __atomic_load_n(&fn_ranges, __ATOMIC_ACQUIRE);
-		while (!__atomic_compare_exchange_n(&fn_ranges, &r->next, r, 1, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
-			;
+		pthread_mutex_lock(&fn_lock);
+		r->next = fn_ranges;
+		__atomic_store_n(&fn_ranges, r, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&fn_lock);
 	}
 	return gorc_result_sps_error(NULL);
 }
 
 // Args: as for registration; the ranges starting at those addresses die.
+// Each entry kills the newest live range starting there and unlinks it,
+// so the list holds live ranges only: walking past every range ever
+// registered made releasing N objects cost O(N^2) (minutes at 100,000).
+// Entries go newest first (the reverse of registration), so a graph's
+// ranges, and the newest graph's when a session closes, are found at the
+// head. Unlinked nodes are not freed: the crash handler may be reading one,
+// and its next pointer stays valid.
 gorc_wrapper_result gorc_deregister_function_names_wrapper(const char *args, size_t size) {
 	uint64_t start, len, n;
+	size_t count = 0, cap = 0;
+	uint64_t *starts = NULL;
 	while (size > 0) {
-		if (!read_u64(&args, &size, &start) || !read_u64(&args, &size, &len) || !read_u64(&args, &size, &n) || n > size)
+		if (!read_u64(&args, &size, &start) || !read_u64(&args, &size, &len) || !read_u64(&args, &size, &n) || n > size) {
+			free(starts);
 			return gorc_result_sps_error("function names: malformed arguments");
+		}
 		args += n;
 		size -= n;
-		for (fn_range *r = __atomic_load_n(&fn_ranges, __ATOMIC_ACQUIRE); r; r = r->next)
-			if (r->start == start && __atomic_load_n(&r->live, __ATOMIC_RELAXED))
-				__atomic_store_n(&r->live, 0, __ATOMIC_RELAXED);
+		if (count == cap) {
+			cap = cap ? 2 * cap : 64;
+			uint64_t *grown = realloc(starts, cap * sizeof *starts);
+			if (!grown) {
+				free(starts);
+				return gorc_result_sps_error("function names: out of memory");
+			}
+			starts = grown;
+		}
+		starts[count++] = start;
 	}
+	pthread_mutex_lock(&fn_lock);
+	while (count > 0) {
+		start = starts[--count];
+		for (fn_range **p = &fn_ranges, *r; (r = *p) != NULL; p = &r->next) {
+			if (r->start == start && __atomic_load_n(&r->live, __ATOMIC_RELAXED)) {
+				__atomic_store_n(&r->live, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(p, r->next, __ATOMIC_RELEASE);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fn_lock);
+	free(starts);
 	return gorc_result_sps_error(NULL);
 }
 

@@ -181,7 +181,8 @@ func (b *builder) readGroups() error {
 // priority suffix.
 func IsInitSection(name string) bool {
 	for _, p := range [...]string{".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors"} {
-		if name == p || strings.HasPrefix(name, p+".") {
+		// No p+"." here: it allocated for every section of every graph.
+		if strings.HasPrefix(name, p) && (len(name) == len(p) || name[len(p)] == '.') {
 			return true
 		}
 	}
@@ -432,7 +433,10 @@ func (b *builder) target(idx uint32, sec string, off uint64) (*jitlink.Symbol, e
 			if b.secSyms[s.shndx] == nil {
 				b.secSyms[s.shndx] = b.g.AddAnonymousSymbol(blk, 0, 0, jitlink.NoAttrs)
 			}
-			return b.secSyms[s.shndx], nil
+			// Most relocations name a section symbol: remember it, so the
+			// next ones skip decoding the entry and scanning its name.
+			b.syms[idx] = b.secSyms[s.shndx]
+			return b.syms[idx], nil
 		}
 	}
 	name := s.name

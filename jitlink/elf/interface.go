@@ -23,6 +23,9 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 		if ok, _ := b.loadable(i); ok && IsInitSection(f.sections[i].name) {
 			iface.HasInitializers = true
 		}
+		if s := &f.sections[i]; s.name == ".note.GNU-stack" && s.flags&elf.SHF_EXECINSTR != 0 {
+			iface.ExecutableStack = true
+		}
 	}
 	if f.symtab < 0 {
 		return iface, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -319,4 +320,29 @@ func (m *slabWithFallback) Allocate(req *jitlink.AllocRequest) (jitlink.InFlight
 // managers each release any of its allocations).
 func (m *slabWithFallback) Deallocate(allocs []jitlink.FinalizedAlloc) error {
 	return m.fallback.Deallocate(allocs)
+}
+
+// IsCode reports whether addr lies in executable memory of this process
+// (from /proc/self/maps).
+func IsCode(addr uint64) bool {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(maps)) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		if !ok {
+			continue
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 == nil && err2 == nil && addr >= start && addr < end {
+			return len(f[1]) >= 3 && f[1][2] == 'x'
+		}
+	}
+	return false
 }
