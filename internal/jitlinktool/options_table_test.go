@@ -35,6 +35,12 @@ func TestOptionTable(t *testing.T) {
 	if o, err := parseArgs([]string{"-oop-executor", "a.o"}); err != nil || o.oopExecutor == "" || !slices.Equal(o.inputs, []string{"a.o"}) {
 		t.Fatalf("-oop-executor without a value takes the default and leaves a.o an input: %v, %+v", err, o)
 	}
+	if o, err := parseArgs([]string{"-oop-executor", "a.o"}); err != nil || !o.sharedMemory {
+		t.Fatalf("a launched executor shares memory by default: %v, %+v", err, o)
+	}
+	if o, err := parseArgs([]string{"-oop-executor", "-use-shared-memory=false", "a.o"}); err != nil || o.sharedMemory {
+		t.Fatalf("-use-shared-memory=false copies: %v, %+v", err, o)
+	}
 	for args, want := range map[string]string{
 		"-entry":               "option -entry needs a value (see -help)",
 		"-noexec=1 a.o":        "option -noexec takes no value",
