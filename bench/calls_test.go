@@ -55,7 +55,7 @@ func callsJIT(b *testing.B, outOfProcess bool) *lljit.LLJIT {
 // through a fixed C prototype (native.CallInt).
 func BenchmarkCallCgo(b *testing.B) {
 	j := callsJIT(b, false)
-	addr, err := j.Lookup("add3")
+	addr, err := j.Lookup(b.Context(), "add3")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func BenchmarkCallCgo(b *testing.B) {
 // (native.Call, one cgo call).
 func BenchmarkCallGeneric(b *testing.B) {
 	j := callsJIT(b, false)
-	addr, err := j.Lookup("add3")
+	addr, err := j.Lookup(b.Context(), "add3")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func BenchmarkCallBound(b *testing.B) {
 // BenchmarkCallFunction: cfunc.Function, words without reflection.
 func BenchmarkCallFunction(b *testing.B) {
 	j := callsJIT(b, false)
-	addr, err := j.Lookup("add3")
+	addr, err := j.Lookup(b.Context(), "add3")
 	if err != nil {
 		b.Fatal(err)
 	}

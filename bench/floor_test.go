@@ -83,7 +83,7 @@ func BenchmarkLinkWhole(b *testing.B) {
 				if err := j.LoadDylib("libm.so.6"); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := j.Lookup("main"); err != nil {
+				if _, err := j.Lookup(b.Context(), "main"); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

@@ -48,8 +48,8 @@ func BenchmarkStubCall(b *testing.B) {
 	if err := j.AddLazyObject(nil, "callee.o", obj); err != nil {
 		b.Fatal(err)
 	}
-	loop, _ := j.Lookup("call_loop")
-	stub, _ := j.Lookup("inc")
+	loop, _ := j.Lookup(b.Context(), "call_loop")
+	stub, _ := j.Lookup(b.Context(), "inc")
 	native.CallInt(loop, 1, stub) // the first call links inc
 	impl := j.Session().JITDylibByName("main.lazy-objects")
 	body, err := j.Session().LookupSymbol(context.Background(), orc.Search(impl), orc.Intern("inc"))
@@ -96,7 +96,7 @@ func BenchmarkLazyFirstCall(b *testing.B) {
 	}
 	stubs := make([]uint64, b.N)
 	for i, n := range names {
-		if stubs[i], err = j.Lookup(n); err != nil {
+		if stubs[i], err = j.Lookup(b.Context(), n); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -139,7 +139,7 @@ func BenchmarkCompileThroughput(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if _, err := j.Lookup(fmt.Sprintf("m%d_f0", m)); err != nil {
+						if _, err := j.Lookup(b.Context(), fmt.Sprintf("m%d_f0", m)); err != nil {
 							b.Error(err)
 						}
 					}()

@@ -217,7 +217,7 @@ func linkSqliteMain(b *testing.B, bld *lljit.Builder, obj []byte) *lljit.LLJIT {
 	if err := j.LoadDylib("libm.so.6"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := j.Lookup("main"); err != nil {
+	if _, err := j.Lookup(b.Context(), "main"); err != nil {
 		b.Fatal(err)
 	}
 	return j

@@ -86,7 +86,7 @@ func BenchmarkAddNth(b *testing.B) {
 						if err := add(next); err != nil {
 							b.Fatal(err)
 						}
-						if _, err := lz.Lookup(fmt.Sprintf("f%07d", next)); err != nil {
+						if _, err := lz.Lookup(b.Context(), fmt.Sprintf("f%07d", next)); err != nil {
 							b.Fatal(err)
 						}
 						next++

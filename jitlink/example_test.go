@@ -19,11 +19,11 @@ func ExampleLink() {
 	data := g.CreateSection(".rodata", jitlink.ProtRead)
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	d := g.CreateContentBlock(data, []byte{41, 0, 0, 0}, 0, 4, 0)
-	value := g.AddDefinedSymbol(d, 0, "value", 4, jitlink.Strong, jitlink.ScopeLocal, false, false)
+	value := g.AddDefinedSymbol(d, 0, "value", 4, jitlink.Strong, jitlink.ScopeLocal, jitlink.NoAttrs)
 	// mov value(%rip), %eax; ret
 	code := g.CreateContentBlock(text, []byte{0x8b, 0x05, 0, 0, 0, 0, 0xc3}, 0, 16, 0)
 	code.AddEdge(x86_64.Delta32, 2, value, -4)
-	g.AddDefinedSymbol(code, 0, "get_value", 7, jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(code, 0, "get_value", 7, jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 
 	// A custom pass: before fixups, bump the constant to 42.
 	bump := func(g *jitlink.LinkGraph) error {

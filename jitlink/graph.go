@@ -705,46 +705,63 @@ func removeFrom(list *[]*Symbol, s *Symbol) {
 
 // AddExternalSymbol adds a symbol to be resolved outside the graph. Weak
 // linkage makes the reference weak: it may stay unresolved.
-func (g *LinkGraph) AddExternalSymbol(name string, size uint64, weak bool) *Symbol {
+func (g *LinkGraph) AddExternalSymbol(name string, size uint64, l Linkage) *Symbol {
 	a := g.newAddressable()
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: a, size: size, weakRef: weak, scope: ScopeDefault, kind: external}
-	if weak {
-		s.linkage = Weak
-	}
+	*s = Symbol{name: name, base: a, size: size, linkage: l, weakRef: l == Weak, scope: ScopeDefault, kind: external}
 	addTo(&g.externals, s)
 	return s
 }
 
+// SymbolAttrs are a symbol's yes/no properties, or-ed together: named
+// flags instead of runs of bool parameters.
+type SymbolAttrs uint8
+
+const (
+	// Callable marks a function (code may call it; stubs may stand for
+	// it).
+	Callable SymbolAttrs = 1 << iota
+	// Live makes the symbol a root of dead stripping: it and what it
+	// reaches are kept.
+	Live
+	// NoAttrs is a symbol that is neither callable nor a root.
+	NoAttrs SymbolAttrs = 0
+)
+
 // AddAbsoluteSymbol adds a symbol with a fixed address.
-func (g *LinkGraph) AddAbsoluteSymbol(name string, addr, size uint64, l Linkage, sc Scope, live bool) *Symbol {
+func (g *LinkGraph) AddAbsoluteSymbol(name string, addr, size uint64, l Linkage, sc Scope, attrs SymbolAttrs) *Symbol {
 	a := g.newAddressable()
 	a.addr, a.defined = addr, true
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: a, size: size, linkage: l, scope: sc, live: live, kind: absolute}
+	*s = Symbol{name: name, base: a, size: size, linkage: l, scope: sc, kind: absolute}
+	s.setAttrs(attrs)
 	addTo(&g.absolutes, s)
 	return s
 }
 
 // AddDefinedSymbol adds a named symbol at offset into b.
-func (g *LinkGraph) AddDefinedSymbol(b *Block, offset uint64, name string, size uint64, l Linkage, sc Scope, callable, live bool) *Symbol {
+func (g *LinkGraph) AddDefinedSymbol(b *Block, offset uint64, name string, size uint64, l Linkage, sc Scope, attrs SymbolAttrs) *Symbol {
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: &b.Addressable, offset: offset, size: size, linkage: l, scope: sc,
-		callable: callable, live: live}
+	*s = Symbol{name: name, base: &b.Addressable, offset: offset, size: size, linkage: l, scope: sc}
+	s.setAttrs(attrs)
 	addTo(&b.section.symbols, s)
 	return s
 }
 
 // AddAnonymousSymbol adds an unnamed, local symbol at offset into b.
-func (g *LinkGraph) AddAnonymousSymbol(b *Block, offset, size uint64, callable, live bool) *Symbol {
-	return g.AddDefinedSymbol(b, offset, "", size, Strong, ScopeLocal, callable, live)
+func (g *LinkGraph) AddAnonymousSymbol(b *Block, offset, size uint64, attrs SymbolAttrs) *Symbol {
+	return g.AddDefinedSymbol(b, offset, "", size, Strong, ScopeLocal, attrs)
 }
 
 // AddCommonSymbol adds a zero-fill block in sec for a common (tentative)
 // definition and a weak symbol naming it.
-func (g *LinkGraph) AddCommonSymbol(name string, sc Scope, sec *Section, addr, size, align uint64, live bool) *Symbol {
+func (g *LinkGraph) AddCommonSymbol(name string, sc Scope, sec *Section, addr, size, align uint64, attrs SymbolAttrs) *Symbol {
 	b := g.CreateZeroFillBlock(sec, size, addr, align, 0)
-	return g.AddDefinedSymbol(b, 0, name, size, Weak, sc, false, live)
+	return g.AddDefinedSymbol(b, 0, name, size, Weak, sc, attrs)
+}
+
+func (s *Symbol) setAttrs(a SymbolAttrs) {
+	s.callable, s.live = a&Callable != 0, a&Live != 0
 }
 
 // MakeExternal turns a defined or absolute symbol into an external one. Its
@@ -762,12 +779,14 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 	addTo(&g.externals, s)
 }
 
-// MakeDefined turns an external symbol into one defined at offset into b.
-func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Linkage, sc Scope, live bool) {
+// MakeDefined turns an external symbol into one defined at offset into b,
+// with attrs (replacing any it had).
+func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Linkage, sc Scope, attrs SymbolAttrs) {
 	g.detach(s)
 	s.removed = false
 	s.base, s.offset, s.size, s.kind = &b.Addressable, offset, size, inBlock
-	s.linkage, s.scope, s.live, s.weakRef = l, sc, live, false
+	s.linkage, s.scope, s.weakRef = l, sc, false
+	s.setAttrs(attrs)
 	addTo(&b.section.symbols, s)
 }
 

@@ -45,12 +45,12 @@ func TestGraphBasics(t *testing.T) {
 	if b.IsZeroFill() || !z.IsZeroFill() || z.Size() != 64 || b.Size() != 3 || b.Section() != text {
 		t.Fatal("block properties")
 	}
-	f := g.AddDefinedSymbol(b, 0, "f", 3, jitlink.Strong, jitlink.ScopeDefault, true, false)
-	anon := g.AddAnonymousSymbol(b, 2, 1, true, false)
-	ext := g.AddExternalSymbol("puts", 0, false)
-	weakExt := g.AddExternalSymbol("maybe", 0, true)
-	abs := g.AddAbsoluteSymbol("ABS", 0x1234, 0, jitlink.Strong, jitlink.ScopeDefault, false)
-	common := g.AddCommonSymbol("comm", jitlink.ScopeDefault, bss, 0, 16, 16, false)
+	f := g.AddDefinedSymbol(b, 0, "f", 3, jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable)
+	anon := g.AddAnonymousSymbol(b, 2, 1, jitlink.Callable)
+	ext := g.AddExternalSymbol("puts", 0, jitlink.Strong)
+	weakExt := g.AddExternalSymbol("maybe", 0, jitlink.Weak)
+	abs := g.AddAbsoluteSymbol("ABS", 0x1234, 0, jitlink.Strong, jitlink.ScopeDefault, jitlink.NoAttrs)
+	common := g.AddCommonSymbol("comm", jitlink.ScopeDefault, bss, 0, 16, 16, jitlink.NoAttrs)
 
 	if !f.IsDefined() || f.IsExternal() || f.IsAbsolute() || f.Block() != b || f.Address() != 0x100 || !f.IsCallable() {
 		t.Fatalf("defined symbol: %v", f)
@@ -92,9 +92,18 @@ func TestGraphBasics(t *testing.T) {
 	if slices.Contains(collect(g.DefinedSymbols()), f) {
 		t.Fatal("MakeExternal left the symbol in its section")
 	}
-	g.MakeDefined(f, b, 1, 2, jitlink.Weak, jitlink.ScopeHidden, true)
+	g.MakeDefined(f, b, 1, 2, jitlink.Weak, jitlink.ScopeHidden, jitlink.Live)
 	if f.Block() != b || f.Offset() != 1 || f.Linkage() != jitlink.Weak || slices.Contains(g.ExternalSymbols(), f) {
 		t.Fatal("MakeDefined")
+	}
+	if !f.IsLive() || f.IsCallable() {
+		t.Fatalf("MakeDefined with Live: live %v callable %v, want live and not callable", f.IsLive(), f.IsCallable())
+	}
+	if both := g.AddAnonymousSymbol(b, 0, 1, jitlink.Callable|jitlink.Live); !both.IsLive() || !both.IsCallable() {
+		t.Fatal("AddAnonymousSymbol with Callable|Live")
+	}
+	if !weakExt.IsWeaklyReferenced() || weakExt.Linkage() != jitlink.Weak || ext.IsWeaklyReferenced() {
+		t.Fatal("AddExternalSymbol: Weak linkage makes the reference weak, Strong does not")
 	}
 
 	g.RemoveSymbol(ext)
@@ -119,10 +128,10 @@ func TestSplitBlock(t *testing.T) {
 	g := x86_64.NewLinkGraph("split.o")
 	sec := g.CreateSection(".data", jitlink.ProtRead)
 	b := g.CreateContentBlock(sec, []byte("0123456789abcdef"), 0x1000, 8, 0)
-	s0 := g.AddDefinedSymbol(b, 0, "s0", 4, jitlink.Strong, jitlink.ScopeDefault, false, false)
-	s6 := g.AddDefinedSymbol(b, 6, "s6", 4, jitlink.Strong, jitlink.ScopeDefault, false, false)
-	s10 := g.AddDefinedSymbol(b, 10, "s10", 4, jitlink.Strong, jitlink.ScopeDefault, false, false)
-	tgt := g.AddExternalSymbol("t", 0, false)
+	s0 := g.AddDefinedSymbol(b, 0, "s0", 4, jitlink.Strong, jitlink.ScopeDefault, jitlink.NoAttrs)
+	s6 := g.AddDefinedSymbol(b, 6, "s6", 4, jitlink.Strong, jitlink.ScopeDefault, jitlink.NoAttrs)
+	s10 := g.AddDefinedSymbol(b, 10, "s10", 4, jitlink.Strong, jitlink.ScopeDefault, jitlink.NoAttrs)
+	tgt := g.AddExternalSymbol("t", 0, jitlink.Strong)
 	b.AddEdge(x86_64.Pointer32, 2, tgt, 0)
 	b.AddEdge(x86_64.Pointer32, 12, tgt, 0)
 
@@ -150,7 +159,7 @@ func TestLayoutAlignment(t *testing.T) {
 	// One byte then a uint64: 8-aligned with offset 7.
 	c := g.CreateContentBlock(sec, make([]byte, 9), 0x20, 8, 7)
 	for _, b := range []*jitlink.Block{a, z, c} {
-		g.AddAnonymousSymbol(b, 0, b.Size(), false, true)
+		g.AddAnonymousSymbol(b, 0, b.Size(), jitlink.Live)
 	}
 	lay := jitlink.ComputeLayout(g)
 	if len(lay.Segments) != 1 {
@@ -178,7 +187,7 @@ func TestLayoutSegments(t *testing.T) {
 	text2.SetOrdinal(-1)
 	for _, s := range []*jitlink.Section{data, text, ro, text2} {
 		b := g.CreateContentBlock(s, []byte{0}, 0, 1, 0)
-		g.AddAnonymousSymbol(b, 0, 1, false, true)
+		g.AddAnonymousSymbol(b, 0, 1, jitlink.Live)
 	}
 	lay := jitlink.ComputeLayout(g)
 	var got []string
@@ -202,14 +211,14 @@ func TestPrune(t *testing.T) {
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	mk := func(name string) (*jitlink.Block, *jitlink.Symbol) {
 		b := g.CreateContentBlock(text, make([]byte, 8), 0, 1, 0)
-		return b, g.AddDefinedSymbol(b, 0, name, 8, jitlink.Strong, jitlink.ScopeDefault, true, false)
+		return b, g.AddDefinedSymbol(b, 0, name, 8, jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable)
 	}
 	rootB, root := mk("root")
 	calleeB, callee := mk("callee")
 	fdeB, fde := mk("fde")
 	_, dead := mk("dead")
-	used := g.AddExternalSymbol("used", 0, false)
-	unused := g.AddExternalSymbol("unused", 0, false)
+	used := g.AddExternalSymbol("used", 0, jitlink.Strong)
+	unused := g.AddExternalSymbol("unused", 0, jitlink.Strong)
 	rootB.AddEdge(x86_64.BranchPCRel32, 1, callee, -4)
 	calleeB.AddEdge(x86_64.BranchPCRel32, 1, used, -4)
 	calleeB.AddEdge(jitlink.KeepAlive, 0, fde, 0)
@@ -232,7 +241,7 @@ func TestPassErrorFailsLink(t *testing.T) {
 	g := x86_64.NewLinkGraph("fail.o")
 	sec := g.CreateSection(".data", jitlink.ProtRead)
 	b := g.CreateContentBlock(sec, []byte{0}, 0, 1, 0)
-	g.AddDefinedSymbol(b, 0, "x", 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	g.AddDefinedSymbol(b, 0, "x", 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 	for _, phase := range []string{"pre-prune", "post-prune", "post-allocation", "pre-fixup", "post-fixup"} {
 		err := jitlinktest.Link(g, jitlinktest.Options{Passes: func(cfg *jitlink.PassConfig) {
 			fail := func(*jitlink.LinkGraph) error {
@@ -261,9 +270,9 @@ func TestUndefinedExternal(t *testing.T) {
 	g := x86_64.NewLinkGraph("undef.o")
 	sec := g.CreateSection(".data", jitlink.ProtRead)
 	b := g.CreateContentBlock(sec, make([]byte, 16), 0, 8, 0)
-	g.AddDefinedSymbol(b, 0, "x", 16, jitlink.Strong, jitlink.ScopeDefault, false, true)
-	b.AddEdge(x86_64.Pointer64, 0, g.AddExternalSymbol("needed", 0, false), 0)
-	b.AddEdge(x86_64.Pointer64, 8, g.AddExternalSymbol("optional", 0, true), 0)
+	g.AddDefinedSymbol(b, 0, "x", 16, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
+	b.AddEdge(x86_64.Pointer64, 0, g.AddExternalSymbol("needed", 0, jitlink.Strong), 0)
+	b.AddEdge(x86_64.Pointer64, 8, g.AddExternalSymbol("optional", 0, jitlink.Weak), 0)
 	err := jitlinktest.Link(g, jitlinktest.Options{})
 	var ue *jitlink.UndefinedSymbolsError
 	if !errorsAs(err, &ue) || !slices.Equal(ue.Names, []string{"needed"}) || ue.Graph != "undef.o" {
@@ -272,8 +281,8 @@ func TestUndefinedExternal(t *testing.T) {
 	// A weak reference alone may stay undefined and reads as 0.
 	g2 := x86_64.NewLinkGraph("weak.o")
 	b2 := g2.CreateContentBlock(g2.CreateSection(".data", jitlink.ProtRead), bytes.Repeat([]byte{0xff}, 8), 0, 8, 0)
-	g2.AddDefinedSymbol(b2, 0, "y", 8, jitlink.Strong, jitlink.ScopeDefault, false, true)
-	b2.AddEdge(x86_64.Pointer64, 0, g2.AddExternalSymbol("optional", 0, true), 0)
+	g2.AddDefinedSymbol(b2, 0, "y", 8, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
+	b2.AddEdge(x86_64.Pointer64, 0, g2.AddExternalSymbol("optional", 0, jitlink.Weak), 0)
 	if err := jitlinktest.Link(g2, jitlinktest.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -285,8 +294,8 @@ func TestUndefinedExternal(t *testing.T) {
 func TestDump(t *testing.T) {
 	g := x86_64.NewLinkGraph("dump.o")
 	b := g.CreateContentBlock(g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec), make([]byte, 5), 0, 16, 0)
-	g.AddDefinedSymbol(b, 0, "main", 5, jitlink.Strong, jitlink.ScopeDefault, true, true)
-	b.AddEdge(x86_64.BranchPCRel32, 1, g.AddExternalSymbol("puts", 0, false), -4)
+	g.AddDefinedSymbol(b, 0, "main", 5, jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
+	b.AddEdge(x86_64.BranchPCRel32, 1, g.AddExternalSymbol("puts", 0, jitlink.Strong), -4)
 	var buf bytes.Buffer
 	if err := g.Dump(&buf); err != nil {
 		t.Fatal(err)
@@ -299,3 +308,30 @@ func TestDump(t *testing.T) {
 }
 
 func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// A definition that lost to another graph's becomes an external reference;
+// the interface (named, non-local definitions) is what stays live.
+func TestExternalizeLosersAndMarkExportsLive(t *testing.T) {
+	g := x86_64.NewLinkGraph("t.o")
+	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
+	def := func(name string, l jitlink.Linkage, sc jitlink.Scope) *jitlink.Symbol {
+		b := g.CreateContentBlock(text, make([]byte, 4), 0, 1, 0)
+		return g.AddDefinedSymbol(b, 0, name, 4, l, sc, jitlink.Callable)
+	}
+	won := def("won", jitlink.Weak, jitlink.ScopeDefault)
+	lost := def("lost", jitlink.Weak, jitlink.ScopeDefault)
+	local := def("local", jitlink.Strong, jitlink.ScopeLocal)
+	pass := jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool { return s != lost && s != local })
+	if err := pass(g); err != nil {
+		t.Fatal(err)
+	}
+	if !lost.IsExternal() || !lost.IsWeaklyReferenced() || won.IsExternal() || local.IsExternal() {
+		t.Fatalf("after the pass: lost %v, won %v, local %v; want only lost external (and weakly referenced)", lost, won, local)
+	}
+	if err := jitlink.MarkExportsLive(g); err != nil {
+		t.Fatal(err)
+	}
+	if !won.IsLive() || local.IsLive() {
+		t.Fatalf("live: won %v local %v, want only the export", won.IsLive(), local.IsLive())
+	}
+}

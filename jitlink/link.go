@@ -138,7 +138,7 @@ func (l *linker) phase1() {
 		return
 	}
 	l.mark("pre-prune")
-	Prune(g)
+	prune(g)
 	l.mark("prune")
 	if err := runPasses(g, l.cfg.PostPrune); err != nil {
 		l.fail(err)
@@ -146,7 +146,7 @@ func (l *linker) phase1() {
 	}
 	l.mark("post-prune")
 
-	layout := ComputeLayout(g)
+	layout := computeLayout(g)
 	mm := l.ctx.MemoryManager()
 	alloc, err := mm.Allocate(&AllocRequest{Graph: g, Dylib: l.ctx.Dylib(), Segments: layout.Requests()})
 	if err != nil {
@@ -189,7 +189,7 @@ func (l *linker) phase2(ext []*Symbol, addrs []uint64, err error) {
 		l.fail(err)
 		return
 	}
-	if err := ApplyFixups(g); err != nil {
+	if err := applyFixups(g); err != nil {
 		l.fail(err)
 		return
 	}
@@ -214,8 +214,8 @@ func (l *linker) phase3(fa FinalizedAlloc, err error) {
 	l.ctx.NotifyEmitted(l.g, fa)
 }
 
-// ApplyFixups applies every relocation edge of g with its backend.
-func ApplyFixups(g *LinkGraph) error {
+// applyFixups applies every relocation edge of g with its backend.
+func applyFixups(g *LinkGraph) error {
 	if g.backend == nil {
 		return fmt.Errorf("%s: graph has no backend to apply fixups", g.name)
 	}
@@ -246,10 +246,44 @@ func MarkAllSymbolsLive(g *LinkGraph) error {
 	return nil
 }
 
-// Prune dead-strips g: it removes every defined symbol and block not
+// isExport says whether s is part of the graph's interface: named and
+// visible outside it.
+func isExport(s *Symbol) bool { return s.HasName() && s.scope != ScopeLocal }
+
+// MarkExportsLive marks the named, non-local definitions live: everything
+// another graph may refer to is kept, the rest only if reached from it.
+func MarkExportsLive(g *LinkGraph) error {
+	for s := range g.DefinedSymbols() {
+		if isExport(s) {
+			s.live = true
+		}
+	}
+	return nil
+}
+
+// ExternalizeLosers returns a pre-prune pass for links of several graphs:
+// each named, non-local definition for which wins is false lost to a
+// definition in another graph (a weak, common or COMDAT symbol) and becomes
+// an external reference, resolved to the winner.
+func ExternalizeLosers(wins func(*Symbol) bool) Pass {
+	return func(g *LinkGraph) error {
+		var lost []*Symbol
+		for s := range g.DefinedSymbols() {
+			if isExport(s) && !wins(s) {
+				lost = append(lost, s)
+			}
+		}
+		for _, s := range lost {
+			g.MakeExternal(s)
+		}
+		return nil
+	}
+}
+
+// prune dead-strips g: it removes every defined symbol and block not
 // reachable from a live symbol, and every external or absolute symbol no
 // live block references.
-func Prune(g *LinkGraph) {
+func prune(g *LinkGraph) {
 	var work []*Block
 	visit := func(s *Symbol) {
 		if b := s.base.block; b != nil && !b.visited {
@@ -306,14 +340,14 @@ func filterSymbols(list []*Symbol, keep func(*Symbol) bool) []*Symbol {
 	return kept
 }
 
-// Layout is the placement of a graph's blocks into segments.
-type Layout struct {
-	Segments []SegmentLayout
+// graphLayout is the placement of a graph's blocks into segments.
+type graphLayout struct {
+	Segments []segmentLayout
 }
 
-// SegmentLayout is one segment: its request and its blocks with their
+// segmentLayout is one segment: its request and its blocks with their
 // offsets from the segment start.
-type SegmentLayout struct {
+type segmentLayout struct {
 	Request SegmentRequest
 	Blocks  []*Block
 	Offsets []uint64
@@ -336,10 +370,10 @@ func protRank(p MemProt) int {
 	return 2
 }
 
-// ComputeLayout groups the graph's allocatable blocks into segments by
+// computeLayout groups the graph's allocatable blocks into segments by
 // protection and lifetime, ordered by section ordinal and then original
 // address, content before zero-fill, honouring alignment.
-func ComputeLayout(g *LinkGraph) *Layout {
+func computeLayout(g *LinkGraph) *graphLayout {
 	keys := make([]segKey, 0, 4)
 	byKey := make(map[segKey][]*Block, 4)
 	for _, sec := range g.sections {
@@ -361,7 +395,7 @@ func ComputeLayout(g *LinkGraph) *Layout {
 		}
 		return cmp.Compare(a.prot, b.prot)
 	})
-	lay := &Layout{Segments: make([]SegmentLayout, 0, len(keys))}
+	lay := &graphLayout{Segments: make([]segmentLayout, 0, len(keys))}
 	for _, k := range keys {
 		blocks := byKey[k]
 		slices.SortStableFunc(blocks, func(a, b *Block) int {
@@ -376,7 +410,7 @@ func ComputeLayout(g *LinkGraph) *Layout {
 			}
 			return cmp.Compare(a.addr, b.addr)
 		})
-		seg := SegmentLayout{Blocks: blocks, Offsets: make([]uint64, len(blocks))}
+		seg := segmentLayout{Blocks: blocks, Offsets: make([]uint64, len(blocks))}
 		seg.Request.Prot, seg.Request.Lifetime, seg.Request.Align = k.prot, k.lifetime, 1
 		var off uint64
 		content := true
@@ -415,7 +449,7 @@ func alignWithOffset(off, align, alignOff uint64) uint64 {
 }
 
 // Requests returns the allocation request of each segment.
-func (lay *Layout) Requests() []SegmentRequest {
+func (lay *graphLayout) Requests() []SegmentRequest {
 	reqs := make([]SegmentRequest, len(lay.Segments))
 	for i := range lay.Segments {
 		reqs[i] = lay.Segments[i].Request
@@ -425,7 +459,7 @@ func (lay *Layout) Requests() []SegmentRequest {
 
 // Apply assigns block addresses from the allocated segments and copies block
 // content into working memory; blocks then point at their working memory.
-func (lay *Layout) Apply(segs []SegmentAlloc) error {
+func (lay *graphLayout) Apply(segs []SegmentAlloc) error {
 	if len(segs) != len(lay.Segments) {
 		return fmt.Errorf("memory manager returned %d segments for %d requested", len(segs), len(lay.Segments))
 	}

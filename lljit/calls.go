@@ -146,7 +146,7 @@ func (j *LLJIT) DefineData(jd *orc.JITDylib, name string, data []byte, size, ali
 	} else {
 		b = g.CreateZeroFillBlock(sec, size, 0, align, 0)
 	}
-	g.AddDefinedSymbol(b, 0, name, size, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	g.AddDefinedSymbol(b, 0, name, size, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 	jd = j.orMain(jd)
 	if err := j.objLayer.AddLinkGraph(jd.DefaultResourceTracker(), g); err != nil {
 		return 0, err

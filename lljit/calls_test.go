@@ -224,7 +224,7 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 		t.Errorf("Bind with 24 integer parameters: %v", err)
 	}
 	// RunAsIntFunction's argument is a C int: no silent truncation.
-	addr, _ := j.Lookup("neg16")
+	addr, _ := j.Lookup(t.Context(), "neg16")
 	if _, err := j.ExecutorProcessControl().RunAsIntFunction(addr, 1<<33+5); err == nil {
 		t.Error("RunAsIntFunction(1<<33+5) did not fail")
 	}
@@ -249,7 +249,7 @@ func TestAbsoluteDataOutOfRange(t *testing.T) {
 	if err := j.AddObjectFile(nil, obj); err != nil {
 		t.Fatal(err)
 	}
-	_, err = j.Lookup("read_value")
+	_, err = j.Lookup(t.Context(), "read_value")
 	if err == nil || !strings.Contains(err.Error(), "-fPIC") || !strings.Contains(err.Error(), "DefineData") {
 		t.Fatalf("lookup of non-PIC code using far absolute data: %v", err)
 	}
@@ -275,10 +275,10 @@ func TestRetryAfterFailure(t *testing.T) {
 	if err := j.AddObjectWithTracker(rt, bad, data); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Lookup("f"); err == nil {
+	if _, err := j.Lookup(t.Context(), "f"); err == nil {
 		t.Fatal("f linked without missing")
 	}
-	if _, err := j.Lookup("f"); err == nil {
+	if _, err := j.Lookup(t.Context(), "f"); err == nil {
 		t.Fatal("f linked on the second try")
 	}
 	if err := rt.Remove(); err != nil {

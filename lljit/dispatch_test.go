@@ -82,7 +82,7 @@ func testDispatch(t *testing.T, j *lljit.LLJIT, obj string) {
 	}
 	epc := j.ExecutorProcessControl()
 	run := func(name string, arg int) int {
-		addr, err := j.Lookup(name)
+		addr, err := j.Lookup(t.Context(), name)
 		if err != nil {
 			t.Fatal(err)
 		}

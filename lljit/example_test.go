@@ -1,6 +1,7 @@
 package lljit_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -19,7 +20,7 @@ func Example() {
 	if err := j.AddObjectFile(nil, "testdata/answer.o"); err != nil {
 		log.Fatal(err)
 	}
-	addr, err := j.Lookup("add1000")
+	addr, err := j.Lookup(context.Background(), "add1000")
 	if err != nil {
 		log.Fatal(err)
 	}

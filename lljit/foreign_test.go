@@ -30,7 +30,7 @@ func TestForeignObjectRejectedAtAdd(t *testing.T) {
 	if err := j.AddLazyObject(nil, obj, data); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("AddLazyObject: %v, want %q", err, want)
 	}
-	if _, err := j.Lookup("foreign_fn"); err == nil {
+	if _, err := j.Lookup(t.Context(), "foreign_fn"); err == nil {
 		t.Error("the refused object's symbol was defined")
 	}
 }

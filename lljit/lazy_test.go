@@ -90,7 +90,7 @@ func TestLazyIRCompilesWhatIsCalled(t *testing.T) {
 	if err := j.AddLazyIRModule(nil, hundredFunctions()); err != nil {
 		t.Fatal(err)
 	}
-	main, err := j.Lookup("main")
+	main, err := j.Lookup(t.Context(), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestLazySpeculation(t *testing.T) {
 	if err := j.AddLazyIRModule(nil, hundredFunctions()); err != nil {
 		t.Fatal(err)
 	}
-	main, err := j.Lookup("main")
+	main, err := j.Lookup(t.Context(), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestLazyFirstCallFromManyThreads(t *testing.T) {
 			if err := j.AddLazyIRModule(nil, compile.Module{Name: "twice.ll", IR: []byte(lazyIR)}); err != nil {
 				t.Fatal(err)
 			}
-			run, err := j.Lookup("run_threads")
+			run, err := j.Lookup(t.Context(), "run_threads")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +225,7 @@ func TestLazyCompileFailure(t *testing.T) {
 	if err := j.AddObjectFile(nil, handler); err != nil {
 		t.Fatal(err)
 	}
-	h, err := j.Lookup("lazy_failed")
+	h, err := j.Lookup(t.Context(), "lazy_failed")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,11 +237,11 @@ func TestLazyCompileFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	epc := j.ExecutorProcessControl()
-	broken, _ := j.Lookup("broken")
+	broken, _ := j.Lookup(t.Context(), "broken")
 	if r, err := epc.RunAsIntFunction(broken, 5); err != nil || r != -1005 {
 		t.Fatalf("broken(5) = %d, %v; want the handler's -1005", r, err)
 	}
-	fine, _ := j.Lookup("fine")
+	fine, _ := j.Lookup(t.Context(), "fine")
 	if r, _ := epc.RunAsIntFunction(fine, 5); r != 5 {
 		t.Fatalf("fine(5) = %d", r)
 	}
@@ -263,7 +263,7 @@ func TestObjectCache(t *testing.T) {
 		if err := j.AddLazyIRModule(nil, hundredFunctions()); err != nil {
 			t.Fatal(err)
 		}
-		main, _ := j.Lookup("main")
+		main, _ := j.Lookup(t.Context(), "main")
 		if rc, err := j.ExecutorProcessControl().RunAsMain(main, []string{"prog"}); err != nil || rc != 1+3+10+42 {
 			t.Fatalf("run %d: main = %d, %v", run, rc, err)
 		}

@@ -2,10 +2,10 @@ package lljit_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,7 +46,7 @@ func lazyChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 125
 	}
-	rc, err := j.RunMain("prog")
+	rc, err := j.RunMain(context.Background(), "prog")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 126
@@ -60,8 +60,7 @@ func lazyChild() int {
 func TestLazyLinkFailureAborts(t *testing.T) {
 	llvmTools(t)
 	t.Run("in-process", func(t *testing.T) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), lazyChildEnv+"="+missingIR)
+		cmd := testutil.Child(lazyChildEnv + "=" + missingIR)
 		got := testutil.Run(t, cmd)
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if !ws.Signaled() || ws.Signal() != syscall.SIGABRT || !strings.Contains(got.Stderr, "lazy compilation failed: lazy call to helper") ||
@@ -83,7 +82,7 @@ func TestLazyLinkFailureAborts(t *testing.T) {
 		if err := j.AddLazyIRModule(nil, compile.Module{Name: "m.ll", IR: []byte(missingIR)}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = j.RunMain("prog")
+		_, err = j.RunMain(t.Context(), "prog")
 		var exit *remote.ExitError
 		if !errors.As(err, &exit) || exit.Signal != syscall.SIGABRT || !strings.Contains(stderr.String(), "lazy compilation failed: lazy call to helper") ||
 			!strings.Contains(stderr.String(), "symbol not found: missing_fn") {

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/target"
@@ -19,6 +20,7 @@ import (
 	"github.com/gorc-jit/gorc/orc/funcnames"
 	"github.com/gorc-jit/gorc/orc/gdbjit"
 	"github.com/gorc-jit/gorc/orc/inprocess"
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // Builder configures an LLJIT. The zero Builder makes an in-process JIT that
@@ -78,11 +80,14 @@ func New() (*LLJIT, error) { return (&Builder{}).Create() }
 func (b *Builder) Create() (*LLJIT, error) {
 	epc := b.EPC
 	if epc == nil {
+		if err := native.Unsupported(); err != nil {
+			return nil, fmt.Errorf("lljit: no executor given (Builder.EPC), and %w", err)
+		}
 		epc = inprocess.New()
 	}
 	opts := append([]orc.SessionOption{orc.WithExecutorProcessControl(epc)}, b.SessionOptions...)
 	if b.NumCompileThreads > 0 {
-		opts = append(opts, orc.WithDispatcher(orc.NewPoolDispatcher(b.NumCompileThreads)))
+		opts = append(opts, orc.WithDispatcher(tasks.NewPool(b.NumCompileThreads)))
 	}
 	es := orc.NewExecutionSession(opts...)
 	j := &LLJIT{es: es, epc: epc}
@@ -259,7 +264,7 @@ func (j *LLJIT) RegisterJITDispatchHandlers(jd *orc.JITDylib, handlers map[strin
 	set := make(orc.LookupSet, 0, len(handlers))
 	for name := range handlers {
 		b := g.CreateContentBlock(sec, []byte{0}, uint64(len(set)), 1, 0)
-		g.AddDefinedSymbol(b, 0, name, 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+		g.AddDefinedSymbol(b, 0, name, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 		set = append(set, orc.LookupEntry{Name: orc.Intern(name)})
 	}
 	if err := j.objLayer.AddLinkGraph(jd.DefaultResourceTracker(), g); err != nil {
@@ -379,8 +384,8 @@ func memberSymbols(name string, data []byte) ([]string, error) {
 // returns its address once it is ready to use. A C++ function is found by
 // its mangled name (_Z3addii), or declare it extern "C" to use its plain
 // name.
-func (j *LLJIT) Lookup(name string) (uint64, error) {
-	return j.LookupIn(context.Background(), j.main, name)
+func (j *LLJIT) Lookup(ctx context.Context, name string) (uint64, error) {
+	return j.LookupIn(ctx, j.main, name)
 }
 
 // LookupIn looks a name up in jd's link order.
@@ -394,12 +399,12 @@ func (j *LLJIT) LookupIn(ctx context.Context, jd *orc.JITDylib, name string) (ui
 
 // RunMain looks up main in the main JITDylib, runs the initializers, and
 // calls main with argv = args.
-func (j *LLJIT) RunMain(args ...string) (int, error) {
-	addr, err := j.Lookup("main")
+func (j *LLJIT) RunMain(ctx context.Context, args ...string) (int, error) {
+	addr, err := j.Lookup(ctx, "main")
 	if err != nil {
 		return 0, err
 	}
-	if err := j.Initialize(context.Background(), j.main, args); err != nil {
+	if err := j.Initialize(ctx, j.main, args); err != nil {
 		return 0, err
 	}
 	return j.epc.RunAsMain(addr, args)

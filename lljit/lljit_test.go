@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,13 +24,7 @@ import (
 const childEnv = "GORC_LLJIT_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(child())
-	}
-	if os.Getenv(lazyChildEnv) != "" {
-		os.Exit(lazyChild())
-	}
-	os.Exit(m.Run())
+	testutil.Main(m, map[string]func() int{childEnv: child, lazyChildEnv: lazyChild})
 }
 
 // child runs the objects (.o), archives (.a) and shared libraries (.so*)
@@ -56,7 +49,7 @@ func child() int {
 			return 125
 		}
 	}
-	rc, err := j.RunMain("prog")
+	rc, err := j.RunMain(context.Background(), "prog")
 	native.FlushStdio()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gorc:", err)
@@ -67,9 +60,7 @@ func child() int {
 
 func runChild(t *testing.T, inputs ...string) testutil.Outcome {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "GORC_INPUTS="+strings.Join(inputs, "\n"))
-	return testutil.Run(t, cmd)
+	return testutil.Run(t, testutil.Child(childEnv+"=1", "GORC_INPUTS="+strings.Join(inputs, "\n")))
 }
 
 const sqliteProg = `#include <stdio.h>
@@ -177,7 +168,7 @@ func TestPluginHooks(t *testing.T) {
 	if err := j.AddObjectWithTracker(rt, "answer.o", obj); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Lookup("answer"); err != nil {
+	if _, err := j.Lookup(t.Context(), "answer"); err != nil {
 		t.Fatal(err)
 	}
 	if err := rt.Remove(); err != nil {
@@ -192,7 +183,7 @@ func TestPluginHooks(t *testing.T) {
 	if err := j.AddObject(nil, "fail.o", obj); err != nil {
 		t.Fatal(err)
 	}
-	_, err = j.Lookup("answer")
+	_, err = j.Lookup(t.Context(), "answer")
 	if err == nil || !strings.Contains(err.Error(), "plugin pass refused the graph") {
 		t.Fatalf("want the pass's error, got %v", err)
 	}
@@ -228,7 +219,7 @@ func TestStaticLibraryLoadsOnlyWhatIsNeeded(t *testing.T) {
 	if err := j.AddArchive(nil, lib); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup("m1")
+	addr, err := j.Lookup(t.Context(), "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +255,7 @@ func TestAddRemoveKeepsMemoryFlat(t *testing.T) {
 		if err := j.AddObjectWithTracker(rt, "answer.o", obj); err != nil {
 			t.Fatal(err)
 		}
-		addr, err := j.Lookup("answer")
+		addr, err := j.Lookup(t.Context(), "answer")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,29 +271,19 @@ func TestAddRemoveKeepsMemoryFlat(t *testing.T) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rss0, heap0 := rss(t), heapInUse()
+	rss0, heap0 := testutil.RSS(t), heapInUse()
 	const n = 10000
 	for i := 0; i < n; i++ {
 		cycle()
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rss1, heap1 := rss(t), heapInUse()
+	rss1, heap1 := testutil.RSS(t), heapInUse()
 	t.Logf("%d add/link/call/remove cycles: RSS %d KiB -> %d KiB, Go heap %d KiB -> %d KiB",
 		n, rss0>>10, rss1>>10, heap0>>10, heap1>>10)
 	if rss1 > rss0+8<<20 || heap1 > heap0+4<<20 {
 		t.Fatalf("memory grew: RSS %d -> %d, heap %d -> %d", rss0, rss1, heap0, heap1)
 	}
-}
-
-func rss(t *testing.T) uint64 {
-	data, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skip("no /proc/self/statm")
-	}
-	f := strings.Fields(string(data))
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
 }
 
 func heapInUse() uint64 {
@@ -319,7 +300,7 @@ func TestProcessSymbolsFilterAndHiding(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.AddObjectFile(nil, obj)
-	if _, err := j.Lookup("f"); err == nil || !strings.Contains(err.Error(), "getpid") {
+	if _, err := j.Lookup(t.Context(), "f"); err == nil || !strings.Contains(err.Error(), "getpid") {
 		t.Fatalf("with process symbols hidden, want getpid unresolved, got %v", err)
 	}
 	j.Close()
@@ -329,7 +310,7 @@ func TestProcessSymbolsFilterAndHiding(t *testing.T) {
 	}
 	defer j.Close()
 	j.AddObjectFile(nil, obj)
-	addr, err := j.Lookup("f")
+	addr, err := j.Lookup(t.Context(), "f")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +347,7 @@ func TestConcurrentMaterialization(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			name := fmt.Sprintf("f%d", n-1-g%3)
-			addr, err := j.Lookup(name)
+			addr, err := j.Lookup(t.Context(), name)
 			if err != nil {
 				t.Error(err)
 				return
@@ -423,7 +404,7 @@ int bump(int by) { w += 1; v += by; return v * 100 + w; }
 	if err := j.AddObjectFile(nil, obj); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup("bump")
+	addr, err := j.Lookup(t.Context(), "bump")
 	if err != nil {
 		t.Fatal(err)
 	}

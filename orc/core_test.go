@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorc-jit/gorc/orc"
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // unit is a MaterializationUnit whose materialization the test controls.
@@ -209,7 +210,7 @@ func TestWeakAndStrong(t *testing.T) {
 
 // Lookups from many goroutines wait for one in-flight materialization.
 func TestLookupWaitsForInFlight(t *testing.T) {
-	es := newSession(t, orc.WithDispatcher(orc.NewPoolDispatcher(2)))
+	es := newSession(t, orc.WithDispatcher(tasks.NewPool(2)))
 	jd := mustJD(t, es, "main")
 	release := make(chan struct{})
 	u := &unit{syms: flags(orc.Exported, "slow"), materialize: func(mr *orc.MaterializationResponsibility) {
@@ -677,7 +678,7 @@ func TestConcurrentLookups(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var opts []orc.SessionOption
 			if name == "pool" {
-				opts = append(opts, orc.WithDispatcher(orc.NewPoolDispatcher(4)))
+				opts = append(opts, orc.WithDispatcher(tasks.NewPool(4)))
 			}
 			es := newSession(t, opts...)
 			jd := mustJD(t, es, "main")

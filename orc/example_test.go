@@ -78,7 +78,7 @@ func ExampleAbsoluteSymbols() {
 	}
 	// host.c: extern int host_counter; int bump(int by) { host_counter += by; ... }
 	j.AddObjectFile(nil, "../lljit/testdata/host.o")
-	bump, err := j.Lookup("bump")
+	bump, err := j.Lookup(context.Background(), "bump")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func (u timesSeven) Materialize(mr *orc.MaterializationResponsibility) {
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	code := []byte{0x6b, 0xc7, 0x07, 0xc3} // imul $7, %edi, %eax; ret
 	b := g.CreateContentBlock(text, code, 0, 16, 0)
-	g.AddDefinedSymbol(b, 0, "times_seven", uint64(len(code)), jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(b, 0, "times_seven", uint64(len(code)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	u.layer.Emit(mr, g)
 }
 
@@ -117,7 +117,7 @@ func ExampleMaterializationUnit() {
 	if err := j.MainJITDylib().Define(timesSeven{j.ObjectLinkingLayer()}); err != nil {
 		log.Fatal(err)
 	}
-	addr, err := j.Lookup("times_seven") // materializes the unit
+	addr, err := j.Lookup(context.Background(), "times_seven") // materializes the unit
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -137,19 +137,19 @@ func ExampleResourceTracker_Remove() {
 	obj := mustRead("../lljit/testdata/answer.o")
 	rt := j.MainJITDylib().CreateResourceTracker()
 	j.AddObjectWithTracker(rt, "answer.o", obj)
-	addr, _ := j.Lookup("answer")
+	addr, _ := j.Lookup(context.Background(), "answer")
 	r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0)
 	fmt.Println("answer() =", r)
 
 	if err := rt.Remove(); err != nil { // unmaps the code
 		log.Fatal(err)
 	}
-	_, err = j.Lookup("answer")
+	_, err = j.Lookup(context.Background(), "answer")
 	var nf *orc.SymbolsNotFoundError
 	fmt.Println("after removal:", errors.As(err, &nf), err)
 
 	j.AddObjectWithTracker(j.MainJITDylib().CreateResourceTracker(), "answer.o", obj)
-	addr, _ = j.Lookup("answer")
+	addr, _ = j.Lookup(context.Background(), "answer")
 	r, _ = j.ExecutorProcessControl().RunAsIntFunction(addr, 0)
 	fmt.Println("re-added: answer() =", r)
 	// Output:

@@ -223,7 +223,7 @@ func ensureInitSymbol(name string) jitlink.Pass {
 			}
 		}
 		sec := g.CreateSection("$.gorc.inits", jitlink.ProtRead)
-		g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, false, true)
+		g.AddDefinedSymbol(g.CreateContentBlock(sec, []byte{}, 0, 1, 0), 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 		return nil
 	}
 }
@@ -312,28 +312,11 @@ func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassCo
 	cfg.PrePrune = append(cfg.PrePrune, c.claimWeakDefinitions(covered))
 	// Definitions the responsibility does not cover lost to other
 	// definitions (weak or common symbols): reference those instead.
-	cfg.PrePrune = append(cfg.PrePrune, func(g *jitlink.LinkGraph) error {
-		var lost []*jitlink.Symbol
-		for s := range g.DefinedSymbols() {
-			if s.HasName() && s.Scope() != jitlink.ScopeLocal {
-				if _, ok := covered[Intern(s.Name())]; !ok {
-					lost = append(lost, s)
-				}
-			}
-		}
-		for _, s := range lost {
-			g.MakeExternal(s)
-		}
-		return nil
-	})
-	cfg.MarkLive = func(g *jitlink.LinkGraph) error {
-		for s := range g.DefinedSymbols() {
-			if s.HasName() && s.Scope() != jitlink.ScopeLocal {
-				s.SetLive(true)
-			}
-		}
-		return nil
-	}
+	cfg.PrePrune = append(cfg.PrePrune, jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool {
+		_, ok := covered[Intern(s.Name())]
+		return ok
+	}))
+	cfg.MarkLive = jitlink.MarkExportsLive
 	for _, p := range c.plugins {
 		if err := p.ModifyPassConfig(c.mr, g, cfg); err != nil {
 			return err

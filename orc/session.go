@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/jitlink/triple"
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // ExecutionSession is the root of a JIT: it owns the JITDylibs, interns
@@ -28,7 +29,7 @@ type ExecutionSession struct {
 
 	epc         ExecutorProcessControl
 	jitHandlers sync.Map // tag (uint64) -> JITDispatchHandler
-	dispatcher  TaskDispatcher
+	dispatcher  tasks.Dispatcher
 	reportError func(error)
 	prefix      string // platform mangling prefix
 }
@@ -38,7 +39,7 @@ type SessionOption func(*ExecutionSession)
 
 // WithDispatcher sets how materializations run (default: in place, on the
 // goroutine that triggers them).
-func WithDispatcher(d TaskDispatcher) SessionOption {
+func WithDispatcher(d tasks.Dispatcher) SessionOption {
 	return func(es *ExecutionSession) { es.dispatcher = d }
 }
 
@@ -56,7 +57,7 @@ func WithExecutorProcessControl(epc ExecutorProcessControl) SessionOption {
 
 // NewExecutionSession returns a new session.
 func NewExecutionSession(opts ...SessionOption) *ExecutionSession {
-	es := &ExecutionSession{dispatcher: InPlaceDispatcher{}}
+	es := &ExecutionSession{dispatcher: tasks.InPlace{}}
 	es.reportError = func(err error) { fmt.Fprintln(os.Stderr, "gorc:", err) }
 	for _, o := range opts {
 		o(es)

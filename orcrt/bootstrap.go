@@ -20,42 +20,14 @@ func AddBootstrap(s *Session) error {
 	le := binary.LittleEndian
 	callbacks := &forwardingCallbacks{releases: make(map[uint64]func())}
 	wrappers := map[string]WrapperFunction{
-		protocol.WriteUint8s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint8) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), []byte{w.Value})
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteUint16s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint16) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint16(nil, w.Value))
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteUint32s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint32) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint32(nil, w.Value))
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteUint64s: SyncWrapper(sps.Handler(func(ws []protocol.WriteUint64) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint64(nil, w.Value))
-			}
-			return sps.Empty{}
-		})),
-		protocol.WriteBuffers: SyncWrapper(sps.Handler(func(ws []protocol.WriteBuffer) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), w.Data)
-			}
-			return sps.Empty{}
-		})),
-		protocol.WritePointers: SyncWrapper(sps.Handler(func(ws []protocol.WritePointer) sps.Empty {
-			for _, w := range ws {
-				native.Write(uint64(w.Addr), le.AppendUint64(nil, uint64(w.Value)))
-			}
-			return sps.Empty{}
-		})),
+		protocol.WriteUint8s:  writes(func(w protocol.WriteUint8) (sps.Addr, []byte) { return w.Addr, []byte{w.Value} }),
+		protocol.WriteUint16s: writes(func(w protocol.WriteUint16) (sps.Addr, []byte) { return w.Addr, le.AppendUint16(nil, w.Value) }),
+		protocol.WriteUint32s: writes(func(w protocol.WriteUint32) (sps.Addr, []byte) { return w.Addr, le.AppendUint32(nil, w.Value) }),
+		protocol.WriteUint64s: writes(func(w protocol.WriteUint64) (sps.Addr, []byte) { return w.Addr, le.AppendUint64(nil, w.Value) }),
+		protocol.WritePointers: writes(func(w protocol.WritePointer) (sps.Addr, []byte) {
+			return w.Addr, le.AppendUint64(nil, uint64(w.Value))
+		}),
+		protocol.WriteBuffers: writes(func(w protocol.WriteBuffer) (sps.Addr, []byte) { return w.Addr, w.Data }),
 		protocol.ReadUint8s: SyncWrapper(sps.Handler(func(as []sps.Addr) []uint8 {
 			return readEach(as, func(a uint64) uint8 { return native.Read(a, 1)[0] })
 		})),
@@ -165,6 +137,18 @@ func AddBootstrap(s *Session) error {
 		s.DefineSymbol(name, rt[impl])
 	}
 	return nil
+}
+
+// writes is the wrapper of one of the memory-write services: it writes the
+// bytes of each request at its address.
+func writes[W any](write func(W) (sps.Addr, []byte)) WrapperFunction {
+	return SyncWrapper(sps.Handler(func(ws []W) sps.Empty {
+		for _, w := range ws {
+			addr, b := write(w)
+			native.Write(uint64(addr), b)
+		}
+		return sps.Empty{}
+	}))
 }
 
 // readEach reads a value at each address.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
-	"golang.org/x/sys/unix"
 )
 
 // ErrDetached is returned by calls through a detached controller access.
@@ -41,7 +41,7 @@ func Connect(s *Session, conn *wire.Conn) (*ControllerAccess, error) {
 	c.release = release
 	s.DefineSymbol(protocol.DispatchCtx, ctx)
 	s.DefineSymbol(protocol.DispatchFn, native.DispatchFunction())
-	setup := protocol.Setup{Triple: triple.Host().String(), PageSize: uint64(unix.Getpagesize())}
+	setup := protocol.Setup{Triple: triple.Host().String(), PageSize: uint64(os.Getpagesize())}
 	for name, addr := range s.Symbols() {
 		setup.Symbols = append(setup.Symbols, protocol.Symbol{Name: name, Addr: sps.Addr(addr)})
 	}

@@ -15,8 +15,8 @@ import (
 // the empty path is the executor process, where the session's published
 // symbols (its runtime) are found before the dynamic linker's.
 type DylibManager struct {
-	s        *Session
-	instance uint64
+	s *Session
+	service
 
 	mu   sync.Mutex
 	libs []*native.Library
@@ -26,14 +26,13 @@ type DylibManager struct {
 // functions in s.
 func NewDylibManager(s *Session) (*DylibManager, error) {
 	d := &DylibManager{s: s}
-	inst, err := s.NewAddress(protocol.DylibManagerInstance)
-	if err != nil {
+	var err error
+	if d.service, err = newService(s, "dylib manager", protocol.DylibManagerInstance); err != nil {
 		return nil, err
 	}
-	d.instance = inst
 	open := SyncWrapper(sps.Handler(func(a protocol.OpenArgs) sps.Expected[uint64] {
-		if uint64(a.Instance) != d.instance {
-			return sps.Fail[uint64](fmt.Errorf("dylib manager: unknown instance %#x", uint64(a.Instance)))
+		if err := d.check(a.Instance); err != nil {
+			return sps.Fail[uint64](err)
 		}
 		h, err := d.Open(a.Path)
 		if err != nil {
@@ -47,8 +46,8 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 		if err := sps.Unmarshal(args, &a); err != nil {
 			return nil, err
 		}
-		if uint64(a.Instance) != d.instance {
-			return marshalFail(fmt.Errorf("dylib manager: unknown instance %#x", uint64(a.Instance)))
+		if err := d.check(a.Instance); err != nil {
+			return marshalFail(err)
 		}
 		addrs, err := d.Lookup(a.Handle, a.Names)
 		if err != nil {
@@ -83,13 +82,11 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 		}
 		return sps.Ok(defs)
 	}))
-	for name, f := range map[string]WrapperFunction{protocol.DylibManagerOpen: open,
-		protocol.DylibManagerLookup: lookup, protocol.DylibManagerResolve: resolve} {
-		if _, err := s.RegisterWrapper(name, f); err != nil {
-			return nil, err
-		}
+	err = d.publish(s, d, map[string]WrapperFunction{protocol.DylibManagerOpen: open,
+		protocol.DylibManagerLookup: lookup, protocol.DylibManagerResolve: resolve})
+	if err != nil {
+		return nil, err
 	}
-	s.AddResourceManager(d)
 	return d, nil
 }
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/sysmem"
+	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -24,10 +24,10 @@ import (
 // allocation costs the process a few mappings; gorc's controller uses
 // SlabMemory instead and this only for what a slab cannot hold.
 type MemoryManager struct {
-	s        *Session
-	instance uint64
-	budget   *budget
-	config   *memoryConfig
+	s *Session
+	service
+	budget *budget
+	config *memoryConfig
 
 	mu     sync.Mutex
 	allocs map[uint64]*allocation // by base address
@@ -61,18 +61,17 @@ func NewMemoryManager(s *Session, opts ...MemoryOption) (*MemoryManager, error) 
 
 func newMemoryManager(s *Session, b *budget, c *memoryConfig) (*MemoryManager, error) {
 	m := &MemoryManager{s: s, budget: b, config: c, allocs: make(map[uint64]*allocation)}
-	inst, err := s.NewAddress(protocol.MemoryManagerInstance)
-	if err != nil {
+	var err error
+	if m.service, err = newService(s, "memory manager", protocol.MemoryManagerInstance); err != nil {
 		return nil, err
 	}
-	m.instance = inst
 	release := SyncWrapper(sps.Handler(func(a protocol.DeallocateArgs) error {
 		if err := m.check(a.Instance); err != nil {
 			return err
 		}
 		return m.Deallocate(a.Bases)
 	}))
-	for name, f := range map[string]WrapperFunction{
+	err = m.publish(s, m, map[string]WrapperFunction{
 		protocol.MemoryManagerReserve: SyncWrapper(sps.Handler(func(a protocol.ReserveArgs) sps.Expected[sps.Addr] {
 			if err := m.check(a.Instance); err != nil {
 				return sps.Fail[sps.Addr](err)
@@ -107,23 +106,14 @@ func newMemoryManager(s *Session, b *budget, c *memoryConfig) (*MemoryManager, e
 			return m.Deinitialize(a.Bases)
 		})),
 		protocol.MemoryManagerRelease: release,
-	} {
-		if _, err := s.RegisterWrapper(name, f); err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := addSharedMemoryMapper(s, m); err != nil {
 		return nil, err
 	}
-	s.AddResourceManager(m)
 	return m, nil
-}
-
-func (m *MemoryManager) check(inst sps.Addr) error {
-	if uint64(inst) != m.instance {
-		return fmt.Errorf("memory manager: unknown instance %#x", uint64(inst))
-	}
-	return nil
 }
 
 // Reserve maps size bytes, readable and writable until finalized. The
@@ -135,12 +125,12 @@ func (m *MemoryManager) Reserve(size uint64) (uint64, error) {
 	if err := m.budget.take(size); err != nil {
 		return 0, fmt.Errorf("memory manager: %w", err)
 	}
-	mem, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	mem, err := sysmem.Map(0, size, jitlink.ProtRead|jitlink.ProtWrite, sysmem.Reserve)
 	if err != nil {
 		m.budget.give(size)
 		return 0, fmt.Errorf("memory manager: reserving %d bytes: %w", size, err)
 	}
-	base := addrOf(mem)
+	base := sysmem.Addr(mem)
 	m.mu.Lock()
 	m.allocs[base] = &allocation{mem: mem, regions: make(map[uint64]*region)}
 	m.mu.Unlock()
@@ -244,7 +234,7 @@ func (m *MemoryManager) containing(lo, hi uint64) (*allocation, uint64) {
 // the finalize actions, recording their dealloc actions in r. On failure
 // the dealloc actions of the actions that ran have run.
 func (m *MemoryManager) initialize(alloc *allocation, r *region, req protocol.FinalizeRequest) error {
-	base := addrOf(alloc.mem)
+	base := sysmem.Addr(alloc.mem)
 	for _, seg := range req.Segments {
 		off := uint64(seg.Addr) - base
 		if uint64(seg.Addr) < base || off > uint64(len(alloc.mem)) || seg.Size > uint64(len(alloc.mem))-off {
@@ -304,21 +294,11 @@ func protect(mem []byte, off, size uint64, prot uint8) error {
 	if size == 0 {
 		return nil
 	}
-	page := uint64(unix.Getpagesize())
+	page := uint64(os.Getpagesize())
 	start := off &^ (page - 1)
 	end := min((off+size+page-1)&^(page-1), uint64(len(mem)))
-	var p int
-	if prot&protocol.ProtRead != 0 {
-		p |= unix.PROT_READ
-	}
-	if prot&protocol.ProtWrite != 0 {
-		p |= unix.PROT_WRITE
-	}
-	if prot&protocol.ProtExec != 0 {
-		p |= unix.PROT_EXEC
-	}
-	if err := unix.Mprotect(mem[start:end], p); err != nil {
-		return fmt.Errorf("memory manager: mprotect %#x+%#x: %w", addrOf(mem)+start, end-start, err)
+	if err := sysmem.Protect(mem[start:end], protocol.MemProt(prot)); err != nil {
+		return fmt.Errorf("memory manager: mprotect %#x+%#x: %w", sysmem.Addr(mem)+start, end-start, err)
 	}
 	return nil
 }
@@ -387,7 +367,7 @@ func (m *MemoryManager) release(a *allocation) error {
 	for _, start := range slices.Backward(slices.Sorted(maps.Keys(a.regions))) {
 		errs = append(errs, runDeallocs(m.s, a.regions[start].deallocs))
 	}
-	errs = append(errs, unix.Munmap(a.mem))
+	errs = append(errs, sysmem.Unmap(a.mem))
 	// LLVM's controller unlinks the object once it has mapped it.
 	if err := os.Remove(a.shm); a.shm != "" && err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

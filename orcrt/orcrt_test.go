@@ -186,6 +186,24 @@ func TestMemoryManagerOverTheWire(t *testing.T) {
 		t.Errorf("setup: triple %q, page size %d", c.setup.Triple, c.setup.PageSize)
 	}
 	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
+	// Each service refuses a call that names another instance.
+	for name, call := range map[string]func() error{
+		"memory manager": func() error {
+			_, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst + 1, Size: 0x2000})
+			return err
+		},
+		"slab memory": func() error {
+			return sps.CallError(c, c.syms[protocol.SlabMemoryRelease], protocol.DeallocateArgs{Instance: inst})
+		},
+		"dylib manager": func() error {
+			_, err := sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+			return err
+		},
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), name+": unknown instance") {
+			t.Errorf("%s called with another instance: %v", name, err)
+		}
+	}
 	base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x2000})
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +232,21 @@ func TestMemoryManagerOverTheWire(t *testing.T) {
 	}
 	if v := binary.LittleEndian.Uint32(unsafeRead(uint64(base)+4, 4)); v != 0x11223344 {
 		t.Fatalf("after write: %#x", v)
+	}
+	// Each width of write, and a buffer.
+	for name, args := range map[string]any{
+		protocol.WriteUint8s:  []protocol.WriteUint8{{Addr: base + 16, Value: 0xab}},
+		protocol.WriteUint16s: []protocol.WriteUint16{{Addr: base + 18, Value: 0xcdef}},
+		protocol.WriteUint64s: []protocol.WriteUint64{{Addr: base + 24, Value: 0x0102030405060708}},
+		protocol.WriteBuffers: []protocol.WriteBuffer{{Addr: base + 32, Data: []byte("buf")}},
+	} {
+		if _, err := sps.Call[sps.Empty](c, c.syms[name], args); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	want := []byte{0xab, 0, 0xef, 0xcd, 0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1, 'b', 'u', 'f'}
+	if got := unsafeRead(uint64(base)+16, len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("after the writes: % x, want % x", got, want)
 	}
 	// A segment outside any reservation is refused.
 	bad := protocol.FinalizeRequest{Segments: []protocol.Segment{{Prot: protocol.ProtRead, Addr: 0x1000, Size: 16}}}

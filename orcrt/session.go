@@ -5,7 +5,7 @@
 // A Session is the root object of a JIT'd program: it owns the
 // ResourceManagers that hold JIT'd memory, library handles and
 // registrations, runs the calls that arrive from the controller as tasks on
-// its TaskDispatcher, and shuts everything down, in reverse order, at the
+// its task dispatcher, and shuts everything down, in reverse order, at the
 // end. Wrapper functions (bytes in, bytes out, possibly answered later) are
 // what the controller calls; each has an executor address, so that calls
 // name their callee by address as LLVM's protocol does. Connect attaches a
@@ -16,13 +16,14 @@ package orcrt
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/internal/native"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
+	"github.com/gorc-jit/gorc/orc/shared/tasks"
 )
 
 // Return delivers a wrapper function's result, now or later, from any
@@ -50,7 +51,7 @@ type ResourceManager interface {
 // Session is the executor side of one JIT session. More than one may exist
 // in a process.
 type Session struct {
-	tasks TaskDispatcher
+	tasks tasks.Dispatcher
 	proto protocol.Version
 
 	mu       sync.Mutex
@@ -81,7 +82,7 @@ func (s *Session) Protocol() protocol.Version {
 
 // WithTaskDispatcher sets how incoming calls run (default: a goroutine
 // each).
-func WithTaskDispatcher(d TaskDispatcher) Option { return func(s *Session) { s.tasks = d } }
+func WithTaskDispatcher(d tasks.Dispatcher) Option { return func(s *Session) { s.tasks = d } }
 
 // NewSession creates a session.
 func NewSession(opts ...Option) *Session {
@@ -90,13 +91,13 @@ func NewSession(opts ...Option) *Session {
 		o(s)
 	}
 	if s.tasks == nil {
-		s.tasks = NewGoroutineDispatcher()
+		s.tasks = &tasks.Goroutines{}
 	}
 	return s
 }
 
 // Dispatcher returns the session's task dispatcher.
-func (s *Session) Dispatcher() TaskDispatcher { return s.tasks }
+func (s *Session) Dispatcher() tasks.Dispatcher { return s.tasks }
 
 // AddResourceManager adds rm; it is shut down before the managers added
 // earlier.
@@ -132,16 +133,16 @@ func (s *Session) NewAddress(name string) (uint64, error) {
 func (s *Session) newAddress(name string, f WrapperFunction) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	page := unix.Getpagesize()
+	page := os.Getpagesize()
 	if len(s.pages) == 0 || s.next+wrapperSlot > page {
-		p, err := unix.Mmap(-1, 0, page, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
+		p, err := sysmem.Map(0, uint64(page), 0, 0)
 		if err != nil {
 			return 0, fmt.Errorf("reserving wrapper addresses: %w", err)
 		}
 		s.pages = append(s.pages, p)
 		s.next = 0
 	}
-	addr := addrOf(s.pages[len(s.pages)-1]) + uint64(s.next)
+	addr := sysmem.Addr(s.pages[len(s.pages)-1]) + uint64(s.next)
 	s.next += wrapperSlot
 	s.wrappers[addr] = f
 	if name != "" {

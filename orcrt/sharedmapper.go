@@ -5,8 +5,7 @@ import (
 	"os"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -104,14 +103,14 @@ func (m *MemoryManager) ReserveShared(size uint64) (uint64, string, error) {
 		if err := f.Truncate(int64(size)); err != nil {
 			return nil, err
 		}
-		return unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+		return sysmem.MapFile(f, size)
 	}()
 	if err != nil {
 		os.Remove(path)
 		m.budget.give(size)
 		return 0, "", fmt.Errorf("shared memory mapper: mapping %d bytes of %s: %w", size, path, err)
 	}
-	base := addrOf(mem)
+	base := sysmem.Addr(mem)
 	m.mu.Lock()
 	m.allocs[base] = &allocation{mem: mem, regions: make(map[uint64]*region), shm: path}
 	m.mu.Unlock()

@@ -3,19 +3,18 @@ package orcrt
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 
+	"github.com/gorc-jit/gorc/internal/dualmap"
 	"github.com/gorc-jit/gorc/internal/spans"
-	"github.com/gorc-jit/gorc/jitlink"
-	"github.com/gorc-jit/gorc/jitlink/memory"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
 // SlabMemory is gorc's executor memory for gorc's controller: slabs the
 // controller allocates in, as the in-process DualMapped does. Each slab is
-// a memory.DualMapping: one region per protection, mapped once with it,
+// a dual mapping (internal/dualmap): one region per protection, mapped once with it,
 // plus a read-write view. Finalizing writes content through the view (or
 // nothing, when the controller maps the slab's file and wrote it there)
 // and runs the actions; nothing is mprotected, so a slab costs the same
@@ -28,10 +27,10 @@ import (
 // record of what is in use: a finalize request for memory in use, or a
 // release of something not finalized, is an error, not corruption.
 type SlabMemory struct {
-	s        *Session
-	instance uint64
-	budget   *budget
-	config   *memoryConfig
+	s *Session
+	service
+	budget *budget
+	config *memoryConfig
 
 	mu     sync.Mutex
 	slabs  []*execSlab
@@ -39,7 +38,7 @@ type SlabMemory struct {
 }
 
 type execSlab struct {
-	m    *memory.DualMapping
+	m    *dualmap.Mapping
 	free [3]*spans.List // by region
 }
 
@@ -64,20 +63,13 @@ func NewSlabMemory(s *Session, opts ...MemoryOption) (*SlabMemory, error) {
 
 func newSlabMemory(s *Session, b *budget, c *memoryConfig) (*SlabMemory, error) {
 	m := &SlabMemory{s: s, budget: b, config: c, allocs: make(map[uint64]*slabAlloc)}
-	inst, err := s.NewAddress(protocol.SlabMemoryInstance)
-	if err != nil {
+	var err error
+	if m.service, err = newService(s, "slab memory", protocol.SlabMemoryInstance); err != nil {
 		return nil, err
 	}
-	m.instance = inst
-	check := func(a sps.Addr) error {
-		if uint64(a) != m.instance {
-			return fmt.Errorf("slab memory: unknown instance %#x", uint64(a))
-		}
-		return nil
-	}
-	for name, f := range map[string]WrapperFunction{
+	err = m.publish(s, m, map[string]WrapperFunction{
 		protocol.SlabMemoryReserve: SyncWrapper(sps.Handler(func(a protocol.ReserveArgs) sps.Expected[protocol.SlabReservation] {
-			if err := check(a.Instance); err != nil {
+			if err := m.check(a.Instance); err != nil {
 				return sps.Fail[protocol.SlabReservation](err)
 			}
 			r, err := m.Reserve(a.Size)
@@ -87,23 +79,21 @@ func newSlabMemory(s *Session, b *budget, c *memoryConfig) (*SlabMemory, error) 
 			return sps.Ok(r)
 		})),
 		protocol.SlabMemoryFinalize: SyncWrapper(sps.Handler(func(a protocol.FinalizeArgs) error {
-			if err := check(a.Instance); err != nil {
+			if err := m.check(a.Instance); err != nil {
 				return err
 			}
 			return m.Finalize(a.Request)
 		})),
 		protocol.SlabMemoryRelease: SyncWrapper(sps.Handler(func(a protocol.DeallocateArgs) error {
-			if err := check(a.Instance); err != nil {
+			if err := m.check(a.Instance); err != nil {
 				return err
 			}
 			return m.Release(a.Bases)
 		})),
-	} {
-		if _, err := s.RegisterWrapper(name, f); err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.AddResourceManager(m)
 	return m, nil
 }
 
@@ -116,7 +106,7 @@ func (m *SlabMemory) Reserve(size uint64) (protocol.SlabReservation, error) {
 	if err := m.budget.take(size); err != nil {
 		return protocol.SlabReservation{}, fmt.Errorf("slab memory: %w", err)
 	}
-	dm, err := memory.NewDualMapping(size, false)
+	dm, err := dualmap.New(size, false)
 	if err != nil {
 		m.budget.give(size)
 		return protocol.SlabReservation{}, fmt.Errorf("slab memory: %w", err)
@@ -130,10 +120,10 @@ func (m *SlabMemory) Reserve(size uint64) (protocol.SlabReservation, error) {
 		}
 	}
 	sl := &execSlab{m: dm}
-	r := protocol.SlabReservation{Path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), dm.FD())}
+	r := protocol.SlabReservation{Path: dm.Path()}
 	for i, reg := range dm.Regions {
 		sl.free[i] = spans.New(uint64(len(reg.Target)))
-		r.Regions = append(r.Regions, protocol.SlabRegion{Prot: wireProt(reg.Prot), Addr: sps.Addr(addrOf(reg.Target)),
+		r.Regions = append(r.Regions, protocol.SlabRegion{Prot: uint8(reg.Prot), Addr: sps.Addr(sysmem.Addr(reg.Target)),
 			Size: uint64(len(reg.Target)), FileOff: reg.FileOff})
 	}
 	m.mu.Lock()
@@ -142,37 +132,23 @@ func (m *SlabMemory) Reserve(size uint64) (protocol.SlabReservation, error) {
 	return r, nil
 }
 
-func wireProt(p jitlink.MemProt) uint8 {
-	var r uint8
-	if p&jitlink.ProtRead != 0 {
-		r |= protocol.ProtRead
-	}
-	if p&jitlink.ProtWrite != 0 {
-		r |= protocol.ProtWrite
-	}
-	if p&jitlink.ProtExec != 0 {
-		r |= protocol.ProtExec
-	}
-	return r
-}
-
 // take marks the granules of a segment in use. Called locked.
 func (m *SlabMemory) take(seg protocol.Segment) (slabPiece, error) {
 	addr := uint64(seg.Addr)
 	for _, sl := range m.slabs {
 		for i, reg := range sl.m.Regions {
-			base, n := addrOf(reg.Target), uint64(len(reg.Target))
+			base, n := sysmem.Addr(reg.Target), uint64(len(reg.Target))
 			if addr < base || addr-base >= n {
 				continue
 			}
-			if wireProt(reg.Prot) != seg.Prot {
+			if uint8(reg.Prot) != seg.Prot {
 				return slabPiece{}, fmt.Errorf("slab memory: segment at %#x has protection bits %#x, its region is %s", addr, seg.Prot, reg.Prot)
 			}
 			off := addr - base
-			if off%memory.DualGranule != 0 || seg.Size > n-off {
+			if off%dualmap.Granule != 0 || seg.Size > n-off {
 				return slabPiece{}, fmt.Errorf("slab memory: segment %#x+%#x does not fit its region", addr, seg.Size)
 			}
-			size := min((seg.Size+memory.DualGranule-1)&^(memory.DualGranule-1), n-off)
+			size := min((seg.Size+dualmap.Granule-1)&^(dualmap.Granule-1), n-off)
 			if err := sl.free[i].TakeAt(off, size); err != nil {
 				return slabPiece{}, fmt.Errorf("slab memory: segment %#x+%#x overlaps memory in use", addr, seg.Size)
 			}

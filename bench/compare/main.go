@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -82,15 +81,11 @@ func measure(argv []string) (sample, error) {
 	if err := cmd.Start(); err != nil {
 		return sample{}, err
 	}
-	var status syscall.WaitStatus
-	var ru syscall.Rusage
-	if _, err := syscall.Wait4(cmd.Process.Pid, &status, 0, &ru); err != nil {
-		return sample{}, err
-	}
+	err := cmd.Wait()
 	wall := time.Since(start)
-	if !status.Exited() || status.ExitStatus() != 0 {
-		return sample{}, fmt.Errorf("%s failed: %v", strings.Join(argv, " "), status)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s failed: %v", strings.Join(argv, " "), err)
 	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return sample{wall: wall, cpu: cpu, rssKB: ru.Maxrss}, nil
+	ps := cmd.ProcessState
+	return sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rssKB: peakRSSKB(ps)}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,9 +25,13 @@ import (
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 	"github.com/gorc-jit/gorc/orcrt"
+
+	"github.com/gorc-jit/gorc/internal/cli"
 )
 
-const usage = `usage: gorc-executor [options] TRANSPORT
+// usage is -help's text.
+func usage() string {
+	return `usage: gorc-executor [options] TRANSPORT
 
 Runs the code a controller (gorc-jitlink, llvm-jitlink-14/19/22) links into it.
 Whoever controls it runs any code as this user: listen only where every
@@ -44,34 +49,11 @@ TRANSPORT is one of:
 When listening it prints "gorc-executor: listening on ADDRESS" on stderr.
 
 Options:
-  -allow-remote           allow listen= on an address other than loopback
-                          (prints a warning)
-  -token-file=FILE        with listen=, admit only a controller that proves
-                          it holds the token in FILE (gorc-jitlink
-                          -oop-executor-token-file, or GORC_EXECUTOR_TOKEN);
-                          others are disconnected before any call
-  -max-in-flight=N        handle at most N calls at once; beyond that, read
-                          no more from the controller until one is answered
-                          (default 256)
-  -idle-timeout=DURATION  end the session when the controller stops for
-                          DURATION in the middle of a message, sending it
-                          or taking one of ours (e.g. 30s; default: wait
-                          forever)
-  -max-reserved=SIZE      cap the address space JIT'd memory reserves
-                          (bytes, or with K, M, G or T; default 64G): a
-                          controller asking for more gets an error (also
-                          accepted without the dash, max-reserved=SIZE)
-  -protocol=P             speak LLVM's protocol P: llvm14, or llvm19 and
-                          llvm22 (one protocol: both are served at once);
-                          auto (the default) picks llvm14 when the
-                          controller's process has LLVM 14's libLLVM mapped,
-                          llvm19/22 otherwise (gorc's controller reads both)
-                          (also accepted without the dash)
-  -h, -help, --help       print this text
-
+` + cli.Usage(optionTable(&config{}, new(string))) + `
 Environment:
   GORC_EXECUTOR_TOKEN     the token, when -token-file is not given
 `
+}
 
 // config is the command line.
 type config struct {
@@ -110,78 +92,57 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg + " (see gorc-executor -help)" }
 
+// optionTable is the executor's options: names, value, help and what each
+// does to c (tokenFile receives -token-file's value).
+func optionTable(c *config, tokenFile *string) []cli.Option {
+	return []cli.Option{
+		{Names: []string{"allow-remote"}, Help: "allow listen= on an address other than loopback (prints a warning)", Set: cli.Flag(&c.allowRemote)},
+		{Names: []string{"token-file"}, Value: "FILE", Help: "with listen=, admit only a controller that proves it holds the token in FILE (gorc-jitlink -oop-executor-token-file, or GORC_EXECUTOR_TOKEN); others are disconnected before any call", Set: cli.String(tokenFile)},
+		{Names: []string{"max-in-flight"}, Value: "N", Help: "handle at most N calls at once; beyond that, read no more from the controller until one is answered (default 256)", Set: func(v string) (err error) {
+			if c.maxInFlight, err = strconv.Atoi(v); err != nil || c.maxInFlight < 1 {
+				return errors.New("want a count of at least 1")
+			}
+			return nil
+		}},
+		{Names: []string{"idle-timeout"}, Value: "DURATION", Help: "end the session when the controller stops for DURATION in the middle of a message, sending it or taking one of ours (e.g. 30s; default: wait forever)", Set: func(v string) (err error) {
+			if c.idleTimeout, err = time.ParseDuration(v); err != nil || c.idleTimeout <= 0 {
+				return errors.New("want a duration such as 30s")
+			}
+			return nil
+		}},
+		{Names: []string{"max-reserved"}, Value: "SIZE", Help: "cap the address space JIT'd memory reserves (bytes, or with K, M, G or T; default 64G): a controller asking for more gets an error (also accepted without the dash, max-reserved=SIZE)", Set: func(v string) error {
+			n, err := cli.ParseSize(v)
+			c.memory = append(c.memory, orcrt.MaxReserved(n))
+			return err
+		}},
+		{Names: []string{"protocol"}, Value: "P", Help: "speak LLVM's protocol P: llvm14, or llvm19 and llvm22 (one protocol: both are served at once); auto (the default) picks llvm14 when the controller's process has LLVM 14's libLLVM mapped, llvm19/22 otherwise (gorc's controller reads both) (also accepted without the dash)", Set: func(v string) (err error) {
+			if v != "auto" {
+				c.protocol, err = protocol.ParseVersion(v)
+			}
+			return err
+		}},
+		{Names: []string{"help", "h"}, Help: "print this text", Set: cli.Flag(&c.help)},
+	}
+}
+
 func parseArgs(args []string) (*config, error) {
 	c := &config{maxInFlight: 256}
 	tokenFile := ""
-	for i := 0; i < len(args); i++ {
-		a := args[i]
+	args = slices.Clone(args)
+	for i, a := range args {
 		if strings.HasPrefix(a, "max-reserved=") || strings.HasPrefix(a, "protocol=") {
-			a = "-" + a // as a controller's executor arguments give it
+			args[i] = "-" + a // as a controller's executor arguments give it
 		}
-		if !strings.HasPrefix(a, "-") {
-			if c.transport != "" {
-				return nil, usageError{fmt.Sprintf("two transports, %q and %q", c.transport, a)}
-			}
-			c.transport = a
-			continue
+	}
+	err := cli.Parse(optionTable(c, &tokenFile), args, func(a string) error {
+		if c.transport != "" {
+			return fmt.Errorf("two transports, %q and %q", c.transport, a)
 		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		needValue := func() (string, error) {
-			if hasValue {
-				return value, nil
-			}
-			if i+1 == len(args) {
-				return "", usageError{fmt.Sprintf("%s needs a value", a)}
-			}
-			i++
-			return args[i], nil
-		}
-		var err error
-		switch name {
-		case "h", "help":
-			c.help = true
-		case "allow-remote":
-			c.allowRemote = true
-		case "token-file":
-			tokenFile, err = needValue()
-		case "max-in-flight":
-			var v string
-			if v, err = needValue(); err == nil {
-				c.maxInFlight, err = strconv.Atoi(v)
-				if err != nil || c.maxInFlight < 1 {
-					err = usageError{fmt.Sprintf("bad -max-in-flight %q: want a count of at least 1", v)}
-				}
-			}
-		case "idle-timeout":
-			var v string
-			if v, err = needValue(); err == nil {
-				c.idleTimeout, err = time.ParseDuration(v)
-				if err != nil || c.idleTimeout <= 0 {
-					err = usageError{fmt.Sprintf("bad -idle-timeout %q: want a duration such as 30s", v)}
-				}
-			}
-		case "protocol":
-			var v string
-			if v, err = needValue(); err == nil && v != "auto" {
-				if c.protocol, err = protocol.ParseVersion(v); err != nil {
-					err = usageError{fmt.Sprintf("bad -protocol: %v", err)}
-				}
-			}
-		case "max-reserved":
-			var v string
-			if v, err = needValue(); err == nil {
-				var n uint64
-				if n, err = parseSize(v); err != nil {
-					err = usageError{fmt.Sprintf("bad -max-reserved %q: %v", v, err)}
-				}
-				c.memory = append(c.memory, orcrt.MaxReserved(n))
-			}
-		default:
-			err = usageError{fmt.Sprintf("unknown option %s", a)}
-		}
-		if err != nil {
-			return nil, err
-		}
+		c.transport = a
+		return nil
+	})
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
 	if c.help {
 		return c, nil
@@ -189,7 +150,6 @@ func parseArgs(args []string) (*config, error) {
 	if c.transport == "" {
 		return nil, usageError{"no transport: want filedescs=IN,OUT or listen=ADDRESS"}
 	}
-	var err error
 	if c.token, err = wire.LoadToken(tokenFile); err != nil {
 		return nil, err
 	}
@@ -203,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if c.help {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return nil
 	}
 	conn, peer, err := transport(c, stderr)
@@ -241,22 +201,4 @@ func run(args []string, stdout, stderr io.Writer) error {
 // connOptions are the limits every session's connection gets.
 func (c *config) connOptions() []wire.Option {
 	return []wire.Option{wire.MaxInFlight(c.maxInFlight), wire.IdleTimeout(c.idleTimeout)}
-}
-
-// parseSize reads a byte count with an optional K, M, G or T (binary)
-// suffix.
-func parseSize(s string) (uint64, error) {
-	shift := 0
-	if i := strings.IndexAny(s, "KMGTkmgt"); i >= 0 && i == len(s)-1 {
-		shift = 10 * (1 + strings.IndexByte("kmgt", s[i]|0x20))
-		s = s[:i]
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	if n > (1<<64-1)>>shift {
-		return 0, fmt.Errorf("%s is too large", s)
-	}
-	return n << shift, nil
 }

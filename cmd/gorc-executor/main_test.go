@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorc-jit/gorc/internal/wireframe"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
@@ -113,8 +114,8 @@ func (r *running) dial(t *testing.T) net.Conn {
 // readSetup reads the executor's Setup message and checks it.
 func readSetup(t *testing.T, nc net.Conn) {
 	t.Helper()
-	m, err := wire.ReadMessage(nc, 1<<20)
-	if err != nil || m.Op != wire.OpSetup || m.Tag != 0 {
+	m, err := wireframe.Read(nc, 1<<20)
+	if err != nil || m.Op != wireframe.OpSetup || m.Tag != 0 {
 		t.Fatalf("first message = %v %#x, %v; want Setup", m.Op, m.Tag, err)
 	}
 	var s protocol.Setup
@@ -149,7 +150,7 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("%s: %v", flag, err)
 		}
 		for _, want := range []string{"filedescs=IN,OUT", "listen=HOST:PORT", "listen=unix:PATH", "-allow-remote",
-			"-token-file=FILE", "-max-in-flight=N", "-idle-timeout=DURATION", "-max-reserved=SIZE", "GORC_EXECUTOR_TOKEN", "docs/remote.md"} {
+			"-token-file FILE", "-max-in-flight N", "-idle-timeout DURATION", "-max-reserved SIZE", "max-reserved=SIZE", "GORC_EXECUTOR_TOKEN", "docs/remote.md"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("%s: usage lacks %q:\n%s", flag, want, out)
 			}
@@ -203,7 +204,7 @@ func TestUnixSocket(t *testing.T) {
 	}
 	nc := r.dial(t)
 	readSetup(t, nc)
-	nc.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpHangup}))
+	nc.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpHangup}))
 	if err := r.wait(t); err != nil {
 		t.Fatalf("after hangup: %v, %s", err, r.stderr)
 	}
@@ -223,7 +224,7 @@ func TestPipeliningClient(t *testing.T) {
 	// Calls to address 0 fail at once; their results, which the client
 	// does not read, are what piles up. Without the cap the executor
 	// would read every call and park a goroutine for each.
-	call := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 0})
+	call := wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Tag: 0})
 	batch := bytes.Repeat(call, 1024)
 	const calls = 1 << 20
 	sent := 0
@@ -256,7 +257,7 @@ func TestIdleTimeout(t *testing.T) {
 	nc := r.dial(t)
 	readSetup(t, nc)
 	time.Sleep(400 * time.Millisecond) // silence between messages is fine
-	msg := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 0, Payload: make([]byte, 100)})
+	msg := wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Tag: 0, Payload: make([]byte, 100)})
 	nc.Write(msg[:50])
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := io.Copy(io.Discard, nc); err != nil || n != 0 {
@@ -272,7 +273,7 @@ func TestIdleTimeout(t *testing.T) {
 	r = start(t, "-idle-timeout=200ms", "listen=127.0.0.1:0")
 	nc = r.dial(t)
 	readSetup(t, nc)
-	batch := bytes.Repeat(wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 0}), 1024)
+	batch := bytes.Repeat(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Tag: 0}), 1024)
 	for {
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
 		if _, err := nc.Write(batch); err != nil {
@@ -294,13 +295,13 @@ func TestTokenHandshake(t *testing.T) {
 	r := start(t, "-token-file="+tokenFile, "listen=127.0.0.1:0")
 
 	silent := r.dial(t) // says nothing; must not keep the others out
-	if m, err := wire.ReadMessage(silent, 1<<20); err != nil || m.Tag != wire.AuthTag {
+	if m, err := wireframe.Read(silent, 1<<20); err != nil || m.Tag != wireframe.AuthTag {
 		t.Fatalf("first message to a client: %+v, %v; want a challenge", m, err)
 	}
 
 	wrong := r.dial(t)
-	wire.ReadMessage(wrong, 1<<20)
-	wrong.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpSetup, Tag: wire.AuthTag, Payload: make([]byte, 32)}))
+	wireframe.Read(wrong, 1<<20)
+	wrong.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpSetup, Tag: wireframe.AuthTag, Payload: make([]byte, 32)}))
 	wrong.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := io.Copy(io.Discard, wrong); err != nil || n != 0 {
 		t.Fatalf("after a wrong answer: read %d bytes, %v; want the connection closed", n, err)
@@ -332,7 +333,7 @@ func TestOversizedMessage(t *testing.T) {
 	r := start(t, "listen=127.0.0.1:0")
 	nc := r.dial(t)
 	readSetup(t, nc)
-	huge := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper})
+	huge := wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper})
 	binary.LittleEndian.PutUint64(huge, 1<<40)
 	nc.Write(huge)
 	r.wait(t)

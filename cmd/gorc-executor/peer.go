@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 )
 
@@ -70,11 +68,7 @@ func peerPID(c net.Conn) int {
 			return 0
 		}
 		pid := 0
-		raw.Control(func(fd uintptr) {
-			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-				pid = int(cred.Pid)
-			}
-		})
+		raw.Control(func(fd uintptr) { pid = socketPeerPID(fd) })
 		return pid
 	case *net.TCPConn:
 		local, _ := c.LocalAddr().(*net.TCPAddr)

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
 
@@ -52,7 +50,7 @@ func pipes(v string, c *config) (*wire.Conn, error) {
 	// Non-blocking descriptors give pollable files, whose reads end when
 	// the connection is closed (as the idle timeout does).
 	for _, fd := range []int{inFD, outFD} {
-		if err := unix.SetNonblock(fd, true); err != nil {
+		if err := setNonblock(fd); err != nil {
 			return nil, fmt.Errorf("file descriptor %d: %w", fd, err)
 		}
 	}
@@ -72,9 +70,9 @@ func listen(v string, c *config, stderr io.Writer) (net.Listener, error) {
 		}
 		// Created readable and writable by this user only: connecting is
 		// running code as this user.
-		old := unix.Umask(0o177)
+		restore := privateUmask()
 		l, err := net.Listen("unix", path)
-		unix.Umask(old)
+		restore()
 		return l, err
 	}
 	host, port, err := net.SplitHostPort(v)

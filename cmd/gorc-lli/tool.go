@@ -286,7 +286,7 @@ func runORC(o *options) (int, error) {
 	}
 	ctx := context.Background()
 	argv := append([]string{o.input}, o.args...)
-	addr, err := j.Lookup(o.entry)
+	addr, err := j.Lookup(ctx, o.entry)
 	if err != nil {
 		return 0, err
 	}

@@ -17,6 +17,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -112,7 +113,7 @@ func eval(j *lljit.LLLazyJIT, g *codegen, it *item, n *int) error {
 	if err := j.AddIRModule(nil, compile.Module{Name: name + ".ll", IR: []byte(ir)}); err != nil {
 		return err
 	}
-	addr, err := j.Lookup(name)
+	addr, err := j.Lookup(context.Background(), name)
 	if err != nil {
 		return err
 	}

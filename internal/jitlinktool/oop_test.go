@@ -396,7 +396,7 @@ func TestControllerWithoutCgo(t *testing.T) {
 		t.Fatalf("cgo-free controller: exit %d, %q (%s); native exit %d, %q", got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
 	}
 	got = testutil.Run(t, exec.Command(pure, obj, lib, "-lm"))
-	if got.ExitCode != 1 || !strings.Contains(got.Stderr, "built without cgo") {
+	if got.ExitCode != 1 || !strings.Contains(got.Stderr, "needs a build with cgo") || !strings.Contains(got.Stderr, "-oop-executor") {
 		t.Fatalf("in process without cgo: exit %d, %q", got.ExitCode, got.Stderr)
 	}
 }

@@ -4,12 +4,15 @@
 package jitlinktool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/gorc-jit/gorc/internal/cli"
 )
 
 // options are the tool's command line.
@@ -56,204 +59,122 @@ type absDef struct {
 	addr uint64
 }
 
-const usage = `usage: gorc-jitlink [options] inputs... [-args arg...]
+// optionTable is the tool's options: names, value, help and what each
+// does to o. inHarness is set by -harness: the inputs that follow are the
+// harness's.
+func optionTable(o *options, inHarness *bool) []cli.Option {
+	uint := func(p *uint64) func(string) error {
+		return func(v string) (err error) { *p, err = strconv.ParseUint(v, 0, 64); return err }
+	}
+	return []cli.Option{
+		{Names: []string{"entry"}, Value: "NAME", Help: "entry point (default main)", Set: cli.String(&o.entry)},
+		{Names: []string{"args"}, Value: "...", Rest: true, Help: "arguments for the entry point (the rest of the line)", Set: cli.Append(&o.args)},
+		{Names: []string{"noexec"}, Help: "link and look up the entry point, do not run it", Set: cli.Flag(&o.noexec)},
+		{Names: []string{"L"}, Value: "DIR", Attached: true, Help: "add DIR to the library search path", Set: cli.Append(&o.libDirs)},
+		{Names: []string{"l"}, Value: "NAME", Attached: true, Help: "link libNAME.so (dlopen) or libNAME.a (members on demand); also -lNAME", Set: cli.Append(&o.libs)},
+		{Names: []string{"nostdlib++"}, Help: "do not link libstdc++, libm and libgcc_s when an input object needs the C++ runtime (as g++ does; never with -noexec, -check or -phony-externals)", Set: cli.Flag(&o.noStdlibCXX)},
+		{Names: []string{"no-libgcc"}, Help: "do not fall back to the compiler's libgcc.a for symbols nothing else defines (gcc links it always)", Set: cli.Flag(&o.noLibgcc)},
+		{Names: []string{"no-process-syms", "no-process-symbols"}, Help: "hide this process's symbols (libc) from JIT'd code", Set: cli.Flag(&o.noProcessSyms)},
+		{Names: []string{"abs", "define-abs"}, Value: "NAME=ADDR", Help: "define NAME as an absolute symbol", Set: func(v string) error {
+			n, addr, ok := strings.Cut(v, "=")
+			if !ok || n == "" {
+				return errors.New("want NAME=ADDRESS")
+			}
+			a, err := strconv.ParseUint(addr, 0, 64)
+			if err != nil {
+				return fmt.Errorf("bad address %q", addr)
+			}
+			o.abs = append(o.abs, absDef{n, a})
+			return nil
+		}},
+		{Names: []string{"phony-externals"}, Help: "resolve undefined symbols to address 0", Set: cli.Flag(&o.phonyExternals)},
+		{Names: []string{"harness"}, Help: "link the inputs that follow as a test harness for the others", Set: cli.Flag(inHarness)},
+		{Names: []string{"check"}, Value: "FILE", Help: "evaluate the jitlink-check expressions in FILE", Set: cli.Append(&o.checks)},
+		{Names: []string{"check-name"}, Value: "NAME", Help: `check lines are "# NAME: ..." (default jitlink-check)`, Set: cli.String(&o.checkName)},
+		{Names: []string{"slab-allocate"}, Value: "SIZE", Help: "allocate from one slab of SIZE (e.g. 100Kb, 1Mb)", Set: func(v string) (err error) {
+			if o.slabSize, err = cli.ParseSize(v); err == nil && o.slabSize == 0 {
+				err = errors.New("bad size")
+			}
+			return err
+		}},
+		{Names: []string{"slab-address"}, Value: "ADDR", Help: "place the slab at ADDR (for -noexec checks)", Set: func(v string) error {
+			o.hasSlabAddress = true
+			return uint(&o.slabAddress)(v)
+		}},
+		{Names: []string{"slab-page-size"}, Value: "N", Help: "page size for slab layout", Set: uint(&o.slabPageSize)},
+		{Names: []string{"show-addrs"}, Help: "print the addresses of symbols and sections", Set: cli.Flag(&o.showAddrs)},
+		{Names: []string{"show-graph"}, Help: "print each link graph after fixups", Set: func(string) error {
+			o.showGraphs = regexp.MustCompile("")
+			return nil
+		}},
+		{Names: []string{"show-graphs"}, Value: "REGEX", Help: "print the graphs whose names match REGEX", Set: func(v string) (err error) {
+			o.showGraphs, err = regexp.Compile(v)
+			return err
+		}},
+		{Names: []string{"show-times"}, Help: "print the time spent in each phase", Set: cli.Flag(&o.showTimes)},
+		{Names: []string{"show-stats"}, Help: "print how many objects were linked", Set: cli.Flag(&o.showStats)},
+		{Names: []string{"debug"}, Help: "log the link on stderr", Set: cli.Flag(&o.debug)},
+		{Names: []string{"cpuprofile"}, Value: "FILE", Help: "write a CPU profile of the tool (not of JIT'd code)", Set: cli.String(&o.cpuProfile)},
+		{Names: []string{"memprofile"}, Value: "FILE", Help: "write an allocation profile of the tool (every 4 KiB sampled)", Set: cli.String(&o.memProfile)},
+		{Names: []string{"lazy"}, Help: "link each object (and archive member) when one of its functions is first called; calls between objects go through stubs", Set: cli.Flag(&o.lazy)},
+		{Names: []string{"debugger-support"}, Help: "register linked objects with debuggers (GDB JIT interface), to debug code compiled with -g", Set: cli.Flag(&o.debugger)},
+		{Names: []string{"perf-support"}, Help: "write a jitdump file for perf (see package perfjit)", Set: cli.Flag(&o.perfSupport)},
+		{Names: []string{"oop-executor"}, Value: "PATH", Optional: true, Help: "run the code in an executor process (default: the gorc-executor next to this tool)", Set: func(v string) error {
+			if v == "" {
+				v = defaultExecutor()
+			}
+			o.oopExecutor = v
+			return nil
+		}},
+		{Names: []string{"oop-executor-connect"}, Value: "HOST:PORT|unix:PATH", Help: "run the code in the executor listening there (waiting up to 2 s for it to start listening)", Set: cli.String(&o.oopConnect)},
+		{Names: []string{"oop-executor-token-file"}, Value: "FILE", Help: "answer the listening executor's token challenge with the token in FILE (default: the environment variable GORC_EXECUTOR_TOKEN, if set)", Set: cli.String(&o.oopTokenFile)},
+		{Names: []string{"use-shared-memory"}, Value: "false", Optional: true, Help: "with an executor on this machine, link into memory mapped in both processes instead of copying it over (the default with -oop-executor, unless -debugger-support; =false copies)", Set: func(v string) (err error) {
+			o.sharedMemory, o.shareGiven = true, true
+			if v != "" {
+				o.sharedMemory, err = strconv.ParseBool(v)
+			}
+			return err
+		}},
+		{Names: []string{"num-threads"}, Value: "N", Help: "link on N goroutines (default 0: on the looking-up thread)", Set: func(v string) (err error) {
+			if o.numThreads, err = strconv.Atoi(v); err == nil && o.numThreads < 0 {
+				err = errors.New("negative")
+			}
+			return err
+		}},
+		{Names: []string{"help", "h"}, Help: "print this help", Set: cli.Flag(&o.help)},
+	}
+}
+
+// usage is -help's text.
+func usage() string {
+	return `usage: gorc-jitlink [options] inputs... [-args arg...]
 
 Links ELF relocatable objects and static archives into this process and runs
 the entry point with argv = [first input] + the -args, exiting with its result.
 
-  -entry NAME             entry point (default main)
-  -args ...               arguments for the entry point (the rest of the line)
-  -noexec                 link and look up the entry point, do not run it
-  -L DIR                  add DIR to the library search path
-  -lNAME, -l NAME         link libNAME.so (dlopen) or libNAME.a (members on demand)
-  -nostdlib++             do not link libstdc++, libm and libgcc_s when an
-                          input object needs the C++ runtime (as g++ does;
-                          never with -noexec, -check or -phony-externals)
-  -no-process-syms        hide this process's symbols (libc) from JIT'd code
-  -no-libgcc              do not fall back to the compiler's libgcc.a for
-                          symbols nothing else defines (gcc links it always)
-  -abs NAME=ADDR          define NAME as an absolute symbol (alias -define-abs)
-  -phony-externals        resolve undefined symbols to address 0
-  -harness FILES...       link FILES as a test harness for the other inputs
-  -check FILE             evaluate the jitlink-check expressions in FILE
-  -check-name NAME        check lines are "# NAME: ..." (default jitlink-check)
-  -slab-allocate SIZE     allocate from one slab of SIZE (e.g. 100Kb, 1Mb)
-  -slab-address ADDR      place the slab at ADDR (for -noexec checks)
-  -slab-page-size N       page size for slab layout
-  -show-addrs             print the addresses of symbols and sections
-  -show-graph             print each link graph after fixups
-  -show-graphs REGEX      print the graphs whose names match REGEX
-  -show-times             print the time spent in each phase
-  -debug                  log the link on stderr
-  -cpuprofile FILE        write a CPU profile of the tool (not of JIT'd code)
-  -memprofile FILE        write an allocation profile of the tool (every 4 KiB sampled)
-  -lazy                   link each object (and archive member) when one of its
-                          functions is first called; calls between objects
-                          go through stubs
-  -show-stats             print how many objects were linked
-  -debugger-support       register linked objects with debuggers (GDB JIT
-                          interface), to debug code compiled with -g
-  -perf-support           write a jitdump file for perf (see package perfjit)
-  -oop-executor[=PATH]    run the code in an executor process (default: the
-                          gorc-executor next to this tool)
-  -oop-executor-connect=HOST:PORT, -oop-executor-connect=unix:PATH
-                          run the code in the executor listening there
-                          (waiting up to 2 s for it to start listening)
-  -oop-executor-token-file=FILE
-                          answer the listening executor's token challenge
-                          with the token in FILE (default: the environment
-                          variable GORC_EXECUTOR_TOKEN, if set)
-  -use-shared-memory[=false]
-                          with an executor on this machine, link into memory
-                          mapped in both processes instead of copying it over
-                          (the default with -oop-executor, unless
-                          -debugger-support; =false copies)
-  -num-threads N          link on N goroutines (default 0: on the looking-up thread)
-`
-
-// flagOpts take no value.
-var flagOpts = map[string]bool{
-	"noexec": true, "no-process-syms": true, "no-process-symbols": true, "phony-externals": true,
-	"harness": true, "show-addrs": true, "show-graph": true, "show-times": true, "debug": true, "perf-support": true, "use-shared-memory": true,
-	"lazy": true, "show-stats": true, "debugger-support": true, "nostdlib++": true, "no-libgcc": true,
-	"h": true, "help": true,
-}
-
-// valueOpts take a value (as "-opt value" or "-opt=value").
-var valueOpts = map[string]bool{
-	"entry": true, "L": true, "l": true, "abs": true, "define-abs": true, "check": true,
-	"check-name": true, "slab-allocate": true, "slab-address": true, "slab-page-size": true,
-	"cpuprofile": true, "memprofile": true, "num-threads": true, "show-graphs": true, "oop-executor-connect": true,
-	"oop-executor-token-file": true,
+` + cli.Usage(optionTable(&options{}, new(bool)))
 }
 
 func parseArgs(argv []string) (*options, error) {
 	o := &options{entry: "main", checkName: "jitlink-check"}
 	inHarness := false
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
-		if a == "-args" || a == "--args" {
-			o.args = append(o.args, argv[i+1:]...)
-			break
+	table := optionTable(o, &inHarness)
+	// Any other option ends the harness's inputs.
+	for i := range table {
+		if set := table[i].Set; table[i].Names[0] != "harness" {
+			table[i].Set = func(v string) error { inHarness = false; return set(v) }
 		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			if inHarness {
-				o.harness = append(o.harness, a)
-			} else {
-				o.inputs = append(o.inputs, a)
-			}
-			continue
+	}
+	err := cli.Parse(table, argv, func(a string) error {
+		if inHarness {
+			o.harness = append(o.harness, a)
+		} else {
+			o.inputs = append(o.inputs, a)
 		}
-		inHarness = false
-		name := strings.TrimLeft(a, "-")
-		value, hasValue := "", false
-		if k, v, ok := strings.Cut(name, "="); ok {
-			name, value, hasValue = k, v, true
-		}
-		// -lNAME and -LDIR carry their value attached.
-		if !hasValue && len(name) > 1 && (name[0] == 'l' || name[0] == 'L') && !valueOpts[name] && !flagOpts[name] {
-			name, value, hasValue = name[:1], name[1:], true
-		}
-		if name == "oop-executor" {
-			// The value is optional, so only "-oop-executor=PATH" has one.
-			o.oopExecutor = value
-			if !hasValue {
-				o.oopExecutor = defaultExecutor()
-			}
-			continue
-		}
-		if valueOpts[name] && !hasValue {
-			if i+1 >= len(argv) {
-				return nil, fmt.Errorf("option -%s needs a value", name)
-			}
-			i++
-			value = argv[i]
-		}
-		var err error
-		switch name {
-		case "entry":
-			o.entry = value
-		case "noexec":
-			o.noexec = true
-		case "L":
-			o.libDirs = append(o.libDirs, value)
-		case "l":
-			o.libs = append(o.libs, value)
-		case "nostdlib++":
-			o.noStdlibCXX = true
-		case "no-process-syms", "no-process-symbols":
-			o.noProcessSyms = true
-		case "no-libgcc":
-			o.noLibgcc = true
-		case "abs", "define-abs":
-			n, addr, ok := strings.Cut(value, "=")
-			if !ok || n == "" {
-				return nil, fmt.Errorf("-%s %q: want NAME=ADDRESS", name, value)
-			}
-			v, perr := strconv.ParseUint(addr, 0, 64)
-			if perr != nil {
-				return nil, fmt.Errorf("-%s %q: bad address %q", name, value, addr)
-			}
-			o.abs = append(o.abs, absDef{n, v})
-		case "phony-externals":
-			o.phonyExternals = true
-		case "harness":
-			inHarness = true
-		case "check":
-			o.checks = append(o.checks, value)
-		case "check-name":
-			o.checkName = value
-		case "slab-allocate":
-			o.slabSize, err = parseSize(value)
-		case "slab-address":
-			o.slabAddress, err = strconv.ParseUint(value, 0, 64)
-			o.hasSlabAddress = true
-		case "slab-page-size":
-			o.slabPageSize, err = strconv.ParseUint(value, 0, 64)
-		case "show-addrs":
-			o.showAddrs = true
-		case "show-graph":
-			o.showGraphs = regexp.MustCompile("")
-		case "show-graphs":
-			o.showGraphs, err = regexp.Compile(value)
-		case "show-times":
-			o.showTimes = true
-		case "debug":
-			o.debug = true
-		case "cpuprofile":
-			o.cpuProfile = value
-		case "memprofile":
-			o.memProfile = value
-		case "oop-executor-connect":
-			o.oopConnect = value
-		case "oop-executor-token-file":
-			o.oopTokenFile = value
-		case "lazy":
-			o.lazy = true
-		case "debugger-support":
-			o.debugger = true
-		case "show-stats":
-			o.showStats = true
-		case "use-shared-memory":
-			o.sharedMemory, o.shareGiven = true, true
-			if hasValue {
-				o.sharedMemory, err = strconv.ParseBool(value)
-			}
-		case "perf-support":
-			o.perfSupport = true
-		case "num-threads":
-			o.numThreads, err = strconv.Atoi(value)
-			if err == nil && o.numThreads < 0 {
-				err = fmt.Errorf("negative")
-			}
-		case "h", "help":
-			o.help = true
-		default:
-			return nil, fmt.Errorf("unknown option %s (see -help)", a)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("-%s %q: %v", name, value, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (see -help)", err)
 	}
 	if o.oopExecutor != "" || o.oopConnect != "" {
 		if o.slabSize > 0 || o.hasSlabAddress {
@@ -287,22 +208,6 @@ func parseArgs(argv []string) (*options, error) {
 		return nil, fmt.Errorf("no input files (see -help)")
 	}
 	return o, nil
-}
-
-// parseSize parses a size with an optional Kb, Mb or Gb suffix.
-func parseSize(s string) (uint64, error) {
-	mult := uint64(1)
-	for suffix, m := range map[string]uint64{"Kb": 1 << 10, "Mb": 1 << 20, "Gb": 1 << 30, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30} {
-		if v, ok := strings.CutSuffix(s, suffix); ok {
-			s, mult = v, m
-			break
-		}
-	}
-	n, err := strconv.ParseUint(s, 0, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("bad size")
-	}
-	return n * mult, nil
 }
 
 // defaultExecutor is the gorc-executor next to this tool, or else the one

@@ -40,7 +40,7 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.help {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
 	t := &tool{o: o, stdout: stdout, stderr: stderr, times: &timings{}}
@@ -318,8 +318,8 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 			return nil, err
 		}
 		b.EPC = epc
-	case !native.Available:
-		return nil, errors.New("this gorc-jitlink was built without cgo: it runs code only in an executor process (-oop-executor)")
+	case native.Unsupported() != nil:
+		return nil, fmt.Errorf("%w (-oop-executor, -oop-executor-connect)", native.Unsupported())
 	default:
 		epc, noexecSlab, err := t.inProcess()
 		if err != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package native is gorc's only cgo: it calls linked code by address, and
 // resolves symbols of this process and of shared libraries with dlopen/dlsym.
 package native
@@ -57,9 +59,9 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
-// Available reports whether this build can run native code (it can: this
-// is the cgo build).
-const Available = true
+// Unsupported says why this build cannot run native code: nil, this is
+// the cgo build on Linux.
+func Unsupported() error { return nil }
 
 // callStub returns the address of the register-preserving call stub of
 // the host's target (jitlink.Target.PreservingCallStub), mapped once:

@@ -1,21 +1,31 @@
-//go:build !cgo
+//go:build !cgo || !linux
 
 package native
 
 import (
 	"errors"
 	"os"
+	"runtime"
 	"unsafe"
 )
 
 // This file stands in for the cgo implementation when gorc is built
-// without cgo (CGO_ENABLED=0): such a program can link for an executor in
-// another process, but cannot run code itself. Available tells callers.
+// without cgo (CGO_ENABLED=0) or for a system other than Linux (the runtime
+// is glibc's and ELF's): such a program can link for an executor in another
+// process, but cannot run code itself. Unsupported tells callers, and the
+// calls that have no error result panic.
 
-// Available reports whether this build can run native code.
-const Available = false
+// Unsupported says why this build cannot run native code.
+func Unsupported() error { return errNoCgo }
 
-var errNoCgo = errors.New("running native code needs a build with cgo (CGO_ENABLED=1); link for an executor process instead")
+var errNoCgo = errors.New(noNativeReason())
+
+func noNativeReason() string {
+	if runtime.GOOS != "linux" {
+		return "running native code needs Linux, not " + runtime.GOOS + "; link for an executor process on Linux instead"
+	}
+	return "running native code needs a build with cgo (CGO_ENABLED=1); link for an executor process instead"
+}
 
 // Dlopen flags (glibc's values).
 const (

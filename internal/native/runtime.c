@@ -1,3 +1,5 @@
+//go:build linux
+
 // gorc's executor runtime: what JIT'd code needs at run time that the C
 // library does not provide. Thread-local storage for JIT'd modules (a
 // __tls_get_addr for them), and wrapper functions (bytes in, bytes out, the

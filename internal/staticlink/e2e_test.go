@@ -3,7 +3,6 @@ package staticlink_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,12 +21,7 @@ import (
 
 const childEnv = "GORC_STATICLINK_CHILD"
 
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(child())
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.Main(m, map[string]func() int{childEnv: child}) }
 
 // child links the objects and archives named in the environment and runs
 // their main.
@@ -115,14 +109,12 @@ type program struct {
 // jit links and runs the program in a child process.
 func jit(t *testing.T, p program) testutil.Outcome {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1",
-		"GORC_OBJS="+strings.Join(p.objs, "\n"),
-		"GORC_ARCHIVES="+strings.Join(p.archives, "\n"),
-		"GORC_LIBS="+strings.Join(p.libs, "\n"),
-		"GORC_ARGS="+strings.Join(p.args, "\n"))
-	cmd.Env = append(cmd.Env, p.env...)
-	return testutil.Run(t, cmd)
+	env := append([]string{childEnv + "=1",
+		"GORC_OBJS=" + strings.Join(p.objs, "\n"),
+		"GORC_ARCHIVES=" + strings.Join(p.archives, "\n"),
+		"GORC_LIBS=" + strings.Join(p.libs, "\n"),
+		"GORC_ARGS=" + strings.Join(p.args, "\n")}, p.env...)
+	return testutil.Run(t, testutil.Child(env...))
 }
 
 // compare runs the program natively and under the JIT and requires the same

@@ -169,26 +169,8 @@ func (l *linker) Dylib() any                           { return l }
 
 func (l *linker) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
 	// Definitions that lost to another object become references to it.
-	cfg.PrePrune = append(cfg.PrePrune, func(g *jitlink.LinkGraph) error {
-		var lost []*jitlink.Symbol
-		for s := range g.DefinedSymbols() {
-			if s.Scope() != jitlink.ScopeLocal && s.HasName() && l.defs[s.Name()].sym != s {
-				lost = append(lost, s)
-			}
-		}
-		for _, s := range lost {
-			g.MakeExternal(s)
-		}
-		return nil
-	})
-	cfg.MarkLive = func(g *jitlink.LinkGraph) error {
-		for s := range g.DefinedSymbols() {
-			if s.Scope() != jitlink.ScopeLocal {
-				s.SetLive(true)
-			}
-		}
-		return nil
-	}
+	cfg.PrePrune = append(cfg.PrePrune, jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool { return l.defs[s.Name()].sym == s }))
+	cfg.MarkLive = jitlink.MarkExportsLive
 	if l.opts.Passes != nil {
 		return l.opts.Passes(g, cfg)
 	}

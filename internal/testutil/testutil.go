@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,29 @@ type Outcome struct {
 	ExitCode int
 }
 
+// Main is a TestMain that lets the test binary serve as its own child
+// process: when one of the environment variables in children is set, it
+// runs that child function and exits with its result; otherwise it runs the
+// tests. End-to-end tests run JIT'd programs in a child so that their
+// output, exit status and crashes are the program's own.
+func Main(m *testing.M, children map[string]func() int) {
+	for env, child := range children {
+		if os.Getenv(env) != "" {
+			os.Exit(child())
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// Child returns a command re-running this test binary, with no tests and
+// with env (NAME=value) added to the environment: Main runs the child that
+// env names.
+func Child(env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
 // Run runs a command and returns its outcome; failure to start fails the
 // test, a non-zero exit does not.
 func Run(t testing.TB, cmd *exec.Cmd) Outcome {
@@ -127,4 +151,26 @@ func Native(t testing.TB, dir string, objs []string, ldflags []string, args ...s
 		t.Fatalf("native link %s: %v\n%s", strings.Join(cmdArgs, " "), err, out)
 	}
 	return Run(t, exec.Command(exe, args...))
+}
+
+// RSS returns the resident memory of this process in bytes (Linux's
+// /proc/self/statm; skips elsewhere, fails in CI).
+func RSS(t testing.TB) uint64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		if InCI() {
+			t.Fatalf("reading resident memory: %v", err)
+		}
+		t.Skip("no /proc/self/statm")
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		t.Fatalf("/proc/self/statm: %q", data)
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		t.Fatalf("/proc/self/statm: %v", err)
+	}
+	return pages * uint64(os.Getpagesize())
 }

@@ -32,7 +32,7 @@ func fixup(t *testing.T, kind jitlink.EdgeKind, word uint32, target uint64, adde
 	c := bytes.Repeat([]byte{0xaa}, 16)
 	le.PutUint32(c[4:], word)
 	b := g.CreateMutableContentBlock(sec, c, base, 16, 0)
-	tgt := g.AddAbsoluteSymbol("target", target, 0, jitlink.Strong, jitlink.ScopeDefault, true)
+	tgt := g.AddAbsoluteSymbol("target", target, 0, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 	b.AddEdge(kind, 4, tgt, addend)
 	err := g.Backend().ApplyFixup(g, b, &b.Edges()[0])
 	return b.Content(), err

@@ -63,10 +63,10 @@ func (be *Backend) defineGOTSymbol(g *jitlink.LinkGraph) error {
 	// every entry, and its page is the one GOTPageOffset15 counts from.
 	base := g.CreateContentBlock(sec, []byte{}, 0, 4096, 0)
 	if ext != nil {
-		g.MakeDefined(ext, base, 0, 0, jitlink.Strong, jitlink.ScopeLocal, true)
+		g.MakeDefined(ext, base, 0, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
 		be.gotSym = ext
 	} else {
-		be.gotSym = g.AddDefinedSymbol(base, 0, GOTSymbolName, 0, jitlink.Strong, jitlink.ScopeLocal, false, true)
+		be.gotSym = g.AddDefinedSymbol(base, 0, GOTSymbolName, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
 	}
 	return nil
 }

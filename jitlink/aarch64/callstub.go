@@ -93,6 +93,6 @@ func (Target) BlockStubs(g *jitlink.LinkGraph) func(b *jitlink.Block, callee *ji
 		b.SetMutableContent(append(c, stubTemplates[:stubSize]...))
 		b.AddEdge(Page21, uint32(off), got, 0)
 		b.AddEdge(PageOffset12, uint32(off+stubLDROff), got, 0)
-		return g.AddAnonymousSymbol(b, off, stubSize, true, false)
+		return g.AddAnonymousSymbol(b, off, stubSize, jitlink.Callable)
 	}
 }

@@ -57,7 +57,7 @@ func TestPreservingCallStub(t *testing.T) {
 func TestBlockStubs(t *testing.T) {
 	g := linuxTarget.NewLinkGraph("calls.o")
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
-	puts := g.AddExternalSymbol("puts", 0, false)
+	puts := g.AddExternalSymbol("puts", 0, jitlink.Strong)
 	b1 := g.CreateMutableContentBlock(text, []byte{0, 0, 0, 0x94, 0xaa, 0xbb}, 0x1000, 4, 0)
 	b1.AddEdge(aarch64.Branch26PCRel, 0, puts, 0)
 	b2 := g.CreateMutableContentBlock(text, []byte{0, 0, 0, 0x94}, 0x2000, 4, 0)

@@ -32,7 +32,7 @@ func (t Target) LazyReentryGraph(r jitlink.LazyReentry) *jitlink.LinkGraph {
 	g := t.NewLinkGraph("<lazy reentry>")
 	data := g.CreateSection(".rodata.gorc_lazy", jitlink.ProtRead)
 	tagBlock := g.CreateContentBlock(data, []byte{0}, 0, 1, 0)
-	tag := g.AddDefinedSymbol(tagBlock, 0, r.TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	tag := g.AddDefinedSymbol(tagBlock, 0, r.TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 
 	var c code
 	c.inst(stpXPre(fp, lr, sp, -16))
@@ -77,7 +77,7 @@ func (t Target) LazyReentryGraph(r jitlink.LazyReentry) *jitlink.LinkGraph {
 		c.inst(brk(1)) // report does not return
 	}
 	text := g.CreateSection(".text.gorc_lazy", jitlink.ProtRead|jitlink.ProtExec)
-	g.AddDefinedSymbol(c.block(g, text, 16), 0, r.Symbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(c.block(g, text, 16), 0, r.Symbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	return g
 }
 
@@ -105,11 +105,11 @@ func (t Target) LazyStubsGraph(name string, reentry uint64, stubs []jitlink.Lazy
 		tr.quad(st.ID)
 		tr.quad(reentry)
 		tb := g.CreateContentBlock(text, tr.b, uint64(i)*64, 8, 0)
-		tramp := g.AddAnonymousSymbol(tb, 0, trampSize, true, false)
+		tramp := g.AddAnonymousSymbol(tb, 0, trampSize, jitlink.Callable)
 
 		pb := g.CreateContentBlock(data, make([]byte, 8), uint64(i)*8, 8, 0)
 		pb.AddEdge(Pointer64, 0, tramp, 0)
-		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, false, false)
+		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, jitlink.NoAttrs)
 
 		var s code
 		s.load(ip0, ptrs[i], 0)
@@ -120,7 +120,7 @@ func (t Target) LazyStubsGraph(name string, reentry uint64, stubs []jitlink.Lazy
 		if st.Hidden {
 			scope = jitlink.ScopeHidden
 		}
-		g.AddDefinedSymbol(sb, 0, st.Name, uint64(len(s.b)), jitlink.Strong, scope, true, true)
+		g.AddDefinedSymbol(sb, 0, st.Name, uint64(len(s.b)), jitlink.Strong, scope, jitlink.Callable|jitlink.Live)
 	}
 	return g, ptrs
 }

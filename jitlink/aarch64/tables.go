@@ -152,7 +152,7 @@ func (t *Tables) gotEntry(e *entry, target *jitlink.Symbol) *jitlink.Symbol {
 	}
 	b, off := t.slot(t.gotSec, &t.gotBlk, nullPointers, gotEntrySize, 16)
 	b.AddEdge(Pointer64, uint32(off), target, 0)
-	e.got = t.g.AddAnonymousSymbol(b, off, gotEntrySize, false, true)
+	e.got = t.g.AddAnonymousSymbol(b, off, gotEntrySize, jitlink.Live)
 	return e.got
 }
 
@@ -170,7 +170,7 @@ func (t *Tables) Stub(target *jitlink.Symbol) *jitlink.Symbol {
 	b, off := t.slot(t.stubSec, &t.stubBlk, stubTemplates, stubSize, 4)
 	b.AddEdge(Page21, uint32(off), got, 0)
 	b.AddEdge(PageOffset12, uint32(off+stubLDROff), got, 0)
-	e.stub = t.g.AddAnonymousSymbol(b, off, stubSize, true, true)
+	e.stub = t.g.AddAnonymousSymbol(b, off, stubSize, jitlink.Callable|jitlink.Live)
 	return e.stub
 }
 

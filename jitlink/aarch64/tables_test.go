@@ -26,7 +26,7 @@ func TestBranchRangeExtension(t *testing.T) {
 	code = le.AppendUint32(code, b)
 	code = le.AppendUint32(code, bl)
 	blk := g.CreateMutableContentBlock(sec, code, 0, 4, 0)
-	g.AddDefinedSymbol(blk, 0, "caller", uint64(len(code)), jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(blk, 0, "caller", uint64(len(code)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	for i, name := range []string{"far", "near", "far", "back"} {
 		var tgt *jitlink.Symbol
 		for _, s := range g.ExternalSymbols() {
@@ -35,7 +35,7 @@ func TestBranchRangeExtension(t *testing.T) {
 			}
 		}
 		if tgt == nil {
-			tgt = g.AddExternalSymbol(name, 0, false)
+			tgt = g.AddExternalSymbol(name, 0, jitlink.Strong)
 		}
 		blk.AddEdge(aarch64.Branch26PCRel, uint32(4*i), tgt, 0)
 	}

@@ -103,7 +103,7 @@ func (t Target) InitThunkGraph(name string, inits, finis []uint64) *jitlink.Link
 	a.inst(movReg(20, 1))
 	a.inst(movReg(21, 2))
 	if len(finis) > 0 {
-		finiTab := g.AddAnonymousSymbol(table(g, ro, finis), 0, uint64(8*len(finis)), false, false)
+		finiTab := g.AddAnonymousSymbol(table(g, ro, finis), 0, uint64(8*len(finis)), jitlink.NoAttrs)
 		var f code
 		f.inst(stpXPre(fp, lr, sp, -16))
 		f.inst(addImm(fp, sp, 0))
@@ -113,14 +113,14 @@ func (t Target) InitThunkGraph(name string, inits, finis []uint64) *jitlink.Link
 		}
 		f.inst(ldpXPost(fp, lr, sp, 16))
 		f.inst(ret)
-		fini := g.AddAnonymousSymbol(f.block(g, text, 4), 0, uint64(len(f.b)), true, false)
+		fini := g.AddAnonymousSymbol(f.block(g, text, 4), 0, uint64(len(f.b)), jitlink.Callable)
 		a.address(0, fini, 0)
 		a.movImm64(1, 0)
-		a.address(2, g.AddExternalSymbol("__dso_handle", 0, false), 0)
-		a.withEdge(blImm, Branch26PCRel, g.AddExternalSymbol("__cxa_atexit", 0, false), 0)
+		a.address(2, g.AddExternalSymbol("__dso_handle", 0, jitlink.Strong), 0)
+		a.withEdge(blImm, Branch26PCRel, g.AddExternalSymbol("__cxa_atexit", 0, jitlink.Strong), 0)
 	}
 	if len(inits) > 0 {
-		initTab := g.AddAnonymousSymbol(table(g, ro, inits), 0, uint64(8*len(inits)), false, false)
+		initTab := g.AddAnonymousSymbol(table(g, ro, inits), 0, uint64(8*len(inits)), jitlink.NoAttrs)
 		for i := range inits {
 			a.inst(movRegW(0, 19))
 			a.inst(movReg(1, 20))
@@ -134,7 +134,7 @@ func (t Target) InitThunkGraph(name string, inits, finis []uint64) *jitlink.Link
 	a.inst(ldpXPost(fp, lr, sp, 48))
 	a.inst(movRegW(0, xzr)) // mov w0, wzr
 	a.inst(ret)
-	g.AddDefinedSymbol(a.block(g, text, 4), 0, name, uint64(len(a.b)), jitlink.Strong, jitlink.ScopeHidden, true, true)
+	g.AddDefinedSymbol(a.block(g, text, 4), 0, name, uint64(len(a.b)), jitlink.Strong, jitlink.ScopeHidden, jitlink.Callable|jitlink.Live)
 	return g
 }
 

@@ -190,10 +190,10 @@ func BuildTLSEntries(g *jitlink.LinkGraph) error {
 					ib := g.CreateContentBlock(sec, make([]byte, 16), uint64(len(entries))*16+8, 16, 0)
 					ib.AddEdge(DTPMod64, 0, e.Target, 0)
 					ib.AddEdge(DTPOff64, 8, e.Target, 0)
-					pb.AddEdge(jitlink.KeepAlive, 0, g.AddAnonymousSymbol(ib, 0, 16, false, false), 0)
+					pb.AddEdge(jitlink.KeepAlive, 0, g.AddAnonymousSymbol(ib, 0, 16, jitlink.NoAttrs), 0)
 					ensureResolvers(g)
 				}
-				ent = g.AddAnonymousSymbol(pb, 0, 16, false, true)
+				ent = g.AddAnonymousSymbol(pb, 0, 16, jitlink.Live)
 				entries[k] = ent
 			}
 			// The addend is the variable's offset: it goes into the entry's
@@ -215,7 +215,7 @@ func ensureResolvers(g *jitlink.LinkGraph) {
 	}
 	sec := g.CreateSection(tlsDescResolverSectionName, jitlink.ProtRead|jitlink.ProtExec)
 	b := g.CreateContentBlock(sec, staticTLSDescResolver, 0, 4, 0)
-	g.AddAnonymousSymbol(b, 0, uint64(len(staticTLSDescResolver)), true, true)
+	g.AddAnonymousSymbol(b, 0, uint64(len(staticTLSDescResolver)), jitlink.Callable|jitlink.Live)
 	var tlsGetAddr *jitlink.Symbol
 	for _, s := range g.ExternalSymbols() {
 		if s.Name() == "__tls_get_addr" {
@@ -223,10 +223,10 @@ func ensureResolvers(g *jitlink.LinkGraph) {
 		}
 	}
 	if tlsGetAddr == nil {
-		tlsGetAddr = g.AddExternalSymbol("__tls_get_addr", 0, false)
+		tlsGetAddr = g.AddExternalSymbol("__tls_get_addr", 0, jitlink.Strong)
 	}
 	d := dynamicTLSDescResolver(tlsGetAddr).block(g, sec, 8)
-	g.AddAnonymousSymbol(d, 0, d.Size(), true, true)
+	g.AddAnonymousSymbol(d, 0, d.Size(), jitlink.Callable|jitlink.Live)
 }
 
 // dynamicResolverFrame holds x1-x18 and q0-q31.
@@ -355,7 +355,7 @@ func LowerStaticTLS(tpoff func(key uint64) (int64, bool)) jitlink.Pass {
 					return jitlink.NewFixupError(g, b, e, 0, "the thread-local variable is not in static TLS, which initial- and local-exec code needs (static TLS is small; compile with -fPIC to use dynamic TLS)")
 				}
 				e.Kind = kind
-				e.Target = g.AddAbsoluteSymbol("", uint64(v), 0, jitlink.Strong, jitlink.ScopeLocal, false)
+				e.Target = g.AddAbsoluteSymbol("", uint64(v), 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.NoAttrs)
 			}
 		}
 		return nil

@@ -147,7 +147,7 @@ func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]reco
 
 func (r *record) symbol(g *jitlink.LinkGraph) *jitlink.Symbol {
 	if r.sym == nil {
-		r.sym = g.AddAnonymousSymbol(r.b, 0, r.b.Size(), false, false)
+		r.sym = g.AddAnonymousSymbol(r.b, 0, r.b.Size(), jitlink.NoAttrs)
 	}
 	return r.sym
 }
@@ -233,7 +233,7 @@ func AddNullTerminator(section string) jitlink.Pass {
 		}
 		_, end := sec.Range()
 		b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
-		g.AddAnonymousSymbol(b, 0, 4, false, true)
+		g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
 		return nil
 	}
 }

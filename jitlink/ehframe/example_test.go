@@ -16,7 +16,7 @@ func ExampleAddNullTerminator() {
 	g := x86_64.NewLinkGraph("eh")
 	sec := g.CreateSection(".eh_frame", jitlink.ProtRead)
 	cie := g.CreateContentBlock(sec, make([]byte, 16), 0, 8, 0) // stands for a CIE
-	g.AddAnonymousSymbol(cie, 0, 16, false, true)               // kept live
+	g.AddAnonymousSymbol(cie, 0, 16, jitlink.Live)              // kept live
 	err := jitlinktest.Link(g, jitlinktest.Options{Passes: func(cfg *jitlink.PassConfig) {
 		cfg.PostPrune = append(cfg.PostPrune, ehframe.AddNullTerminator(".eh_frame"))
 	}})

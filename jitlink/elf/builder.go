@@ -255,7 +255,7 @@ func (b *builder) createBlocks() error {
 		addr += s.size
 		b.blocks[i] = blk
 		if IsInitSection(s.name) || s.flags&shfGNURetain != 0 {
-			b.g.AddAnonymousSymbol(blk, 0, 0, false, true)
+			b.g.AddAnonymousSymbol(blk, 0, 0, jitlink.Live)
 		}
 	}
 	return nil
@@ -345,9 +345,9 @@ func (b *builder) createSymbols() error {
 			if scope == jitlink.ScopeLocal {
 				return b.malformed(symtabName, off, "undefined symbol %q is local", s.name)
 			}
-			b.syms[i] = b.g.AddExternalSymbol(s.name, 0, linkage == jitlink.Weak)
+			b.syms[i] = b.g.AddExternalSymbol(s.name, 0, linkage)
 		case s.reserved == uint16(elf.SHN_ABS):
-			b.syms[i] = b.g.AddAbsoluteSymbol(s.name, s.value, s.size, linkage, scope, false)
+			b.syms[i] = b.g.AddAbsoluteSymbol(s.name, s.value, s.size, linkage, scope, jitlink.NoAttrs)
 		case s.reserved == uint16(elf.SHN_COMMON) || s.reserved == shnX86_64LCommon:
 			align := max(s.value, 1)
 			if align&(align-1) != 0 {
@@ -357,7 +357,7 @@ func (b *builder) createSymbols() error {
 			if s.reserved == shnX86_64LCommon {
 				secName = ".lcommon"
 			}
-			b.syms[i] = b.g.AddCommonSymbol(s.name, scope, b.commonSection(secName), 0, s.size, align, false)
+			b.syms[i] = b.g.AddCommonSymbol(s.name, scope, b.commonSection(secName), 0, s.size, align, jitlink.NoAttrs)
 		case s.reserved != 0:
 			return b.unsupported(symtabName, off, "symbol %q has reserved section index %#x", s.name, s.reserved)
 		default:
@@ -375,7 +375,11 @@ func (b *builder) createSymbols() error {
 				return b.malformed(symtabName, off, "symbol %q at offset %#x is past the end of section %s (size %#x)",
 					s.name, s.value, f.sections[s.shndx].name, blk.Size())
 			}
-			b.syms[i] = b.g.AddDefinedSymbol(blk, s.value, s.name, s.size, linkage, scope, typ == elf.STT_FUNC, false)
+			attrs := jitlink.NoAttrs
+			if typ == elf.STT_FUNC {
+				attrs = jitlink.Callable
+			}
+			b.syms[i] = b.g.AddDefinedSymbol(blk, s.value, s.name, s.size, linkage, scope, attrs)
 		}
 	}
 	return nil
@@ -410,7 +414,7 @@ func (b *builder) target(idx uint32, sec string, off uint64) (*jitlink.Symbol, e
 	f := b.f
 	if idx == 0 {
 		if b.absZero == nil {
-			b.absZero = b.g.AddAbsoluteSymbol("", 0, 0, jitlink.Strong, jitlink.ScopeLocal, false)
+			b.absZero = b.g.AddAbsoluteSymbol("", 0, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.NoAttrs)
 		}
 		return b.absZero, nil
 	}
@@ -427,7 +431,7 @@ func (b *builder) target(idx uint32, sec string, off uint64) (*jitlink.Symbol, e
 	if s.typ() == elf.STT_SECTION && s.reserved == 0 && int(s.shndx) < len(f.sections) {
 		if blk := b.blocks[s.shndx]; blk != nil {
 			if b.secSyms[s.shndx] == nil {
-				b.secSyms[s.shndx] = b.g.AddAnonymousSymbol(blk, 0, 0, false, false)
+				b.secSyms[s.shndx] = b.g.AddAnonymousSymbol(blk, 0, 0, jitlink.NoAttrs)
 			}
 			// Most relocations name a section symbol: remember it, so the
 			// next ones skip decoding the entry and scanning its name.

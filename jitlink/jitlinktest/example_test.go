@@ -15,8 +15,8 @@ func ExampleLink() {
 	g := x86_64.NewLinkGraph("test")
 	data := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
 	b := g.CreateContentBlock(data, make([]byte, 8), 0, 8, 0)
-	b.AddEdge(x86_64.Pointer64, 0, g.AddExternalSymbol("puts", 0, false), 0)
-	g.AddDefinedSymbol(b, 0, "ptr", 8, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	b.AddEdge(x86_64.Pointer64, 0, g.AddExternalSymbol("puts", 0, jitlink.Strong), 0)
+	g.AddDefinedSymbol(b, 0, "ptr", 8, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 	err := jitlinktest.Link(g, jitlinktest.Options{Externals: map[string]uint64{"puts": 0x4000}})
 	if err != nil {
 		log.Fatal(err)

@@ -3,15 +3,16 @@ package memory
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/dualmap"
 	"github.com/gorc-jit/gorc/internal/spans"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
-// DualMapped allocates from a DualMapping: working memory is the
+// DualMapped allocates from a dual mapping (internal/dualmap): working memory is the
 // read-write view and target memory already has its final protection, so
 // finalization needs no mprotect. This avoids a system call (and a TLB
 // shootdown on every other core) per linked graph, lets graphs share pages,
@@ -21,23 +22,22 @@ import (
 // and a large zero-fill segment costs no memory until it is used.
 type DualMapped struct {
 	mu     sync.Mutex
-	m      *DualMapping
+	m      *dualmap.Mapping
 	free   [3]*spans.List
 	run    ActionRunner
 	flush  ICacheFlush
 	closed bool
 }
 
-// DualGranule is the allocation granularity within a dual-mapped region.
-const DualGranule = 64
-
-// NewDualMapped reserves size bytes (at most 2 GiB), as NewDualMapping.
+// NewDualMapped reserves size bytes (at most 2 GiB) split between code,
+// read-only data (a quarter each) and writable data (half), next to the
+// process's shared libraries where there is room.
 func NewDualMapped(size uint64, opts ...SlabOption) (*DualMapped, error) {
 	var o slabOptions
 	for _, f := range opts {
 		f(&o)
 	}
-	m, err := NewDualMapping(size, o.low)
+	m, err := dualmap.New(size, o.low)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ type dualPiece struct {
 
 // Allocate places each segment in the region of its protection.
 func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
-	page := uint64(unix.Getpagesize())
+	page := uint64(os.Getpagesize())
 	if err := checkAlignment(req.Segments, page); err != nil {
 		return nil, err
 	}
@@ -84,24 +84,24 @@ func (d *DualMapped) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc,
 		return nil, errors.New("dual-mapped memory is closed")
 	}
 	for i, s := range req.Segments {
-		ri, err := RegionFor(s.Prot)
+		ri, err := dualmap.RegionFor(s.Prot)
 		if err != nil {
 			d.freePieces(a.pieces)
 			return nil, err
 		}
 		r := d.m.Regions[ri]
-		size := alignUp(s.Size(), DualGranule)
+		size := alignUp(s.Size(), dualmap.Granule)
 		if size == 0 {
-			a.segs[i] = jitlink.SegmentAlloc{Addr: addrOf(r.Target), Working: r.Work[:0:0]}
+			a.segs[i] = jitlink.SegmentAlloc{Addr: sysmem.Addr(r.Target), Working: r.Work[:0:0]}
 			continue
 		}
-		off, ok := d.free[ri].TakeAligned(size, max(s.Align, DualGranule))
+		off, ok := d.free[ri].TakeAligned(size, max(s.Align, dualmap.Granule))
 		if !ok {
 			d.freePieces(a.pieces)
 			return nil, fmt.Errorf("no room for a %d-byte %s segment in %d bytes of dual-mapped memory", size, s.Prot, len(r.Target))
 		}
 		a.pieces = append(a.pieces, dualPiece{ri, off, size})
-		a.segs[i] = jitlink.SegmentAlloc{Addr: addrOf(r.Target) + off, Working: r.Work[off : off+s.Size() : off+s.Size()]}
+		a.segs[i] = jitlink.SegmentAlloc{Addr: sysmem.Addr(r.Target) + off, Working: r.Work[off : off+s.Size() : off+s.Size()]}
 	}
 	return a, nil
 }

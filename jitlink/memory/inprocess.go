@@ -12,11 +12,10 @@ package memory
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
@@ -63,7 +62,7 @@ func NewInProcess(opts ...Option) *InProcess {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &InProcess{pageSize: uint64(unix.Getpagesize()), low: o.low, run: o.run, flush: o.flush}
+	return &InProcess{pageSize: uint64(os.Getpagesize()), low: o.low, run: o.run, flush: o.flush}
 }
 
 func alignUp(x, a uint64) uint64 { return (x + a - 1) &^ (a - 1) }
@@ -81,67 +80,16 @@ func segmentOffsets(reqs []jitlink.SegmentRequest, page uint64) ([]uint64, uint6
 	return offs, total
 }
 
-func addrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
-
-// pointerAt turns an address outside the Go heap (a mapping of ours) into a
-// pointer. The type pun keeps vet's uintptr-conversion check quiet; it is
-// sound because the garbage collector never owns such memory.
-func pointerAt(addr uint64) unsafe.Pointer {
-	p := uintptr(addr)
-	return *(*unsafe.Pointer)(unsafe.Pointer(&p))
-}
-
-// mmap and munmap work on raw ranges: unix.Mmap/Munmap track whole mappings
-// and refuse to unmap part of one.
-func mmap(addr uint64, size uint64, prot, flags int) ([]byte, error) {
-	p, err := unix.MmapPtr(-1, 0, pointerAt(addr), uintptr(size), prot, flags)
-	if err != nil {
-		return nil, err
-	}
-	return unsafeSlice(p, size), nil
-}
-
-func unsafeSlice(p unsafe.Pointer, n uint64) []byte { return unsafe.Slice((*byte)(p), n) }
-
-func munmap(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	return unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b)))
-}
-
 func mapAnon(size uint64, low bool) ([]byte, error) {
-	flags := unix.MAP_PRIVATE | unix.MAP_ANON
+	var flags sysmem.Flag
 	if low {
-		lowFlag, err := lowMapFlag()
-		if err != nil {
-			return nil, err
-		}
-		flags |= lowFlag
+		flags = sysmem.Low2GB
 	}
-	mem, err := mmap(0, size, unix.PROT_READ|unix.PROT_WRITE, flags)
+	mem, err := sysmem.Map(0, size, jitlink.ProtRead|jitlink.ProtWrite, flags)
 	if err != nil {
-		return nil, fmt.Errorf("mmap %d bytes: %w", size, err)
-	}
-	if low && addrOf(mem)+size > 1<<31 {
-		munmap(mem)
-		return nil, fmt.Errorf("mmap: no memory below 2 GiB for %d bytes", size)
+		return nil, fmt.Errorf("mapping %d bytes: %w", size, err)
 	}
 	return mem, nil
-}
-
-func unixProt(p jitlink.MemProt) int {
-	prot := unix.PROT_NONE
-	if p&jitlink.ProtRead != 0 {
-		prot |= unix.PROT_READ
-	}
-	if p&jitlink.ProtWrite != 0 {
-		prot |= unix.PROT_WRITE
-	}
-	if p&jitlink.ProtExec != 0 {
-		prot |= unix.PROT_EXEC
-	}
-	return prot
 }
 
 // checkAlignment rejects segments aligned more strictly than a page: mappings
@@ -170,12 +118,12 @@ func (m *InProcess) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, 
 		return nil, err
 	}
 	a := &inFlight{reqs: req.Segments, run: m.run, flush: m.flush}
-	a.release = func() error { return munmap(mem) }
-	a.releaseFinalize = func(i int) error { return munmap(a.pages[i]) }
+	a.release = func() error { return sysmem.Unmap(mem) }
+	a.releaseFinalize = func(i int) error { return sysmem.Unmap(a.pages[i]) }
 	a.segs = make([]jitlink.SegmentAlloc, len(req.Segments))
 	for i, r := range req.Segments {
 		w := mem[offs[i] : offs[i]+r.Size() : offs[i]+r.Size()]
-		a.segs[i] = jitlink.SegmentAlloc{Addr: addrOf(mem) + offs[i], Working: w}
+		a.segs[i] = jitlink.SegmentAlloc{Addr: sysmem.Addr(mem) + offs[i], Working: w}
 		a.pages = append(a.pages, mem[offs[i]:offs[i]+alignUp(r.Size(), m.pageSize)])
 	}
 	return a, nil
@@ -256,7 +204,7 @@ func (a *inFlight) finalize(actions []jitlink.AllocAction) (jitlink.FinalizedAll
 		if len(p) == 0 || a.reqs[i].Prot == jitlink.ProtRead|jitlink.ProtWrite {
 			continue
 		}
-		if err := unix.Mprotect(p, unixProt(a.reqs[i].Prot)); err != nil {
+		if err := sysmem.Protect(p, a.reqs[i].Prot); err != nil {
 			a.release()
 			return jitlink.FinalizedAlloc{}, fmt.Errorf("mprotect %s segment at %#x: %w", a.reqs[i].Prot, a.segs[i].Addr, err)
 		}

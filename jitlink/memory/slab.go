@@ -3,11 +3,11 @@ package memory
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/internal/spans"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
@@ -66,13 +66,14 @@ func SlabICacheFlush(f ICacheFlush) SlabOption { return func(o *slabOptions) { o
 func SlabActionRunner(r ActionRunner) SlabOption { return func(o *slabOptions) { o.run = r } }
 
 // NewSlab reserves size bytes of address space (rounded up to pages), next
-// to the process's shared libraries where there is room (see near.go).
+// to the process's shared libraries where there is room
+// (sysmem.ReserveNearLibraries).
 func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 	var o slabOptions
 	for _, f := range opts {
 		f(&o)
 	}
-	sysPage := uint64(unix.Getpagesize())
+	sysPage := uint64(os.Getpagesize())
 	page := sysPage
 	if o.pageSize != 0 {
 		if o.pageSize&(o.pageSize-1) != 0 || o.pageSize%sysPage != 0 {
@@ -85,53 +86,29 @@ func NewSlab(size uint64, opts ...SlabOption) (*Slab, error) {
 	}
 	size = alignUp(size, page)
 	s := &Slab{pageSize: page, run: o.run, flush: o.flush, free: spans.New(size)}
-	flags := unix.MAP_PRIVATE | unix.MAP_ANON | unix.MAP_NORESERVE
 	var err error
 	switch {
 	case o.hasAddr:
 		if o.addr%page != 0 {
 			return nil, fmt.Errorf("slab address %#x is not page-aligned", o.addr)
 		}
-		s.mem, err = mmapAt(o.addr, size, flags)
+		s.mem, err = sysmem.Map(o.addr, size, 0, sysmem.Reserve|sysmem.Exact)
 		if err != nil {
-			s.mem, err = mmap(0, size, unix.PROT_NONE, flags)
+			s.mem, err = sysmem.Map(0, size, 0, sysmem.Reserve)
 			s.virtual, s.flush = true, nil
 		}
 		s.base = o.addr
+	case o.low:
+		s.mem, err = sysmem.Map(0, size, 0, sysmem.Reserve|sysmem.Low2GB)
+		s.base = sysmem.Addr(s.mem)
 	default:
-		if o.low {
-			var lowFlag int
-			if lowFlag, err = lowMapFlag(); err == nil {
-				s.mem, err = mmap(0, size, unix.PROT_NONE, flags|lowFlag)
-			}
-		} else {
-			s.mem, err = reserveNearLibraries(size, size, flags)
-		}
-		if err == nil {
-			s.base = addrOf(s.mem)
-			if o.low && s.base+size > 1<<31 {
-				munmap(s.mem)
-				return nil, fmt.Errorf("slab: no %d bytes of address space below 2 GiB", size)
-			}
-		}
+		s.mem, err = sysmem.ReserveNearLibraries(size, size)
+		s.base = sysmem.Addr(s.mem)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("slab: reserving %d bytes: %w", size, err)
 	}
 	return s, nil
-}
-
-// mmapAt maps exactly at addr, failing rather than replacing a mapping.
-func mmapAt(addr, size uint64, flags int) ([]byte, error) {
-	mem, err := mmap(addr, size, unix.PROT_NONE, flags|unix.MAP_FIXED_NOREPLACE)
-	if err != nil {
-		return nil, err
-	}
-	if addrOf(mem) != addr {
-		munmap(mem)
-		return nil, errors.New("kernel placed the mapping elsewhere")
-	}
-	return mem, nil
 }
 
 // Virtual reports whether target addresses differ from the working memory
@@ -152,7 +129,7 @@ func (s *Slab) Close() error {
 		return nil
 	}
 	s.closed = true
-	return munmap(s.mem)
+	return sysmem.Unmap(s.mem)
 }
 
 // take reserves size bytes and returns their offset, and how many of them
@@ -184,7 +161,7 @@ func (s *Slab) give(off, size uint64) error {
 	// Make the pages inaccessible (a stale pointer faults rather than runs
 	// old code) but keep them committed: the next allocation reuses them
 	// without faulting them in again. Close returns them to the system.
-	unix.Mprotect(s.mem[off:off+size], unix.PROT_NONE)
+	sysmem.Protect(s.mem[off:off+size], 0)
 	return s.free.Give(off, size)
 }
 
@@ -204,7 +181,7 @@ func (s *Slab) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error
 		return nil, err
 	}
 	region := s.mem[start : start+total]
-	if err := unix.Mprotect(region, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+	if err := sysmem.Protect(region, jitlink.ProtRead|jitlink.ProtWrite); err != nil {
 		s.give(start, total)
 		return nil, fmt.Errorf("slab: mprotect: %w", err)
 	}

@@ -50,7 +50,7 @@ func GOTSymbol(g *jitlink.LinkGraph) *jitlink.Symbol {
 			return s
 		}
 	}
-	return g.AddExternalSymbol(GOTSymbolName, 0, false)
+	return g.AddExternalSymbol(GOTSymbolName, 0, jitlink.Strong)
 }
 
 // defineGOTSymbol is a post-prune pass that defines the GOT base at the
@@ -75,10 +75,10 @@ func (be *Backend) defineGOTSymbol(g *jitlink.LinkGraph) error {
 	// every entry.
 	base := g.CreateContentBlock(sec, []byte{}, 0, 16, 0)
 	if ext != nil {
-		g.MakeDefined(ext, base, 0, 0, jitlink.Strong, jitlink.ScopeLocal, true)
+		g.MakeDefined(ext, base, 0, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
 		be.gotSym = ext
 	} else {
-		be.gotSym = g.AddDefinedSymbol(base, 0, GOTSymbolName, 0, jitlink.Strong, jitlink.ScopeLocal, false, true)
+		be.gotSym = g.AddDefinedSymbol(base, 0, GOTSymbolName, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
 	}
 	return nil
 }

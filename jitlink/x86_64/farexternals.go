@@ -61,7 +61,7 @@ func (f FarExternals) Passes() (postPrune, preFixup jitlink.Pass) {
 						}
 						cb := g.CreateMutableContentBlock(copies, make([]byte, 8), 0, 8, 0)
 						cb.AddEdge(Pointer64, 0, externalSymbol(g, pointee), 0)
-						ft.copy = g.AddAnonymousSymbol(cb, 0, 8, false, true)
+						ft.copy = g.AddAnonymousSymbol(cb, 0, 8, jitlink.Live)
 					} else {
 						if t == nil {
 							t = NewTables(g, 8)
@@ -143,5 +143,5 @@ func externalSymbol(g *jitlink.LinkGraph, name string) *jitlink.Symbol {
 			return s
 		}
 	}
-	return g.AddExternalSymbol(name, 0, false)
+	return g.AddExternalSymbol(name, 0, jitlink.Strong)
 }

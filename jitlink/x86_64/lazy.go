@@ -24,7 +24,7 @@ func (t Target) LazyReentryGraph(r jitlink.LazyReentry) *jitlink.LinkGraph {
 	g := t.NewLinkGraph("<lazy reentry>")
 	data := g.CreateSection(".rodata.gorc_lazy", jitlink.ProtRead)
 	tagBlock := g.CreateContentBlock(data, []byte{0}, 0, 1, 0)
-	tag := g.AddDefinedSymbol(tagBlock, 0, r.TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, false, true)
+	tag := g.AddDefinedSymbol(tagBlock, 0, r.TagSymbol, 1, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 
 	var c code
 	c.emit(0x55)             // push rbp
@@ -72,7 +72,7 @@ func (t Target) LazyReentryGraph(r jitlink.LazyReentry) *jitlink.LinkGraph {
 	}
 	c.edges = append(c.edges, jitlink.Edge{Kind: Pointer64, Offset: uint32(tagAt), Target: tag})
 	text := g.CreateSection(".text.gorc_lazy", jitlink.ProtRead|jitlink.ProtExec)
-	g.AddDefinedSymbol(c.block(g, text, 16), 0, r.Symbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(c.block(g, text, 16), 0, r.Symbol, uint64(len(c.b)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	return g
 }
 
@@ -92,11 +92,11 @@ func (t Target) LazyStubsGraph(name string, reentry uint64, stubs []jitlink.Lazy
 		tr.imm64(reentry)         // mov r10, reentry
 		tr.emit(0x41, 0xff, 0xe2) // jmp r10
 		tb := g.CreateContentBlock(text, tr.b, uint64(i)*64, 8, 0)
-		tramp := g.AddAnonymousSymbol(tb, 0, uint64(len(tr.b)), true, false)
+		tramp := g.AddAnonymousSymbol(tb, 0, uint64(len(tr.b)), jitlink.Callable)
 
 		pb := g.CreateContentBlock(data, make([]byte, 8), uint64(i)*8, 8, 0)
 		pb.AddEdge(Pointer64, 0, tramp, 0)
-		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, false, false)
+		ptrs[i] = g.AddAnonymousSymbol(pb, 0, 8, jitlink.NoAttrs)
 
 		sb := g.CreateContentBlock(text, []byte{0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc}, uint64(i)*64+32, 8, 0)
 		sb.AddEdge(Delta32, 2, ptrs[i], -4)
@@ -104,7 +104,7 @@ func (t Target) LazyStubsGraph(name string, reentry uint64, stubs []jitlink.Lazy
 		if st.Hidden {
 			scope = jitlink.ScopeHidden
 		}
-		g.AddDefinedSymbol(sb, 0, st.Name, 6, jitlink.Strong, scope, true, true)
+		g.AddDefinedSymbol(sb, 0, st.Name, 6, jitlink.Strong, scope, jitlink.Callable|jitlink.Live)
 	}
 	return g, ptrs
 }

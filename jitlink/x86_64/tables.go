@@ -161,7 +161,7 @@ func (t *Tables) gotEntry(e *entry, target *jitlink.Symbol) *jitlink.Symbol {
 	}
 	b, off := t.slot(t.gotSec, &t.gotBlk, nullPointers)
 	b.AddEdge(Pointer64, uint32(off), target, 0)
-	e.got = t.g.AddAnonymousSymbol(b, off, entrySize, false, true)
+	e.got = t.g.AddAnonymousSymbol(b, off, entrySize, jitlink.Live)
 	return e.got
 }
 
@@ -178,7 +178,7 @@ func (t *Tables) Stub(target *jitlink.Symbol) *jitlink.Symbol {
 	}
 	b, off := t.slot(t.stubSec, &t.stubBlk, stubTemplates)
 	b.AddEdge(Delta32, uint32(off+stubRel32Offset), got, -4)
-	e.stub = t.g.AddAnonymousSymbol(b, off, 6, true, true)
+	e.stub = t.g.AddAnonymousSymbol(b, off, 6, jitlink.Callable|jitlink.Live)
 	return e.stub
 }
 

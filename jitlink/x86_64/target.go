@@ -163,6 +163,6 @@ func (Target) BlockStubs(g *jitlink.LinkGraph) func(b *jitlink.Block, callee *ji
 			tables = NewTables(g, len(g.ExternalSymbols()))
 		}
 		off := AppendStub(b, tables.GOTEntry(callee))
-		return g.AddAnonymousSymbol(b, off, StubSize, true, false)
+		return g.AddAnonymousSymbol(b, off, StubSize, jitlink.Callable)
 	}
 }

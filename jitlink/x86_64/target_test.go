@@ -65,8 +65,8 @@ func TestTailCallThunk(t *testing.T) {
 	tgt := newTarget()
 	g := tgt.NewLinkGraph("thunks")
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
-	dso := g.AddExternalSymbol("__dso_handle", 0, false)
-	callee := g.AddExternalSymbol("callee", 0, false)
+	dso := g.AddExternalSymbol("__dso_handle", 0, jitlink.Strong)
+	callee := g.AddExternalSymbol("callee", 0, jitlink.Strong)
 
 	// atexit(f) = __cxa_atexit(f, NULL, &__dso_handle)
 	b := tgt.TailCallThunk(g, text, 1, []*jitlink.Symbol{nil, dso}, callee)

@@ -13,7 +13,7 @@ func (t Target) InitThunkGraph(name string, inits, finis []uint64) *jitlink.Link
 	g := t.NewLinkGraph("<" + name + ">")
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	ro := g.CreateSection(".rodata", jitlink.ProtRead)
-	initTab := g.AddAnonymousSymbol(table(g, ro, inits), 0, uint64(8*len(inits)), false, false)
+	initTab := g.AddAnonymousSymbol(table(g, ro, inits), 0, uint64(8*len(inits)), jitlink.NoAttrs)
 
 	var a code
 	a.emit(0x53, 0x41, 0x54, 0x41, 0x55) // push rbx; push r12; push r13
@@ -21,21 +21,21 @@ func (t Target) InitThunkGraph(name string, inits, finis []uint64) *jitlink.Link
 	a.emit(0x49, 0x89, 0xd5)             // mov r13, rdx
 	if len(finis) > 0 {
 		var f code
-		finiTab := g.AddAnonymousSymbol(table(g, ro, finis), 0, uint64(8*len(finis)), false, false)
+		finiTab := g.AddAnonymousSymbol(table(g, ro, finis), 0, uint64(8*len(finis)), jitlink.NoAttrs)
 		f.emit(0x53) // push rbx (keeps calls 16-byte aligned)
 		for i := len(finis) - 1; i >= 0; i-- {
 			f.emit(0xff, 0x15) // call *tab[i](%rip)
 			f.rel32Edge(Delta32, finiTab).Addend += int64(8 * i)
 		}
 		f.emit(0x5b, 0xc3) // pop rbx; ret
-		fini := g.AddAnonymousSymbol(f.block(g, text, 16), 0, uint64(len(f.b)), true, false)
+		fini := g.AddAnonymousSymbol(f.block(g, text, 16), 0, uint64(len(f.b)), jitlink.Callable)
 		a.emit(0x48, 0x8d, 0x3d) // lea fini(%rip), %rdi
 		a.rel32Edge(Delta32, fini)
 		a.emit(0x31, 0xf6)       // xor esi, esi
 		a.emit(0x48, 0x8d, 0x15) // lea __dso_handle(%rip), %rdx
-		a.rel32Edge(Delta32, g.AddExternalSymbol("__dso_handle", 0, false))
+		a.rel32Edge(Delta32, g.AddExternalSymbol("__dso_handle", 0, jitlink.Strong))
 		a.emit(0xe8) // call __cxa_atexit
-		a.rel32Edge(BranchPCRel32, g.AddExternalSymbol("__cxa_atexit", 0, false))
+		a.rel32Edge(BranchPCRel32, g.AddExternalSymbol("__cxa_atexit", 0, jitlink.Strong))
 	}
 	for i := range inits {
 		a.emit(0x89, 0xdf, 0x4c, 0x89, 0xe6, 0x4c, 0x89, 0xea) // argc, argv, envp
@@ -44,7 +44,7 @@ func (t Target) InitThunkGraph(name string, inits, finis []uint64) *jitlink.Link
 	}
 	a.emit(0x41, 0x5d, 0x41, 0x5c, 0x5b) // pop r13; pop r12; pop rbx
 	a.emit(0x31, 0xc0, 0xc3)             // xor eax, eax; ret
-	g.AddDefinedSymbol(a.block(g, text, 16), 0, name, uint64(len(a.b)), jitlink.Strong, jitlink.ScopeHidden, true, true)
+	g.AddDefinedSymbol(a.block(g, text, 16), 0, name, uint64(len(a.b)), jitlink.Strong, jitlink.ScopeHidden, jitlink.Callable|jitlink.Live)
 	return g
 }
 

@@ -115,7 +115,7 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 				default:
 					pb.AddEdge(DTPMod64, 0, e.Target, 0)
 				}
-				entry = g.AddAnonymousSymbol(pb, 0, 16, false, true)
+				entry = g.AddAnonymousSymbol(pb, 0, 16, jitlink.Live)
 				pairs[k] = entry
 			}
 			e.Kind, e.Target = Delta32, entry
@@ -152,7 +152,7 @@ func LowerStaticTLS(tpoff func(key uint64) (int64, bool)) jitlink.Pass {
 				} else {
 					e.Kind = Pointer64
 				}
-				e.Target = g.AddAbsoluteSymbol("", uint64(v), 0, jitlink.Strong, jitlink.ScopeLocal, false)
+				e.Target = g.AddAbsoluteSymbol("", uint64(v), 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.NoAttrs)
 			}
 		}
 		return nil

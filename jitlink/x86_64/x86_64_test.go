@@ -22,8 +22,8 @@ func fixup(t *testing.T, kind jitlink.EdgeKind, target uint64, size uint64, adde
 	g := x86_64.NewLinkGraph("test.o")
 	sec := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
 	b := g.CreateMutableContentBlock(sec, bytes.Repeat([]byte{0xaa}, 16), 0, 16, 0)
-	g.AddDefinedSymbol(b, 0, "data", 16, jitlink.Strong, jitlink.ScopeDefault, false, true)
-	tgt := g.AddAbsoluteSymbol("target", target, size, jitlink.Strong, jitlink.ScopeDefault, true)
+	g.AddDefinedSymbol(b, 0, "data", 16, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
+	tgt := g.AddAbsoluteSymbol("target", target, size, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
 	b.AddEdge(kind, 4, tgt, addend)
 	err := jitlinktest.Link(g, jitlinktest.Options{})
 	return b.Content(), err
@@ -103,8 +103,8 @@ func TestFixupPastEndOfBlock(t *testing.T) {
 	g := x86_64.NewLinkGraph("short.o")
 	sec := g.CreateSection(".data", jitlink.ProtRead)
 	b := g.CreateMutableContentBlock(sec, make([]byte, 6), 0, 8, 0)
-	g.AddDefinedSymbol(b, 0, "d", 6, jitlink.Strong, jitlink.ScopeDefault, false, true)
-	b.AddEdge(x86_64.Pointer64, 2, g.AddAbsoluteSymbol("t", 1, 0, jitlink.Strong, jitlink.ScopeDefault, true), 0)
+	g.AddDefinedSymbol(b, 0, "d", 6, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live)
+	b.AddEdge(x86_64.Pointer64, 2, g.AddAbsoluteSymbol("t", 1, 0, jitlink.Strong, jitlink.ScopeDefault, jitlink.Live), 0)
 	err := jitlinktest.Link(g, jitlinktest.Options{})
 	var fe *jitlink.FixupError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "past the end") {
@@ -118,8 +118,8 @@ func codeGraph(code []byte) (*jitlink.LinkGraph, *jitlink.Block, *jitlink.Symbol
 	g := x86_64.NewLinkGraph("code.o")
 	sec := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	b := g.CreateMutableContentBlock(sec, append([]byte(nil), code...), 0, 16, 0)
-	g.AddDefinedSymbol(b, 0, "f", uint64(len(code)), jitlink.Strong, jitlink.ScopeDefault, true, true)
-	return g, b, g.AddExternalSymbol("ext", 0, false)
+	g.AddDefinedSymbol(b, 0, "f", uint64(len(code)), jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
+	return g, b, g.AddExternalSymbol("ext", 0, jitlink.Strong)
 }
 
 func rel32(from, to uint64) []byte {
@@ -230,7 +230,7 @@ func TestPLTStubs(t *testing.T) {
 // Calls to a symbol defined in the same graph never go through a stub.
 func TestBranchToDefinedSymbolIsDirect(t *testing.T) {
 	g, b, _ := codeGraph([]byte{0xe8, 0, 0, 0, 0, 0xc3, 0x90, 0x90, 0xc3})
-	callee := g.AddDefinedSymbol(b, 8, "callee", 1, jitlink.Strong, jitlink.ScopeLocal, true, false)
+	callee := g.AddDefinedSymbol(b, 8, "callee", 1, jitlink.Strong, jitlink.ScopeLocal, jitlink.Callable)
 	b.AddEdge(x86_64.BranchPCRel32, 1, callee, -4)
 	if err := jitlinktest.Link(g, jitlinktest.Options{}); err != nil {
 		t.Fatal(err)
@@ -253,7 +253,7 @@ func TestGOTRelative(t *testing.T) {
 		0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0,
 	}
 	g, b, ext := codeGraph(code)
-	data := g.AddDefinedSymbol(b, 4, "local", 0, jitlink.Strong, jitlink.ScopeLocal, false, false)
+	data := g.AddDefinedSymbol(b, 4, "local", 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.NoAttrs)
 	gotSym := x86_64.GOTSymbol(g)
 	b.AddEdge(x86_64.Delta64, 2, gotSym, 2)
 	b.AddEdge(x86_64.Delta64FromGOT, 12, data, 0)

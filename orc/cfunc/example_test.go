@@ -1,6 +1,7 @@
 package cfunc_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -21,7 +22,7 @@ func Example() {
 	if err := j.AddObjectFile(nil, "../../lljit/testdata/calls.o"); err != nil {
 		log.Fatal(err)
 	}
-	addr, err := j.Lookup("add3")
+	addr, err := j.Lookup(context.Background(), "add3")
 	if err != nil {
 		log.Fatal(err)
 	}

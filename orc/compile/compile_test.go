@@ -193,7 +193,7 @@ func TestLayers(t *testing.T) {
 	}
 	epc := j.ExecutorProcessControl()
 	for name, want := range map[string]int{"inc": 105, "dec": 3, "square": 25} {
-		addr, err := j.Lookup(name)
+		addr, err := j.Lookup(t.Context(), name)
 		if err != nil {
 			t.Fatal(err)
 		}

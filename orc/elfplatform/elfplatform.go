@@ -158,12 +158,12 @@ func (p *Platform) dsoGraph(name string) *jitlink.LinkGraph {
 	data := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
 	size := uint64(t.PointerSize())
 	hb := g.CreateContentBlock(data, make([]byte, size), 0, size, 0)
-	dso := g.AddDefinedSymbol(hb, 0, "__dso_handle", size, jitlink.Strong, jitlink.ScopeHidden, false, true)
+	dso := g.AddDefinedSymbol(hb, 0, "__dso_handle", size, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 	hb.AddEdge(t.PointerEdge(), 0, dso, 0)
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	thunk := func(name, callee string, keep int, extra ...*jitlink.Symbol) {
-		b := t.TailCallThunk(g, text, keep, extra, g.AddExternalSymbol(callee, 0, false))
-		g.AddDefinedSymbol(b, 0, name, b.Size(), jitlink.Weak, jitlink.ScopeDefault, true, true)
+		b := t.TailCallThunk(g, text, keep, extra, g.AddExternalSymbol(callee, 0, jitlink.Strong))
+		g.AddDefinedSymbol(b, 0, name, b.Size(), jitlink.Weak, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	}
 	thunk("atexit", "__cxa_atexit", 1, nil, dso)          // __cxa_atexit(f, NULL, &__dso_handle)
 	thunk("at_quick_exit", "__cxa_at_quick_exit", 1, dso) // __cxa_at_quick_exit(f, &__dso_handle)

@@ -148,8 +148,8 @@ func order(graphs []*graphInits) (inits, finis []uint64) {
 func (p *Platform) deinitThunk(name string) *jitlink.LinkGraph {
 	g := p.target.NewLinkGraph("<" + name + ">")
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
-	dso := g.AddExternalSymbol("__dso_handle", 0, false)
-	b := p.target.TailCallThunk(g, text, 0, []*jitlink.Symbol{dso}, g.AddExternalSymbol("__cxa_finalize", 0, false))
-	g.AddDefinedSymbol(b, 0, name, b.Size(), jitlink.Strong, jitlink.ScopeHidden, true, true)
+	dso := g.AddExternalSymbol("__dso_handle", 0, jitlink.Strong)
+	b := p.target.TailCallThunk(g, text, 0, []*jitlink.Symbol{dso}, g.AddExternalSymbol("__cxa_finalize", 0, jitlink.Strong))
+	g.AddDefinedSymbol(b, 0, name, b.Size(), jitlink.Strong, jitlink.ScopeHidden, jitlink.Callable|jitlink.Live)
 	return g
 }

@@ -46,7 +46,7 @@ func defineInitSymbol(name string) jitlink.Pass {
 	return func(g *jitlink.LinkGraph) error {
 		for _, sec := range g.Sections() {
 			if elf.IsInitSection(sec.Name()) && len(sec.Blocks()) > 0 {
-				g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, false, true)
+				g.AddDefinedSymbol(sec.Blocks()[0], 0, name, 0, jitlink.Strong, jitlink.ScopeHidden, jitlink.Live)
 				return nil
 			}
 		}

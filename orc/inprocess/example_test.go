@@ -1,6 +1,7 @@
 package inprocess_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -21,7 +22,7 @@ func ExampleNew() {
 	if err := j.AddObjectFile(nil, "../../lljit/testdata/answer.o"); err != nil {
 		log.Fatal(err)
 	}
-	addr, err := j.Lookup("add1000")
+	addr, err := j.Lookup(context.Background(), "add1000")
 	if err != nil {
 		log.Fatal(err)
 	}

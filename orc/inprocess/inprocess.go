@@ -20,7 +20,6 @@ import (
 	"github.com/gorc-jit/gorc/jitlink/triple"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
-	"golang.org/x/sys/unix"
 )
 
 // SlabSize is the address range the default memory manager reserves for
@@ -148,7 +147,7 @@ func (e *EPC) ReserveStaticTLS(m uint32, size, align uint64, image []byte) (int6
 func (e *EPC) TargetTriple() triple.Triple { return triple.Host() }
 
 // PageSize returns the host page size.
-func (e *EPC) PageSize() uint64 { return uint64(unix.Getpagesize()) }
+func (e *EPC) PageSize() uint64 { return uint64(os.Getpagesize()) }
 
 // MemoryManager returns the memory manager.
 func (e *EPC) MemoryManager() jitlink.MemoryManager { return e.mm }
@@ -200,6 +199,9 @@ func libName(l *native.Library) string {
 // C stdio is flushed when main returns, so that output written to a file
 // or pipe is not lost when the Go program exits without C's exit.
 func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
+	if err := native.Unsupported(); err != nil {
+		return 0, err
+	}
 	r := native.CallMain(addr, args)
 	native.FlushStdio()
 	return r, nil
@@ -207,6 +209,9 @@ func (e *EPC) RunAsMain(addr uint64, args []string) (int, error) {
 
 // RunAsVoidFunction calls void f(void).
 func (e *EPC) RunAsVoidFunction(addr uint64) error {
+	if err := native.Unsupported(); err != nil {
+		return err
+	}
 	native.CallVoid(addr)
 	return nil
 }
@@ -250,6 +255,9 @@ func (e *EPC) FlushStdio() error {
 
 // WriteMemory writes data at addr in this process.
 func (e *EPC) WriteMemory(addr uint64, data []byte) error {
+	if err := native.Unsupported(); err != nil {
+		return err
+	}
 	native.Write(addr, data)
 	return nil
 }

@@ -54,7 +54,7 @@ func TestLazyReexport(t *testing.T) {
 	if err := j.MainJITDylib().Define(m.Reexports(impl, map[orc.Name]orc.Alias{twice: {Target: twice, Flags: orc.Exported | orc.Callable}})); err != nil {
 		t.Fatal(err)
 	}
-	stub, err := j.Lookup("twice")
+	stub, err := j.Lookup(t.Context(), "twice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestLazyReexport(t *testing.T) {
 	if err := j.MainJITDylib().DefineWithTracker(m.Reexports(impl, map[orc.Name]orc.Alias{again: {Target: twice, Flags: orc.Exported | orc.Callable}}), rt); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Lookup("twice_again"); err != nil {
+	if _, err := j.Lookup(t.Context(), "twice_again"); err != nil {
 		t.Fatal(err)
 	}
 	if n := m.CallThroughs(); n != 2 {

@@ -1,6 +1,7 @@
 package perfjit_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"os"
@@ -33,7 +34,7 @@ func Example() {
 	if err := j.AddObjectFile(nil, "../../lljit/testdata/answer.o"); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := j.Lookup("answer"); err != nil {
+	if _, err := j.Lookup(context.Background(), "answer"); err != nil {
 		log.Fatal(err)
 	}
 	if err := p.Close(); err != nil {

@@ -23,8 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc"
 )
@@ -61,6 +59,9 @@ type codeLoad struct {
 
 // New creates the dump file for this process.
 func New() (*Plugin, error) {
+	if err := osSupport(); err != nil {
+		return nil, err
+	}
 	base := os.Getenv("JITDUMPDIR")
 	if base == "" {
 		base = os.Getenv("HOME")
@@ -85,7 +86,7 @@ func New() (*Plugin, error) {
 	p := &Plugin{f: f, w: bufio.NewWriter(f), pid: pid, pending: map[*orc.MaterializationResponsibility][]codeLoad{}}
 	// perf finds the dump through an executable mapping of it in the
 	// process's mmap events.
-	p.marker, err = unix.Mmap(int(f.Fd()), 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE)
+	p.marker, err = mapMarker(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("perfjit: mapping %s: %w", path, err)
@@ -104,13 +105,6 @@ func New() (*Plugin, error) {
 
 // Path returns the dump file's path.
 func (p *Plugin) Path() string { return p.f.Name() }
-
-// timestamp reads the clock perf record -k mono uses.
-func timestamp() uint64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
-}
 
 // ModifyPassConfig collects the graph's functions once their bytes are
 // final.
@@ -147,7 +141,7 @@ func (p *Plugin) NotifyEmitted(mr *orc.MaterializationResponsibility) error {
 	if p.w == nil {
 		return nil
 	}
-	tid := unix.Gettid()
+	tid := threadID()
 	for _, l := range loads {
 		p.writeCodeLoad(tid, l)
 	}
@@ -202,7 +196,7 @@ func (p *Plugin) Close() error {
 	p.w.Write(h[:])
 	err := p.w.Flush()
 	p.w = nil
-	if merr := unix.Munmap(p.marker); err == nil {
+	if merr := unmapMarker(p.marker); err == nil {
 		err = merr
 	}
 	if cerr := p.f.Close(); err == nil {

@@ -40,7 +40,7 @@ func TestDump(t *testing.T) {
 	if err := j.AddObjectFile(nil, obj); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup("add")
+	addr, err := j.Lookup(t.Context(), "add")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -76,7 +75,7 @@ func mapShared(name string, size uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	view, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	view, err := sysmem.MapFile(f, size)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +107,7 @@ func (m *llvmSharedManager) Deallocate(allocs []jitlink.FinalizedAlloc) error {
 			errs = append(errs, fmt.Errorf("deallocating %#x: not a live allocation of this memory manager", a.Addr))
 			continue
 		}
-		errs = append(errs, m.releaseBase(a.Addr), unix.Munmap(f.view))
+		errs = append(errs, m.releaseBase(a.Addr), sysmem.Unmap(f.view))
 	}
 	if len(rest) > 0 {
 		errs = append(errs, m.fall.Deallocate(rest))
@@ -139,7 +138,7 @@ func (a *sharedAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.
 	args.Request.Actions = convertActions(actions)
 	for i, s := range a.req {
 		if s.Size() > 0 {
-			args.Request.Segments = append(args.Request.Segments, protocol.SharedSegment{Prot: prot(s.Prot), Addr: sps.Addr(a.segs[i].Addr), Size: s.Size()})
+			args.Request.Segments = append(args.Request.Segments, protocol.SharedSegment{Prot: uint8(s.Prot), Addr: sps.Addr(a.segs[i].Addr), Size: s.Size()})
 		}
 	}
 	if len(args.Request.Segments) == 0 {
@@ -148,7 +147,7 @@ func (a *sharedAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.
 	go func() {
 		if _, err := sps.CallExpected[sps.Addr](a.m.e, a.m.initialize, args); err != nil {
 			err = errors.Join(fmt.Errorf("initializing shared memory in the executor: %w", err),
-				a.m.releaseBase(a.base), unix.Munmap(a.view))
+				a.m.releaseBase(a.base), sysmem.Unmap(a.view))
 			done(jitlink.FinalizedAlloc{}, err)
 			return
 		}
@@ -160,5 +159,5 @@ func (a *sharedAlloc) Abandon() error {
 	if err := a.state.Abandoning(); err != nil {
 		return err
 	}
-	return errors.Join(a.m.releaseBase(a.base), unix.Munmap(a.view))
+	return errors.Join(a.m.releaseBase(a.base), sysmem.Unmap(a.view))
 }

@@ -125,7 +125,7 @@ func (a *copyingAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink
 		if s.Size() == 0 {
 			continue
 		}
-		req.Segments = append(req.Segments, protocol.Segment{Prot: prot(s.Prot), Addr: sps.Addr(a.segs[i].Addr),
+		req.Segments = append(req.Segments, protocol.Segment{Prot: uint8(s.Prot), Addr: sps.Addr(a.segs[i].Addr),
 			Size: s.Size(), Content: a.segs[i].Working[:s.ContentSize]})
 	}
 	if len(req.Segments) == 0 {
@@ -156,20 +156,6 @@ func (a *copyingAlloc) Abandon() error {
 		return err
 	}
 	return a.m.release([]sps.Addr{sps.Addr(a.base)})
-}
-
-func prot(p jitlink.MemProt) uint8 {
-	var r uint8
-	if p&jitlink.ProtRead != 0 {
-		r |= protocol.ProtRead
-	}
-	if p&jitlink.ProtWrite != 0 {
-		r |= protocol.ProtWrite
-	}
-	if p&jitlink.ProtExec != 0 {
-		r |= protocol.ProtExec
-	}
-	return r
 }
 
 func convertActions(actions []jitlink.AllocAction) []protocol.ActionPair {

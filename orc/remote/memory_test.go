@@ -55,13 +55,13 @@ func tinyGraph(name string, k byte) *jitlink.LinkGraph {
 	g := x86_64.NewLinkGraph(name)
 	text := g.CreateSection(".text", jitlink.ProtRead|jitlink.ProtExec)
 	fn := g.CreateContentBlock(text, []byte{0x8d, 0x47, k, 0xc3}, 0, 16, 0)
-	g.AddDefinedSymbol(fn, 0, "f", 4, jitlink.Strong, jitlink.ScopeDefault, true, true)
+	g.AddDefinedSymbol(fn, 0, "f", 4, jitlink.Strong, jitlink.ScopeDefault, jitlink.Callable|jitlink.Live)
 	ro := g.CreateSection(".rodata", jitlink.ProtRead)
-	g.AddAnonymousSymbol(g.CreateContentBlock(ro, []byte("ro:"+name), 0, 8, 0), 0, 0, false, true)
+	g.AddAnonymousSymbol(g.CreateContentBlock(ro, []byte("ro:"+name), 0, 8, 0), 0, 0, jitlink.Live)
 	data := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
-	g.AddAnonymousSymbol(g.CreateContentBlock(data, []byte("rw:"+name), 0, 8, 0), 0, 0, false, true)
+	g.AddAnonymousSymbol(g.CreateContentBlock(data, []byte("rw:"+name), 0, 8, 0), 0, 0, jitlink.Live)
 	bss := g.CreateSection(".bss", jitlink.ProtRead|jitlink.ProtWrite)
-	g.AddAnonymousSymbol(g.CreateZeroFillBlock(bss, 100, 0, 8, 0), 0, 0, false, true)
+	g.AddAnonymousSymbol(g.CreateZeroFillBlock(bss, 100, 0, 8, 0), 0, 0, jitlink.Live)
 	return g
 }
 
@@ -399,7 +399,7 @@ int touch(int v) {
 					if err := j.AddObjectFile(nil, obj); err != nil {
 						t.Fatal(err)
 					}
-					touch, err := j.Lookup("touch")
+					touch, err := j.Lookup(t.Context(), "touch")
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -444,7 +444,7 @@ func TestReservedAddressSpaceCap(t *testing.T) {
 			defer epc.Close()
 			mm := epc.MemoryManager()
 			g := tinyGraph("huge", 1)
-			g.AddAnonymousSymbol(g.CreateZeroFillBlock(g.CreateSection(".lbss", jitlink.ProtRead|jitlink.ProtWrite), tc.tooLarge, 0, 8, 0), 0, 0, false, true)
+			g.AddAnonymousSymbol(g.CreateZeroFillBlock(g.CreateSection(".lbss", jitlink.ProtRead|jitlink.ProtWrite), tc.tooLarge, 0, 8, 0), 0, 0, jitlink.Live)
 			r := link(mm, g)
 			if r.err == nil || !strings.Contains(r.err.Error(), "limit of") {
 				t.Fatalf("linking %d bytes of zero-fill: %v, want an error about the executor's limit", tc.tooLarge, r.err)

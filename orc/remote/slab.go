@@ -7,9 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gorc-jit/gorc/internal/spans"
+	"github.com/gorc-jit/gorc/internal/sysmem"
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
@@ -81,7 +80,7 @@ func (m *slabManager) setUp() error {
 	sl := &clientSlab{}
 	var fileSize uint64
 	for _, reg := range r.Regions {
-		sl.regions = append(sl.regions, clientRegion{prot: memProt(reg.Prot), addr: uint64(reg.Addr),
+		sl.regions = append(sl.regions, clientRegion{prot: jitlink.MemProt(reg.Prot), addr: uint64(reg.Addr),
 			fileOff: reg.FileOff, free: spans.New(reg.Size)})
 		fileSize = max(fileSize, reg.FileOff+reg.Size)
 	}
@@ -89,7 +88,7 @@ func (m *slabManager) setUp() error {
 		// Another machine, or not allowed to see the executor's files:
 		// copy instead.
 		if f, err := os.OpenFile(r.Path, os.O_RDWR, 0); err == nil {
-			sl.local, _ = unix.Mmap(int(f.Fd()), 0, int(fileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+			sl.local, _ = sysmem.MapFile(f, fileSize)
 			f.Close()
 		}
 	}
@@ -250,7 +249,7 @@ func (a *slabAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.Fi
 		if s.Size() == 0 {
 			continue
 		}
-		seg := protocol.Segment{Prot: prot(s.Prot), Addr: sps.Addr(a.segs[i].Addr), Size: s.Size()}
+		seg := protocol.Segment{Prot: uint8(s.Prot), Addr: sps.Addr(a.segs[i].Addr), Size: s.Size()}
 		if a.m.slab.local == nil {
 			seg.Content = a.segs[i].Working[:s.ContentSize]
 		}
@@ -288,18 +287,4 @@ func (a *slabAlloc) clearContent() {
 			clear(a.segs[i].Working[:s.ContentSize])
 		}
 	}
-}
-
-func memProt(p uint8) jitlink.MemProt {
-	var r jitlink.MemProt
-	if p&protocol.ProtRead != 0 {
-		r |= jitlink.ProtRead
-	}
-	if p&protocol.ProtWrite != 0 {
-		r |= jitlink.ProtWrite
-	}
-	if p&protocol.ProtExec != 0 {
-		r |= jitlink.ProtExec
-	}
-	return r
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
 
@@ -236,14 +237,20 @@ const (
 	SlabMemoryRelease  = "__gorc_SlabMemory_release_wrapper"
 )
 
-// Memory protections in a Segment. LLVM 19 and 22 add ProtFinalizeOnly
-// (memory needed only until finalized), which an executor may ignore.
+// Memory protections in a Segment: the low bits are jitlink.MemProt's,
+// which are the wire's (LLVM's WireProtectionFlags), so converting them is
+// a type conversion (MemProt masks the rest off). LLVM 19 and 22 add
+// ProtFinalizeOnly (memory needed only until finalized), which an executor
+// may ignore.
 const (
-	ProtRead         = 1
-	ProtWrite        = 2
-	ProtExec         = 4
+	ProtRead         = uint8(jitlink.ProtRead)
+	ProtWrite        = uint8(jitlink.ProtWrite)
+	ProtExec         = uint8(jitlink.ProtExec)
 	ProtFinalizeOnly = 8
 )
+
+// MemProt returns a segment's protections without the other flags.
+func MemProt(p uint8) jitlink.MemProt { return jitlink.MemProt(p & (ProtRead | ProtWrite | ProtExec)) }
 
 // WrapperCall is a call of a wrapper function by address.
 type WrapperCall struct {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 )
@@ -58,5 +59,16 @@ func TestParseVersion(t *testing.T) {
 	}
 	if _, err := protocol.ParseVersion("llvm17"); err == nil || !strings.Contains(err.Error(), "want llvm14, llvm19 or llvm22") {
 		t.Errorf("ParseVersion(llvm17): %v", err)
+	}
+}
+
+// The protection bits are fixed by the wire (LLVM's WireProtectionFlags),
+// whatever jitlink.MemProt's values become; MemProt drops the other flags.
+func TestProtWireValues(t *testing.T) {
+	if protocol.ProtRead != 1 || protocol.ProtWrite != 2 || protocol.ProtExec != 4 {
+		t.Fatalf("protection bits R=%d W=%d X=%d, the wire's are 1, 2, 4", protocol.ProtRead, protocol.ProtWrite, protocol.ProtExec)
+	}
+	if p := protocol.MemProt(protocol.ProtRead | protocol.ProtExec | protocol.ProtFinalizeOnly); p != jitlink.ProtRead|jitlink.ProtExec {
+		t.Fatalf("MemProt(R-X, finalize-only) = %s", p)
 	}
 }

@@ -9,21 +9,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gorc-jit/gorc/internal/wireframe"
 )
 
 // gorc's token handshake, an addition to LLVM 14's protocol for executors
 // that listen on a socket. An executor configured with a token opens not
-// with Setup but with a challenge: a Setup message whose tag is AuthTag and
-// whose payload is authMagic followed by a random nonce. The controller
-// answers with a Setup message, tag AuthTag, whose payload is
-// HMAC-SHA256(token, authMagic+nonce); the executor then sends its real
-// Setup, or closes the connection if the answer is wrong. An executor
-// without a token opens with Setup as LLVM's does, so LLVM's controllers
-// pair with it unchanged. The token never crosses the wire, but the
-// session after the handshake is neither encrypted nor signed.
-
-// AuthTag marks the handshake's messages ("gorcauth" in ASCII).
-const AuthTag = 0x6874756163726f67
+// with Setup but with a challenge: a Setup message whose tag is
+// wireframe.AuthTag and whose payload is authMagic followed by a random
+// nonce. The controller answers with a Setup message, tag AuthTag, whose
+// payload is HMAC-SHA256(token, authMagic+nonce); the executor then sends
+// its real Setup, or closes the connection if the answer is wrong. An
+// executor without a token opens with Setup as LLVM's does, so LLVM's
+// controllers pair with it unchanged. The token never crosses the wire, but
+// the session after the handshake is neither encrypted nor signed.
 
 // authMagic starts a challenge. As the first bytes of an SPS-encoded Setup
 // it reads as an impossible string length, so a controller that knows no
@@ -55,14 +54,14 @@ func Challenge(rw io.ReadWriter, token []byte) error {
 	if _, err := rand.Read(challenge[len(authMagic):]); err != nil {
 		return err
 	}
-	if _, err := rw.Write(AppendMessage(nil, Message{Op: OpSetup, Tag: AuthTag, Payload: challenge})); err != nil {
+	if _, err := rw.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpSetup, Tag: wireframe.AuthTag, Payload: challenge})); err != nil {
 		return fmt.Errorf("sending the token challenge: %w", err)
 	}
-	m, err := ReadMessage(rw, HeaderSize+sha256.Size)
+	m, err := wireframe.Read(rw, wireframe.HeaderSize+sha256.Size)
 	if err != nil {
 		return fmt.Errorf("reading the answer to the token challenge: %w", err)
 	}
-	if m.Op != OpSetup || m.Tag != AuthTag || !hmac.Equal(m.Payload, tokenMAC(token, challenge)) {
+	if m.Op != wireframe.OpSetup || m.Tag != wireframe.AuthTag || !hmac.Equal(m.Payload, tokenMAC(token, challenge)) {
 		return ErrBadToken
 	}
 	return nil
@@ -70,14 +69,14 @@ func Challenge(rw io.ReadWriter, token []byte) error {
 
 // isChallenge reports whether m, an executor's first message, is a token
 // challenge.
-func isChallenge(m Message) bool {
-	return m.Op == OpSetup && m.Tag == AuthTag && len(m.Payload) == len(authMagic)+nonceSize &&
+func isChallenge(m wireframe.Message) bool {
+	return m.Op == wireframe.OpSetup && m.Tag == wireframe.AuthTag && len(m.Payload) == len(authMagic)+nonceSize &&
 		bytes.HasPrefix(m.Payload, authMagic)
 }
 
 // answer is the controller's side: the answer to challenge m.
-func answer(m Message, token []byte) Message {
-	return Message{Op: OpSetup, Tag: AuthTag, Payload: tokenMAC(token, m.Payload)}
+func answer(m wireframe.Message, token []byte) wireframe.Message {
+	return wireframe.Message{Op: wireframe.OpSetup, Tag: wireframe.AuthTag, Payload: tokenMAC(token, m.Payload)}
 }
 
 // TokenEnv names the environment variable that holds the token when no

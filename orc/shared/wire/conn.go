@@ -2,13 +2,14 @@ package wire
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorc-jit/gorc/internal/wireframe"
 )
 
 // ErrClosed is returned by calls on a connection that has ended.
@@ -36,28 +37,21 @@ type Conn struct {
 
 	mu      sync.Mutex
 	nextSeq uint64
-	pending map[uint64]chan Message
+	pending map[uint64]chan wireframe.Message
 	err     error // why the connection ended; nil while it lives
 	done    chan struct{}
 	calls   sync.WaitGroup // incoming calls not yet answered
 
-	sendErrors atomic.Bool // report failed calls with ErrorTag
+	sendErrors atomic.Bool // report failed calls with wireframe.ErrorTag
 	inOrder    atomic.Bool // call the handler on the reading goroutine
 }
-
-// ErrorTag, in a Result message, says that the call failed and the
-// payload is the error message. LLVM 14 allows no tag in a Result (it
-// sends a failed call's result empty and rejects tagged results), so a Conn
-// sends it only when told that its peer is gorc's; it understands it
-// always.
-const ErrorTag = 1
 
 // CallError is the failure a peer reported for a call.
 type CallError struct{ Msg string }
 
 func (e *CallError) Error() string { return e.Msg }
 
-// SendErrors makes the Conn report failed calls with ErrorTag and their
+// SendErrors makes the Conn report failed calls with an error tag and their
 // message, instead of an empty result. Use it only with gorc peers.
 func (c *Conn) SendErrors(on bool) { c.sendErrors.Store(on) }
 
@@ -108,7 +102,7 @@ func AuthToken(token []byte) Option { return func(c *Conn) { c.token = token } }
 // be nil) is closed when the connection ends, to release the transport.
 func NewConn(r io.Reader, w io.Writer, closer io.Closer, opts ...Option) *Conn {
 	c := &Conn{w: w, closer: closer, max: DefaultMaxMessage,
-		pending: make(map[uint64]chan Message), done: make(chan struct{})}
+		pending: make(map[uint64]chan wireframe.Message), done: make(chan struct{})}
 	for _, o := range opts {
 		o(c)
 	}
@@ -142,17 +136,17 @@ func (s *stallWatch) Read(p []byte) (int, error) {
 }
 
 // read reads the next message, under the idle timeout if there is one.
-func (c *Conn) read() (Message, error) {
+func (c *Conn) read() (wireframe.Message, error) {
 	if c.stall == nil {
-		return ReadMessage(c.r, c.max)
+		return wireframe.Read(c.r, c.max)
 	}
 	// Wait for a message to begin, however long, then time its bytes.
 	if _, err := c.r.Peek(1); err != nil {
-		return Message{}, err
+		return wireframe.Message{}, err
 	}
 	c.stall.armed = true
 	c.stall.timer.Reset(c.stall.d)
-	m, err := ReadMessage(c.r, c.max)
+	m, err := wireframe.Read(c.r, c.max)
 	c.stall.armed = false
 	c.stall.timer.Stop()
 	if err != nil {
@@ -174,14 +168,9 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// Send writes one message.
-func (c *Conn) Send(m Message) error {
-	var h [HeaderSize]byte
-	le := binary.LittleEndian
-	le.PutUint64(h[0:], uint64(HeaderSize+len(m.Payload)))
-	le.PutUint64(h[8:], uint64(m.Op))
-	le.PutUint64(h[16:], m.Seq)
-	le.PutUint64(h[24:], m.Tag)
+// send writes one message.
+func (c *Conn) send(m wireframe.Message) error {
+	h := wireframe.AppendHeader(make([]byte, 0, wireframe.HeaderSize), m)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.Err(); err != nil {
@@ -195,7 +184,7 @@ func (c *Conn) Send(m Message) error {
 		})
 		defer t.Stop()
 	}
-	for _, b := range [][]byte{h[:], m.Payload} {
+	for _, b := range [][]byte{h, m.Payload} {
 		if err := c.writeAll(b, t); err != nil {
 			return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
 		}
@@ -222,7 +211,7 @@ func (c *Conn) writeAll(b []byte, t *time.Timer) error {
 
 // SendSetup sends the executor's opening message.
 func (c *Conn) SendSetup(payload []byte) error {
-	return c.Send(Message{Op: OpSetup, Payload: payload})
+	return c.send(wireframe.Message{Op: wireframe.OpSetup, Payload: payload})
 }
 
 // ReadSetup reads the executor's opening message; a controller calls it
@@ -235,7 +224,7 @@ func (c *Conn) ReadSetup() ([]byte, error) {
 		if c.token == nil {
 			return nil, c.fail(ErrTokenRequired)
 		}
-		if err := c.Send(answer(m, c.token)); err != nil {
+		if err := c.send(answer(m, c.token)); err != nil {
 			return nil, err
 		}
 		answered = true
@@ -251,10 +240,10 @@ func (c *Conn) ReadSetup() ([]byte, error) {
 		}
 		return nil, c.fail(err)
 	}
-	if m.Op != OpSetup {
+	if m.Op != wireframe.OpSetup {
 		return nil, c.fail(&ProtocolError{Msg: fmt.Sprintf("expected Setup, got %s", m.Op)})
 	}
-	if m.Tag == AuthTag {
+	if m.Tag == wireframe.AuthTag {
 		return nil, c.fail(&ProtocolError{Msg: "the executor challenged for a token twice"})
 	}
 	return m.Payload, nil
@@ -264,7 +253,7 @@ func (c *Conn) ReadSetup() ([]byte, error) {
 // what LLVM 14 sends for a call that failed; callers that expect bytes
 // treat it as failure.
 func (c *Conn) Call(tag uint64, args []byte) ([]byte, error) {
-	ch := make(chan Message, 1)
+	ch := make(chan wireframe.Message, 1)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -275,7 +264,7 @@ func (c *Conn) Call(tag uint64, args []byte) ([]byte, error) {
 	c.nextSeq++
 	c.pending[seq] = ch
 	c.mu.Unlock()
-	if err := c.Send(Message{Op: OpCallWrapper, Seq: seq, Tag: tag, Payload: args}); err != nil {
+	if err := c.send(wireframe.Message{Op: wireframe.OpCallWrapper, Seq: seq, Tag: tag, Payload: args}); err != nil {
 		c.mu.Lock()
 		delete(c.pending, seq)
 		c.mu.Unlock()
@@ -295,8 +284,8 @@ func (c *Conn) Call(tag uint64, args []byte) ([]byte, error) {
 	}
 }
 
-func result(m Message) ([]byte, error) {
-	if m.Tag == ErrorTag {
+func result(m wireframe.Message) ([]byte, error) {
+	if m.Tag == wireframe.ErrorTag {
 		return nil, &CallError{Msg: string(m.Payload)}
 	}
 	return m.Payload, nil
@@ -317,10 +306,10 @@ func (c *Conn) Serve(h Handler) error {
 			return c.fail(err)
 		}
 		switch m.Op {
-		case OpHangup:
+		case wireframe.OpHangup:
 			c.fail(ErrClosed)
 			return nil
-		case OpResult:
+		case wireframe.OpResult:
 			c.mu.Lock()
 			ch, ok := c.pending[m.Seq]
 			delete(c.pending, m.Seq)
@@ -329,7 +318,7 @@ func (c *Conn) Serve(h Handler) error {
 				return c.fail(&ProtocolError{Msg: fmt.Sprintf("result for unknown call %d", m.Seq)})
 			}
 			ch <- m
-		case OpCallWrapper:
+		case wireframe.OpCallWrapper:
 			if c.inflight != nil {
 				// At the cap, read nothing more until a call is answered.
 				select {
@@ -344,13 +333,13 @@ func (c *Conn) Serve(h Handler) error {
 			} else {
 				go c.handle(h, m)
 			}
-		case OpSetup:
+		case wireframe.OpSetup:
 			return c.fail(&ProtocolError{Msg: "unexpected Setup message"})
 		}
 	}
 }
 
-func (c *Conn) handle(h Handler, m Message) {
+func (c *Conn) handle(h Handler, m wireframe.Message) {
 	var once sync.Once
 	h(m.Tag, m.Payload, func(result []byte, err error) {
 		once.Do(func() {
@@ -362,10 +351,10 @@ func (c *Conn) handle(h Handler, m Message) {
 			if err != nil {
 				result, tag = nil, 0
 				if c.sendErrors.Load() {
-					result, tag = []byte(err.Error()), ErrorTag
+					result, tag = []byte(err.Error()), wireframe.ErrorTag
 				}
 			}
-			c.Send(Message{Op: OpResult, Seq: m.Seq, Tag: tag, Payload: result})
+			c.send(wireframe.Message{Op: wireframe.OpResult, Seq: m.Seq, Tag: tag, Payload: result})
 		})
 	})
 }
@@ -376,7 +365,7 @@ var hangupPayload = []byte{0}
 
 // Hangup tells the peer the session is over and closes the connection.
 func (c *Conn) Hangup() error {
-	err := c.Send(Message{Op: OpHangup, Payload: hangupPayload})
+	err := c.send(wireframe.Message{Op: wireframe.OpHangup, Payload: hangupPayload})
 	c.fail(ErrClosed)
 	if errors.Is(err, ErrClosed) {
 		return nil

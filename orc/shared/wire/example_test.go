@@ -1,21 +1,28 @@
 package wire_test
 
 import (
-	"bytes"
 	"fmt"
 	"log"
+	"net"
 
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
 
-// Frame a message of the executor protocol (LLVM's SimpleRemoteEPC
-// framing: size, op, sequence number, tag, payload) and read it back.
-func ExampleReadMessage() {
-	b := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Seq: 1, Tag: 0x1000, Payload: []byte("args")})
-	m, err := wire.ReadMessage(bytes.NewReader(b), 1<<20)
+// Two ends of a connection: one serves calls (as an executor serves its
+// wrapper functions, by tag), the other calls.
+func ExampleConn() {
+	a, b := net.Pipe()
+	server := wire.NewConn(a, a, a)
+	client := wire.NewConn(b, b, b)
+	defer client.Close()
+	go server.Serve(func(tag uint64, args []byte, reply func([]byte, error)) {
+		reply([]byte(fmt.Sprintf("tag %#x got %q", tag, args)), nil)
+	})
+	go client.Serve(func(tag uint64, args []byte, reply func([]byte, error)) {})
+	res, err := client.Call(0x1000, []byte("args"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(b), m.Op == wire.OpCallWrapper, m.Seq, m.Tag, string(m.Payload))
-	// Output: 36 true 1 4096 args
+	fmt.Println(string(res))
+	// Output: tag 0x1000 got "args"
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorc-jit/gorc/internal/wireframe"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
 
@@ -35,7 +36,7 @@ func TestMaxInFlight(t *testing.T) {
 	written := 0
 	raw.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 	for i := range calls {
-		if _, err := raw.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Seq: uint64(i), Tag: 2})); err != nil {
+		if _, err := raw.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Seq: uint64(i), Tag: 2})); err != nil {
 			break
 		}
 		written++
@@ -50,7 +51,7 @@ func TestMaxInFlight(t *testing.T) {
 	go func() {
 		n := 0
 		for n < calls {
-			if _, err := wire.ReadMessage(raw, 1<<20); err != nil {
+			if _, err := wireframe.Read(raw, 1<<20); err != nil {
 				break
 			}
 			n++
@@ -58,7 +59,7 @@ func TestMaxInFlight(t *testing.T) {
 		results <- n
 	}()
 	for i := written; i < calls; i++ {
-		if _, err := raw.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Seq: uint64(i), Tag: 2})); err != nil {
+		if _, err := raw.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Seq: uint64(i), Tag: 2})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,19 +90,19 @@ func TestIdleTimeout(t *testing.T) {
 	}()
 	go func() { // drain results
 		for {
-			if _, err := wire.ReadMessage(raw, 1<<20); err != nil {
+			if _, err := wireframe.Read(raw, 1<<20); err != nil {
 				return
 			}
 		}
 	}()
 	time.Sleep(300 * time.Millisecond) // silent between messages: fine
-	raw.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Tag: 2, Payload: []byte("x")}))
+	raw.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Tag: 2, Payload: []byte("x")}))
 	select {
 	case <-answered:
 	case err := <-served:
 		t.Fatalf("a peer silent between messages was cut off: %v", err)
 	}
-	msg := wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper, Seq: 1, Tag: 2, Payload: make([]byte, 100)})
+	msg := wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper, Seq: 1, Tag: 2, Payload: make([]byte, 100)})
 	start := time.Now()
 	raw.Write(msg[:40])
 	select {

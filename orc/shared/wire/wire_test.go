@@ -1,78 +1,17 @@
 package wire_test
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/gorc-jit/gorc/internal/wireframe"
 	"github.com/gorc-jit/gorc/orc/shared/wire"
 )
-
-func header(size, op, seq, tag uint64) []byte {
-	b := make([]byte, 32)
-	binary.LittleEndian.PutUint64(b[0:], size)
-	binary.LittleEndian.PutUint64(b[8:], op)
-	binary.LittleEndian.PutUint64(b[16:], seq)
-	binary.LittleEndian.PutUint64(b[24:], tag)
-	return b
-}
-
-func TestFraming(t *testing.T) {
-	m := wire.Message{Op: wire.OpCallWrapper, Seq: 7, Tag: 0x1234, Payload: []byte("args")}
-	b := wire.AppendMessage(nil, m)
-	if !bytes.Equal(b[:32], header(36, 3, 7, 0x1234)) || string(b[32:]) != "args" {
-		t.Fatalf("encoding % x", b)
-	}
-	got, err := wire.ReadMessage(bytes.NewReader(b), 1<<20)
-	if err != nil || got.Op != m.Op || got.Seq != 7 || got.Tag != 0x1234 || string(got.Payload) != "args" {
-		t.Fatalf("ReadMessage = %+v, %v", got, err)
-	}
-}
-
-func TestMalformedMessages(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		data []byte
-		msg  string
-	}{
-		{"short size", header(31, 3, 0, 0), "shorter than its header"},
-		{"too big", header(1<<40, 3, 0, 0), "exceeds the limit"},
-		{"bad opcode", header(32, 9, 0, 0), "unknown opcode 9"},
-		{"truncated header", header(32, 3, 0, 0)[:20], "inside a message header"},
-		{"truncated payload", append(header(100, 3, 0, 0), 1, 2, 3), "after 3 of 68 payload bytes"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := wire.ReadMessage(bytes.NewReader(tc.data), 1<<20)
-			var pe *wire.ProtocolError
-			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err = %v, want a ProtocolError with %q", err, tc.msg)
-			}
-		})
-	}
-}
-
-// TestForgedSizeAllocatesNothing: a header announcing a near-limit message
-// followed by nothing must not allocate the announced size.
-func TestForgedSizeAllocatesNothing(t *testing.T) {
-	data := header(1<<29, 3, 0, 0)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := wire.ReadMessage(bytes.NewReader(data), 1<<30)
-	runtime.ReadMemStats(&after)
-	if err == nil {
-		t.Fatal("truncated message accepted")
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
-		t.Fatalf("reading a forged header allocated %d bytes", grew)
-	}
-}
 
 // pair connects two Conns through pipes and serves both.
 func pair(t *testing.T, ha, hb wire.Handler) (a, b *wire.Conn) {
@@ -153,7 +92,7 @@ func TestHangupAndBrokenPeer(t *testing.T) {
 	c := wire.NewConn(r, r, r)
 	done := make(chan error, 1)
 	go func() { done <- c.Serve(echo) }()
-	w.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpResult, Seq: 99}))
+	w.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpResult, Seq: 99}))
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "unknown call 99") {
 		t.Fatalf("Serve = %v", err)
 	}
@@ -172,29 +111,10 @@ func TestSetup(t *testing.T) {
 	// A first message other than Setup is refused.
 	r2, w2 := net.Pipe()
 	ctl2 := wire.NewConn(r2, r2, r2)
-	go w2.Write(wire.AppendMessage(nil, wire.Message{Op: wire.OpCallWrapper}))
+	go w2.Write(wireframe.Append(nil, wireframe.Message{Op: wireframe.OpCallWrapper}))
 	if _, err := ctl2.ReadSetup(); err == nil || !strings.Contains(err.Error(), "expected Setup") {
 		t.Fatalf("ReadSetup of a call = %v", err)
 	}
-}
-
-// FuzzReadMessage reads messages from arbitrary bytes until an error: no
-// panic, and no more memory than the input justifies.
-func FuzzReadMessage(f *testing.F) {
-	f.Add(wire.AppendMessage(nil, wire.Message{Op: wire.OpSetup, Payload: []byte("x")}))
-	f.Add(append(wire.AppendMessage(nil, wire.Message{Op: wire.OpResult, Seq: 1}), header(1<<20, 3, 0, 0)...))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bytes.NewReader(data)
-		for {
-			m, err := wire.ReadMessage(r, 1<<24)
-			if err != nil {
-				return
-			}
-			if cap(m.Payload) > 2*len(data)+64 {
-				t.Fatalf("payload buffer of %d bytes for %d bytes of input", cap(m.Payload), len(data))
-			}
-		}
-	})
 }
 
 // TestErrorResults: a Conn told its peer is gorc's reports failures with

@@ -1,4 +1,4 @@
-package memory
+package sysmem
 
 import (
 	"bufio"
@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Code compiled the usual way (PIE, or without -fPIC) reads the data of
@@ -27,25 +25,20 @@ const reach = 1<<31 - 128<<20
 // ReserveNearLibraries reserves size bytes of inaccessible address space
 // (private, not backed by memory until remapped or protected) whose first
 // near bytes lie within 32-bit reach of the process's shared libraries if
-// it can, and anywhere otherwise. Executors use it to place JIT'd memory.
+// it can, and anywhere otherwise. Its first near bytes are where code goes:
+// only code reads library data PC-relatively. The memory managers place
+// JIT'd memory with it.
 func ReserveNearLibraries(size, near uint64) ([]byte, error) {
-	return reserveNearLibraries(size, near, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
-}
-
-// reserveNearLibraries places the reservation so that its first near bytes
-// (where code goes: only code reads library data PC-relatively) reach the
-// libraries.
-func reserveNearLibraries(size, near uint64, flags int) ([]byte, error) {
 	if f, err := os.Open("/proc/self/maps"); err == nil {
 		l := readMaps(f)
 		f.Close()
 		for _, addr := range l.placements(size, near) {
-			if mem, err := mmapAt(addr, size, flags); err == nil {
+			if mem, err := Map(addr, size, 0, Reserve|Exact); err == nil {
 				return mem, nil
 			}
 		}
 	}
-	return mmap(0, size, unix.PROT_NONE, flags)
+	return Map(0, size, 0, Reserve)
 }
 
 // addressSpace is what /proc/self/maps says: the mapped ranges, in
@@ -101,7 +94,7 @@ func (l addressSpace) placements(size, near uint64) []uint64 {
 		}
 	}
 	for i := 0; i+1 < len(l.mapped); i++ {
-		gapStart, gapEnd := alignUp(l.mapped[i].end, align), l.mapped[i+1].start
+		gapStart, gapEnd := (l.mapped[i].end+align-1)&^(align-1), l.mapped[i+1].start
 		if gapEnd <= gapStart || gapEnd-gapStart < size {
 			continue
 		}
