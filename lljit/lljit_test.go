@@ -24,7 +24,7 @@ import (
 const childEnv = "GORC_LLJIT_CHILD"
 
 func TestMain(m *testing.M) {
-	testutil.Main(m, map[string]func() int{childEnv: child, lazyChildEnv: lazyChild})
+	testutil.Main(m, map[string]func() int{childEnv: child, lazyChildEnv: lazyChild}, "testdata")
 }
 
 // child runs the objects (.o), archives (.a) and shared libraries (.so*)
