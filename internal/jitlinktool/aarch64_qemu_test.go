@@ -69,6 +69,10 @@ func TestAArch64RunsUnderQemu(t *testing.T) {
 		programs = append(programs, program{"sqlite", map[string]string{"sq.c": sqliteArm64Src}, []string{"-O2"},
 			[]string{"/usr/lib/aarch64-linux-gnu/libsqlite3.a", "-lm"}, false})
 	}
+	if _, err := os.Stat("/usr/lib/aarch64-linux-gnu/libz.a"); err == nil || testutil.InCI() {
+		programs = append(programs, program{"zlib", map[string]string{"z.c": zlibArm64Src}, []string{"-O2"},
+			[]string{"/usr/lib/aarch64-linux-gnu/libz.a"}, false})
+	}
 	// 64 KiB of thread-locals do not fit static TLS: the descriptors get
 	// the dynamic resolver.
 	programs = append(programs, program{"dynamic-tls", map[string]string{"dtls.c": dynamicTLSSrc}, []string{"-O2", "-fPIC"}, nil, false})
@@ -127,6 +131,46 @@ int main(void) {
 	printf("%s\n", sqlite3_libversion());
 	sqlite3_close(db);
 	return 0;
+}
+`
+
+// zlibArm64Src streams a buffer through deflate and inflate in small
+// chunks, so both keep state across calls, and checks the round trip.
+const zlibArm64Src = `#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+enum { N = 100000, CHUNK = 1000 };
+static unsigned char in[N], packed[N + 1024], out[N];
+int main(int argc, char **argv) {
+	for (int i = 0; i < N; i++) in[i] = "gorc links arm64 "[i % 17] ^ (i / 4096) ^ argv[argc - 1][0];
+	z_stream d = {0};
+	if (deflateInit(&d, 6) != Z_OK) return 10;
+	d.next_in = in;
+	d.next_out = packed;
+	d.avail_out = sizeof packed;
+	int rc;
+	for (int off = 0; off < N; off += CHUNK) {
+		d.avail_in = CHUNK;
+		if ((rc = deflate(&d, off + CHUNK >= N ? Z_FINISH : Z_NO_FLUSH)) < 0) return 11;
+	}
+	if (rc != Z_STREAM_END) return 12;
+	unsigned long plen = d.total_out;
+	deflateEnd(&d);
+	z_stream f = {0};
+	if (inflateInit(&f) != Z_OK) return 20;
+	f.next_in = packed;
+	f.avail_in = plen;
+	f.next_out = out;
+	do {
+		f.avail_out = CHUNK;
+		rc = inflate(&f, Z_NO_FLUSH);
+	} while (rc == Z_OK);
+	if (rc != Z_STREAM_END) return 21;
+	unsigned long ulen = f.total_out;
+	inflateEnd(&f);
+	printf("%s: %d -> %lu -> %lu bytes, crc32 %08lx/%08lx adler32 %08lx, same %d\n", zlibVersion(), N, plen, ulen,
+	       crc32(0, in, N), crc32(0, out, ulen), adler32(1, out, ulen), ulen == N && !memcmp(in, out, N));
+	return plen % 100;
 }
 `
 
