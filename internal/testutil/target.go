@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // The tests may run for an architecture the machine does not run natively:
@@ -59,10 +60,7 @@ func TargetCommand(name string, args ...string) *exec.Cmd {
 // architecture at path when executed: path itself, or a script in dir that
 // runs it under qemu-user (for APIs that take a program's path, such as
 // remote.Launch).
-func TargetProgram(t interface {
-	Helper()
-	Fatal(...any)
-}, dir, path string) string {
+func TargetProgram(t testing.TB, dir, path string) string {
 	t.Helper()
 	if hostRunsTarget() {
 		return path
