@@ -128,3 +128,7 @@ func targetTestdata(fixtures []string) (func(), error) {
 	}
 	return cleanup, nil
 }
+
+// MultiarchLibDir returns Debian's library directory for runtime.GOARCH
+// (/usr/lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu).
+func MultiarchLibDir() string { return "/usr/lib/" + gnuArch[runtime.GOARCH] + "-linux-gnu" }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,22 +153,17 @@ func Run(t testing.TB, cmd *exec.Cmd) Outcome {
 	return Outcome{Stdout: out.String(), Stderr: errb.String(), ExitCode: code}
 }
 
-// Native links objs with the system compiler driver (plus ldflags) and runs
+// Native links objs with the target's compiler driver (plus ldflags) and runs
 // the program with args: the reference every JIT'd run is compared with.
 func Native(t testing.TB, dir string, objs []string, ldflags []string, args ...string) Outcome {
 	t.Helper()
-	driver := "gcc"
-	for _, f := range ldflags {
-		if f == "-lstdc++" {
-			driver = "g++"
-		}
-	}
+	driver := targetCompiler(slices.Contains(ldflags, "-lstdc++"))
 	exe := filepath.Join(dir, "native.exe")
 	cmdArgs := append(append([]string{"-o", exe}, objs...), ldflags...)
 	if out, err := exec.Command(NeedTool(t, driver), cmdArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("native link %s: %v\n%s", strings.Join(cmdArgs, " "), err, out)
 	}
-	return Run(t, exec.Command(exe, args...))
+	return Run(t, TargetCommand(exe, args...))
 }
 
 // RSS returns the resident memory of this process in bytes (Linux's
