@@ -132,3 +132,7 @@ func targetTestdata(fixtures []string) (func(), error) {
 // MultiarchLibDir returns Debian's library directory for runtime.GOARCH
 // (/usr/lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu).
 func MultiarchLibDir() string { return "/usr/lib/" + gnuArch[runtime.GOARCH] + "-linux-gnu" }
+
+// TargetTriple returns the target triple of runtime.GOARCH on Linux, as
+// LLVM's tools take it (for llc's -mtriple).
+func TargetTriple() string { return gnuArch[runtime.GOARCH] + "-linux-gnu" }
