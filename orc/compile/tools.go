@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,7 +78,7 @@ type LLVM struct {
 // version) and checks that it runs.
 func FindLLVM() (*LLVM, error) {
 	var candidates [][3]string
-	for v := 21; v >= 14; v-- {
+	for _, v := range installedLLVMVersions() {
 		dir := fmt.Sprintf("/usr/lib/llvm-%d/bin", v)
 		candidates = append(candidates, [3]string{dir + "/llc", dir + "/llvm-extract", dir + "/llvm-dis"})
 	}
@@ -95,6 +97,20 @@ func FindLLVM() (*LLVM, error) {
 		return &LLVM{LLC: c[0], Extract: c[1], Dis: c[2], Version: versionLine(out)}, nil
 	}
 	return nil, errors.New("no LLVM tools found (llc and llvm-extract; install llvm-19)")
+}
+
+// installedLLVMVersions returns the major versions of Debian's LLVM
+// installations (/usr/lib/llvm-N), newest first.
+func installedLLVMVersions() []int {
+	dirs, _ := filepath.Glob("/usr/lib/llvm-*")
+	var vs []int
+	for _, d := range dirs {
+		if v, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "llvm-")); err == nil {
+			vs = append(vs, v)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(vs)))
+	return vs
 }
 
 func executable(path string) bool {
