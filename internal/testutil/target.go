@@ -43,6 +43,21 @@ func targetCompiler(cxx bool) string {
 	return gnuArch[runtime.GOARCH] + "-linux-gnu-" + name
 }
 
+// CompileFor is Compile for the architecture arch (a GNU triple's first
+// component, "x86_64"), whatever GOARCH the test runs as: for tests of one
+// architecture's object files, which read the objects and run nothing.
+func CompileFor(t testing.TB, arch, dir, name, src string, flags ...string) string {
+	t.Helper()
+	cc := "gcc"
+	if strings.HasSuffix(name, ".cc") || strings.HasSuffix(name, ".cpp") {
+		cc = "g++"
+	}
+	if out, err := exec.Command("uname", "-m").Output(); err != nil || strings.TrimSpace(string(out)) != arch {
+		cc = arch + "-linux-gnu-" + cc
+	}
+	return CompileWith(t, cc, dir, name, src, flags...)
+}
+
 // emulator returns qemu-user's program for runtime.GOARCH.
 func emulator() string { return "qemu-" + gnuArch[runtime.GOARCH] }
 

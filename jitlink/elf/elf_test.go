@@ -32,7 +32,7 @@ func graphOf(t *testing.T, obj string) *jitlink.LinkGraph {
 
 func cGraph(t *testing.T, src string, flags ...string) *jitlink.LinkGraph {
 	t.Helper()
-	return graphOf(t, testutil.Compile(t, t.TempDir(), "t.c", src, flags...))
+	return graphOf(t, testutil.CompileFor(t, "x86_64", t.TempDir(), "t.c", src, flags...))
 }
 
 func asmGraph(t *testing.T, src string) *jitlink.LinkGraph {
@@ -197,7 +197,7 @@ user: call dup
 		t.Error("user is not in a group and must stay strong")
 	}
 	// C++ inline functions land in COMDAT groups.
-	cg := graphOf(t, testutil.Compile(t, t.TempDir(), "t.cc", "inline int twice(int x) { return 2*x; }\nint f(int x) { return twice(x); }", "-O0"))
+	cg := graphOf(t, testutil.CompileFor(t, "x86_64", t.TempDir(), "t.cc", "inline int twice(int x) { return 2*x; }\nint f(int x) { return twice(x); }", "-O0"))
 	if s := mustSymbol(t, cg, "_Z5twicei"); s.Linkage() != jitlink.Weak || s.Block().Section().Name() != ".text._Z5twicei" {
 		t.Errorf("inline function: %v", s)
 	}
@@ -338,7 +338,7 @@ func TestExtendedSectionIndices(t *testing.T) {
 func TestTLSRelocations(t *testing.T) {
 	dir := t.TempDir()
 	src := "__thread int tv; static __thread int lv; int get(void) { return tv + lv++; }"
-	gd := graphOf(t, testutil.Compile(t, dir, "gd.c", src, "-fPIC", "-O1"))
+	gd := graphOf(t, testutil.CompileFor(t, "x86_64", dir, "gd.c", src, "-fPIC", "-O1"))
 	if s := mustSymbol(t, gd, "tv"); !s.Block().Section().IsTLS() {
 		t.Fatal("tv is not in a TLS section")
 	}
@@ -348,7 +348,7 @@ func TestTLSRelocations(t *testing.T) {
 		t.Fatalf("linking TLS without a TLS platform: want an error saying so, got %v", err)
 	}
 	src += "\nextern __thread int xv; int getx(void) { return xv; }"
-	le := graphOf(t, testutil.Compile(t, dir, "le.c", src, "-fpie", "-O1"))
+	le := graphOf(t, testutil.CompileFor(t, "x86_64", dir, "le.c", src, "-fpie", "-O1"))
 	kinds := map[string]bool{}
 	for b := range le.Blocks() {
 		for _, e := range b.Edges() {
@@ -400,7 +400,7 @@ func TestCodeModelRelocations(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
-	obj := testutil.Compile(t, t.TempDir(), "m.c", "int x = 1; int f(void) { return x; }", "-O1")
+	obj := testutil.CompileFor(t, "x86_64", t.TempDir(), "m.c", "int x = 1; int f(void) { return x; }", "-O1")
 	good, err := os.ReadFile(obj)
 	if err != nil {
 		t.Fatal(err)
@@ -516,7 +516,7 @@ func TestNeedsLowAddresses(t *testing.T) {
 		{[]string{"-O1", "-fPIC", "-g"}, false},
 		{[]string{"-O1", "-fpie", "-g"}, false},
 	} {
-		obj := testutil.Compile(t, dir, "v.c", src, tc.flags...)
+		obj := testutil.CompileFor(t, "x86_64", dir, "v.c", src, tc.flags...)
 		data, _ := os.ReadFile(obj)
 		if got, err := elf.NeedsLowAddresses(obj, data); err != nil || got != tc.want {
 			t.Errorf("%v: NeedsLowAddresses = %v, %v; want %v", tc.flags, got, err, tc.want)
@@ -531,7 +531,7 @@ func TestNeedsLowAddresses(t *testing.T) {
 // naming the file and the machine otherwise, and leaves non-ELF data to
 // the parser.
 func TestCheckMachine(t *testing.T) {
-	obj := testutil.Compile(t, t.TempDir(), "m.c", "int f(void) { return 1; }", "-O1")
+	obj := testutil.CompileFor(t, "x86_64", t.TempDir(), "m.c", "int f(void) { return 1; }", "-O1")
 	good, err := os.ReadFile(obj)
 	if err != nil {
 		t.Fatal(err)
