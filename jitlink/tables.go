@@ -18,6 +18,12 @@ type TableLayout struct {
 	// StubEdges are the edges from a stub to its GOT entry, by offset in the
 	// stub, in increasing offset order. TableTarget follows the first.
 	StubEdges []TableEdge
+	// GOTSymbol is the name of the GOT base symbol, defined at the start of
+	// the GOT (aligned to GOTBaseAlign) when something refers to it by name
+	// or through one of the GOTRelativeEdges.
+	GOTSymbol        string
+	GOTBaseAlign     uint64
+	GOTRelativeEdges []EdgeKind
 
 	gotTemplate, stubTemplate []byte // entriesPerTableBlock entries each
 }
@@ -208,4 +214,46 @@ func (t *Tables) Stub(target *Symbol) *Symbol {
 	t.l.addStubEdges(b, off, got)
 	e.stub = t.g.AddAnonymousSymbol(b, off, t.l.StubSymbolSize, Callable|Live)
 	return e.stub
+}
+
+// DefineGOTBase defines the GOT base symbol at the start of g's GOT, making
+// the GOT if needed, when anything refers to it: an external symbol of that
+// name or an edge of one of the GOTRelativeEdges kinds. It returns the
+// symbol, or nil when nothing refers to it.
+func (l *TableLayout) DefineGOTBase(g *LinkGraph) *Symbol {
+	var ext *Symbol
+	for _, s := range g.ExternalSymbols() {
+		if s.Name() == l.GOTSymbol {
+			ext = s
+			break
+		}
+	}
+	if ext == nil && !hasEdgeKind(g, l.GOTRelativeEdges) {
+		return nil
+	}
+	sec := g.FindSection(l.GOTSection)
+	if sec == nil {
+		sec = g.CreateSection(l.GOTSection, ProtRead)
+	}
+	// The GOT base is an empty block at original address 0: it sorts before
+	// every entry.
+	base := g.CreateContentBlock(sec, []byte{}, 0, l.GOTBaseAlign, 0)
+	if ext != nil {
+		g.MakeDefined(ext, base, 0, 0, Strong, ScopeLocal, Live)
+		return ext
+	}
+	return g.AddDefinedSymbol(base, 0, l.GOTSymbol, 0, Strong, ScopeLocal, Live)
+}
+
+func hasEdgeKind(g *LinkGraph, kinds []EdgeKind) bool {
+	for b := range g.Blocks() {
+		for _, e := range b.Edges() {
+			for _, k := range kinds {
+				if e.Kind == k {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -37,9 +37,12 @@ var tableLayout = jitlink.NewTableLayout(jitlink.TableLayout{
 	GOTAlign:     16,
 	Stub: binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(
 		binary.LittleEndian.AppendUint32(nil, adrpX16), ldrX16X16), brX16),
-	StubSymbolSize: stubSize,
-	StubAlign:      4,
-	StubEdges:      []jitlink.TableEdge{{Kind: Page21}, {Kind: PageOffset12, Offset: stubLDROff}},
+	StubSymbolSize:   stubSize,
+	StubAlign:        4,
+	GOTSymbol:        GOTSymbolName,
+	GOTBaseAlign:     4096, // the page GOTPageOffset15 counts from
+	GOTRelativeEdges: []jitlink.EdgeKind{Delta64FromGOT, GOTPageOffset15},
+	StubEdges:        []jitlink.TableEdge{{Kind: Page21}, {Kind: PageOffset12, Offset: stubLDROff}},
 })
 
 // Tables creates GOT entries and PLT stubs for a graph, one of each per

@@ -19,14 +19,17 @@ const (
 // edge each) and stubs, "jmp *entry(%rip)": ff 25 <rel32 to the GOT entry>,
 // padded to 8 bytes with int3.
 var tableLayout = jitlink.NewTableLayout(jitlink.TableLayout{
-	GOTSection:     GOTSectionName,
-	StubsSection:   StubsSectionName,
-	GOTEdge:        Pointer64,
-	GOTAlign:       16,
-	Stub:           []byte{0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc},
-	StubSymbolSize: 6,
-	StubAlign:      16,
-	StubEdges:      []jitlink.TableEdge{{Kind: Delta32, Offset: 2, Addend: -4}},
+	GOTSection:       GOTSectionName,
+	StubsSection:     StubsSectionName,
+	GOTEdge:          Pointer64,
+	GOTAlign:         16,
+	Stub:             []byte{0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc},
+	StubSymbolSize:   6,
+	StubAlign:        16,
+	GOTSymbol:        GOTSymbolName,
+	GOTBaseAlign:     16,
+	GOTRelativeEdges: []jitlink.EdgeKind{Delta64FromGOT},
+	StubEdges:        []jitlink.TableEdge{{Kind: Delta32, Offset: 2, Addend: -4}},
 })
 
 // StubSize is the size of one pointer-jump stub (see AppendStub).
