@@ -1,5 +1,7 @@
 package jitlink
 
+import "slices"
+
 // TableLayout describes an architecture's GOT entries and PLT stubs: what
 // Tables needs to build them. The logic of building, finding and reusing
 // them is the same on every architecture; only sizes, names, stub bytes and
@@ -256,4 +258,46 @@ func hasEdgeKind(g *LinkGraph, kinds []EdgeKind) bool {
 		}
 	}
 	return false
+}
+
+// TableUse says what an edge goes through after LowerTableEdges.
+type TableUse uint8
+
+const (
+	NoTable     TableUse = iota // the edge stays as it is
+	ViaGOTEntry                 // the edge targets its target's GOT entry
+	ViaStub                     // the edge targets its target's PLT stub
+)
+
+// LowerTableEdges is the body of an architecture's post-prune GOT-and-stubs
+// pass. For each edge outside the tables, lower says what the edge goes
+// through and its new kind; such an edge is retargeted to its target's GOT
+// entry or stub, which are made as needed.
+func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) {
+	var t *Tables
+	// Creating entries adds blocks to the graph, which the loop must not
+	// visit: take the list of sections first (tables are new sections).
+	for _, sec := range slices.Clone(g.Sections()) {
+		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
+			continue
+		}
+		for _, b := range sec.Blocks() {
+			edges := b.Edges()
+			for i := range edges {
+				e := &edges[i]
+				kind, use := lower(e)
+				if use == NoTable {
+					continue
+				}
+				if t == nil {
+					t = l.NewTables(g, len(g.ExternalSymbols())+16)
+				}
+				if use == ViaStub {
+					e.Kind, e.Target = kind, t.Stub(e.Target)
+				} else {
+					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
+				}
+			}
+		}
+	}
 }

@@ -2,7 +2,6 @@ package aarch64
 
 import (
 	"encoding/binary"
-	"slices"
 
 	"github.com/gorc-jit/gorc/jitlink"
 )
@@ -68,47 +67,29 @@ func needsStub(s *jitlink.Symbol) bool { return s.IsExternal() || s.IsAbsolute()
 // kinds to edges through GOT entries, and sends branches to symbols outside
 // the graph through PLT stubs.
 func BuildGOTAndStubs(g *jitlink.LinkGraph) error {
-	var t *Tables
-	for _, sec := range slices.Clone(g.Sections()) {
-		if sec.Name() == GOTSectionName || sec.Name() == StubsSectionName {
-			continue
-		}
-		for _, b := range sec.Blocks() {
-			edges := b.Edges()
-			for i := range edges {
-				e := &edges[i]
-				var kind jitlink.EdgeKind
-				switch e.Kind {
-				case RequestGOTAndTransformToPage21:
-					kind = Page21
-				case RequestGOTAndTransformToPageOffset12:
-					kind = PageOffset12
-				case RequestGOTAndTransformToGOTPageOffset15:
-					kind = GOTPageOffset15
-				case RequestGOTAndTransformToLDRLiteral19:
-					kind = LDRLiteral19
-				case RequestGOTAndTransformToDelta32:
-					kind = Delta32
-				case Branch26PCRel:
-					if !needsStub(e.Target) {
-						continue
-					}
-					kind = Branch26PCRelToStub
-				default:
-					continue
-				}
-				if t == nil {
-					t = NewTables(g, len(g.ExternalSymbols())+16)
-				}
-				if kind == Branch26PCRelToStub {
-					e.Kind, e.Target = kind, t.Stub(e.Target)
-				} else {
-					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
-				}
-			}
+	tableLayout.LowerTableEdges(g, lowerTableEdge)
+	return nil
+}
+
+// lowerTableEdge says what BuildGOTAndStubs makes of e.
+func lowerTableEdge(e *jitlink.Edge) (jitlink.EdgeKind, jitlink.TableUse) {
+	switch e.Kind {
+	case RequestGOTAndTransformToPage21:
+		return Page21, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToPageOffset12:
+		return PageOffset12, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToGOTPageOffset15:
+		return GOTPageOffset15, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToLDRLiteral19:
+		return LDRLiteral19, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToDelta32:
+		return Delta32, jitlink.ViaGOTEntry
+	case Branch26PCRel:
+		if needsStub(e.Target) {
+			return Branch26PCRelToStub, jitlink.ViaStub
 		}
 	}
-	return nil
+	return e.Kind, jitlink.NoTable
 }
 
 // OptimizeGOTAndStubs is a pre-fixup pass that sends branches straight to

@@ -1,8 +1,6 @@
 package x86_64
 
 import (
-	"slices"
-
 	"github.com/gorc-jit/gorc/jitlink"
 )
 
@@ -58,49 +56,29 @@ func TableTarget(s *jitlink.Symbol) *jitlink.Symbol { return tableLayout.TableTa
 // kinds to edges through GOT entries, and sends branches to external symbols
 // through PLT stubs.
 func BuildGOTAndStubs(g *jitlink.LinkGraph) error {
-	var t *Tables
-	// Creating entries adds blocks to the graph, which the loop must not
-	// visit: take the list of sections first (tables are new sections).
-	for _, sec := range slices.Clone(g.Sections()) {
-		if sec.Name() == GOTSectionName || sec.Name() == StubsSectionName {
-			continue
-		}
-		for _, b := range sec.Blocks() {
-			edges := b.Edges()
-			for i := range edges {
-				e := &edges[i]
-				switch e.Kind {
-				case RequestGOTAndTransformToDelta32, RequestGOTAndTransformToDelta64,
-					RequestGOTAndTransformToDelta64FromGOT, RequestGOTAndTransformToPCRel32GOTLoadRelaxable,
-					RequestGOTAndTransformToPCRel32GOTLoadREXRelaxable:
-				case BranchPCRel32:
-					if !e.Target.IsExternal() {
-						continue
-					}
-				default:
-					continue
-				}
-				if t == nil {
-					t = NewTables(g, len(g.ExternalSymbols())+16)
-				}
-				switch e.Kind {
-				case RequestGOTAndTransformToDelta32:
-					e.Kind, e.Target = Delta32, t.GOTEntry(e.Target)
-				case RequestGOTAndTransformToDelta64:
-					e.Kind, e.Target = Delta64, t.GOTEntry(e.Target)
-				case RequestGOTAndTransformToDelta64FromGOT:
-					e.Kind, e.Target = Delta64FromGOT, t.GOTEntry(e.Target)
-				case RequestGOTAndTransformToPCRel32GOTLoadRelaxable:
-					e.Kind, e.Target = PCRel32GOTLoadRelaxable, t.GOTEntry(e.Target)
-				case RequestGOTAndTransformToPCRel32GOTLoadREXRelaxable:
-					e.Kind, e.Target = PCRel32GOTLoadREXRelaxable, t.GOTEntry(e.Target)
-				case BranchPCRel32:
-					e.Kind, e.Target = BranchPCRel32ToPtrJumpStubBypassable, t.Stub(e.Target)
-				}
-			}
+	tableLayout.LowerTableEdges(g, lowerTableEdge)
+	return nil
+}
+
+// lowerTableEdge says what BuildGOTAndStubs makes of e.
+func lowerTableEdge(e *jitlink.Edge) (jitlink.EdgeKind, jitlink.TableUse) {
+	switch e.Kind {
+	case RequestGOTAndTransformToDelta32:
+		return Delta32, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToDelta64:
+		return Delta64, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToDelta64FromGOT:
+		return Delta64FromGOT, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToPCRel32GOTLoadRelaxable:
+		return PCRel32GOTLoadRelaxable, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToPCRel32GOTLoadREXRelaxable:
+		return PCRel32GOTLoadREXRelaxable, jitlink.ViaGOTEntry
+	case BranchPCRel32:
+		if e.Target.IsExternal() {
+			return BranchPCRel32ToPtrJumpStubBypassable, jitlink.ViaStub
 		}
 	}
-	return nil
+	return e.Kind, jitlink.NoTable
 }
 
 // OptimizeGOTAndStubs is a pre-fixup pass that bypasses GOT entries and
