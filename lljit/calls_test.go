@@ -3,7 +3,6 @@ package lljit_test
 import (
 	"math"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
@@ -21,7 +20,7 @@ const callsSrc = `
 int add3(int a, int b, int c) { return a + b + c; }
 double hyp2(double x, double y) { return x * x + y * y; }
 float half(float x) { return x / 2; }
-long mixed(int a, double b, char c, float d, long e) { return a + (long)b + c + (long)d + e; }
+long mixed(int a, double b, signed char c, float d, long e) { return a + (long)b + c + (long)d + e; }
 long many(long a, long b, long c, long d, long e, long f, long g, long h, long i, long j) {
 	return a + 2*b + 3*c + 4*d + 5*e + 6*f + 7*g + 8*h + 9*i + 10*j;
 }
@@ -82,7 +81,9 @@ func TestTypedCallsOutOfProcess(t *testing.T) {
 // signatures; Bind says so.
 func TestTypedCallsLLVMExecutor(t *testing.T) {
 	dir := t.TempDir()
-	obj := testutil.Compile(t, dir, "calls.c", `double hyp2(double x, double y) { return x * x + y * y; }`, "-O1")
+	// LLVM's executor is a host program: the host's gcc compiles for it
+	// whatever architecture these tests are built for.
+	obj := testutil.CompileWith(t, "gcc", dir, "calls.c", `double hyp2(double x, double y) { return x * x + y * y; }`, "-O1")
 	epc, err := remote.Launch(testutil.NeedTool(t, "llvm-jitlink-executor-14"))
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +151,7 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 		bump    func() int32
 		bad     func(string) int
 		greetU  func() uintptr
-		tooMany func(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, u, v, w, x, y int64)
+		tooMany func(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, u, v, w, x, y, z, zz int64)
 	)
 	for name, fp := range map[string]any{"add3": &add3, "hyp2": &hyp2, "half": &half, "mixed": &mixed,
 		"many": &many, "manyf": &manyf, "greeting": &greet, "is_neg": &isNeg, "low": &low,
@@ -221,7 +222,7 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 		t.Errorf("Bind with a string parameter: %v", err)
 	}
 	if err := j.Bind("add3", &tooMany); err == nil || !strings.Contains(err.Error(), "stack") {
-		t.Errorf("Bind with 24 integer parameters: %v", err)
+		t.Errorf("Bind with 26 integer parameters: %v", err)
 	}
 	// RunAsIntFunction's argument is a C int: no silent truncation.
 	addr, _ := j.Lookup(t.Context(), "neg16")
@@ -231,10 +232,12 @@ func testTypedCalls(t *testing.T, j *lljit.LLJIT, obj string, inProcess bool) {
 }
 
 // TestAbsoluteDataOutOfRange: an absolute symbol for Go memory is out of
-// reach of default (PIE) code, and the error says what to do.
+// reach of code without -fPIC (a 32-bit PC-relative displacement on x86-64,
+// ADRP's ±4 GiB on AArch64, whose default PIE code reads externs through the
+// GOT), and the error says what to do.
 func TestAbsoluteDataOutOfRange(t *testing.T) {
 	dir := t.TempDir()
-	obj := testutil.Compile(t, dir, "abs.c", `extern int go_value; int read_value(void) { return go_value; }`, "-O1")
+	obj := testutil.Compile(t, dir, "abs.c", `extern int go_value; int read_value(void) { return go_value; }`, "-O1", "-fno-pic")
 	j, err := lljit.New()
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +321,7 @@ func TestCallbackPanic(t *testing.T) {
 		f(1)
 		t.Fatal("the panic returned")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCallbackPanic$")
+	cmd := testutil.TargetCommand(os.Args[0], "-test.run=^TestCallbackPanic$")
 	cmd.Env = append(os.Environ(), "GORC_CALLBACK_PANIC_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 ||

@@ -139,8 +139,10 @@ func TestJITDispatchOutOfProcess(t *testing.T) {
 // buildExecutor builds gorc-executor into dir.
 func buildExecutor(t testing.TB, dir string) string {
 	exe := filepath.Join(dir, "gorc-executor")
-	if out, err := exec.Command("go", "build", "-o", exe, "github.com/gorc-jit/gorc/cmd/gorc-executor").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", exe, "github.com/gorc-jit/gorc/cmd/gorc-executor")
+	build.Dir = testutil.ModuleDir()
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building gorc-executor: %v\n%s", err, out)
 	}
-	return exe
+	return testutil.TargetProgram(t, dir, exe)
 }

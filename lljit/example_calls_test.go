@@ -9,7 +9,7 @@ import (
 )
 
 // Call JIT'd C functions as typed Go functions: arguments and results go by
-// the C ABI, the seventh and eighth long on the stack.
+// the C ABI (on x86-64 the seventh and eighth long go on the stack).
 func ExampleLLJIT_Bind() {
 	j, err := lljit.New()
 	if err != nil {

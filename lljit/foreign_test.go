@@ -2,6 +2,7 @@ package lljit_test
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -13,8 +14,11 @@ import (
 // AddLazyObject, naming the file and its machine, not at lookup.
 func TestForeignObjectRejectedAtAdd(t *testing.T) {
 	dir := t.TempDir()
-	obj := testutil.CompileWith(t, "clang-19", dir, "a64.c", "int foreign_fn(void) { return 1; }\n", "--target=aarch64-linux-gnu")
-	want := "a64.o: ELF machine EM_AARCH64, but the JIT targets x86_64"
+	triple, want := "aarch64-linux-gnu", "foreign.o: ELF machine EM_AARCH64, but the JIT targets x86_64"
+	if runtime.GOARCH == "arm64" {
+		triple, want = "x86_64-linux-gnu", "foreign.o: ELF machine EM_X86_64, but the JIT targets aarch64"
+	}
+	obj := testutil.CompileWith(t, "clang-19", dir, "foreign.c", "int foreign_fn(void) { return 1; }\n", "--target="+triple)
 	j, err := lljit.NewLazy()
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,9 @@ func (b *LazyBuilder) Create() (*LLLazyJIT, error) {
 	if j.llvm != nil {
 		compiler := b.Compiler
 		if compiler == nil {
-			compiler = j.llvm.Compiler()
+			// For the executor's machine, not llc's default target (the
+			// host's), which differs for a remote executor or under emulation.
+			compiler = j.llvm.Compiler("-mtriple=" + j.epc.TargetTriple().String())
 		}
 		if b.Cache != nil {
 			compiler = compile.Cached(compiler, b.Cache)

@@ -46,6 +46,12 @@ func (c *countingCompiler) compiled() []string {
 	return out
 }
 
+// irCompiler is llc compiling for the machine the tests run on (llc's
+// default target is the host's, another one under emulation).
+func irCompiler(t testing.TB) *compile.Tool {
+	return llvmTools(t).Compiler("-mtriple=" + testutil.TargetTriple())
+}
+
 func llvmTools(t testing.TB) *compile.LLVM {
 	testutil.NeedTool(t, "llc-19", "llc")
 	l, err := compile.FindLLVM()
@@ -81,7 +87,7 @@ usual:
 // TestLazyIRCompilesWhatIsCalled: of a module of 100 functions, the lazy
 // JIT compiles main and the three it calls, and nothing else.
 func TestLazyIRCompilesWhatIsCalled(t *testing.T) {
-	cc := &countingCompiler{Compiler: llvmTools(t).Compiler()}
+	cc := &countingCompiler{Compiler: irCompiler(t)}
 	j, err := (&lljit.LazyBuilder{Compiler: cc}).Create()
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +119,7 @@ func TestLazyIRCompilesWhatIsCalled(t *testing.T) {
 // TestLazySpeculation: with speculation, compiling main compiles the
 // functions it may call, even one it does not call this time.
 func TestLazySpeculation(t *testing.T) {
-	cc := &countingCompiler{Compiler: llvmTools(t).Compiler()}
+	cc := &countingCompiler{Compiler: irCompiler(t)}
 	j, err := (&lljit.LazyBuilder{Compiler: cc, Speculate: true, Builder: lljit.Builder{NumCompileThreads: 2}}).Create()
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +168,7 @@ int run_threads(int n) {
 // TestLazyFirstCallFromManyThreads: 32 threads call an uncompiled lazy
 // function at once; it is compiled once and every call gets its answer.
 func TestLazyFirstCallFromManyThreads(t *testing.T) {
-	cc := &countingCompiler{Compiler: llvmTools(t).Compiler(), delay: 200 * time.Millisecond}
+	cc := &countingCompiler{Compiler: irCompiler(t), delay: 200 * time.Millisecond}
 	for _, name := range []string{"in-process", "gorc-executor"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -209,9 +215,8 @@ func TestLazyFirstCallFromManyThreads(t *testing.T) {
 // TestLazyCompileFailure: a call whose body fails to compile goes to the
 // failure handler, with its arguments.
 func TestLazyCompileFailure(t *testing.T) {
-	llvm := llvmTools(t)
 	dir := t.TempDir()
-	j, err := (&lljit.LazyBuilder{Compiler: llvm.Compiler(), Transform: func(m compile.Module) (compile.Module, error) {
+	j, err := (&lljit.LazyBuilder{Compiler: irCompiler(t), Transform: func(m compile.Module) (compile.Module, error) {
 		if strings.Contains(string(m.IR), "@broken") {
 			return m, errors.New("refusing to compile broken")
 		}
@@ -249,13 +254,12 @@ func TestLazyCompileFailure(t *testing.T) {
 
 // TestObjectCache: a second JIT with the same cache compiles nothing.
 func TestObjectCache(t *testing.T) {
-	llvm := llvmTools(t)
 	cache, err := compile.NewCache(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for run, want := range [][]string{{"f10", "f3", "f42", "main"}, nil} {
-		cc := &countingCompiler{Compiler: llvm.Compiler()}
+		cc := &countingCompiler{Compiler: irCompiler(t)}
 		j, err := (&lljit.LazyBuilder{Compiler: cc, Cache: cache}).Create()
 		if err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 const childEnv = "GORC_LLJIT_CHILD"
 
 func TestMain(m *testing.M) {
-	testutil.Main(m, map[string]func() int{childEnv: child, lazyChildEnv: lazyChild})
+	testutil.Main(m, map[string]func() int{childEnv: child, lazyChildEnv: lazyChild}, "testdata")
 }
 
 // child runs the objects (.o), archives (.a) and shared libraries (.so*)
@@ -85,7 +85,7 @@ int main(void) {
 // main + libsqlite3.a (members linked on demand) + libm through a dylib
 // generator, compared with the natively linked program.
 func TestSqliteThroughLLJIT(t *testing.T) {
-	lib := testutil.NeedFile(t, "/usr/lib/x86_64-linux-gnu/libsqlite3.a")
+	lib := testutil.NeedFile(t, filepath.Join(testutil.MultiarchLibDir(), "libsqlite3.a"))
 	dir := t.TempDir()
 	obj := testutil.Compile(t, dir, "main.c", sqliteProg, "-O2")
 	want := testutil.Native(t, dir, []string{obj}, []string{lib, "-lm"})

@@ -5,9 +5,12 @@ package testutil
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,14 +49,12 @@ func NeedFile(t testing.TB, path string) string {
 }
 
 // Compile compiles one C (or C++, by extension) source given as text into an
-// object in dir and returns its path.
+// object for the target architecture (runtime.GOARCH) in dir and returns its
+// path.
 func Compile(t testing.TB, dir, name, src string, flags ...string) string {
 	t.Helper()
-	compiler := "gcc"
-	if strings.HasSuffix(name, ".cc") || strings.HasSuffix(name, ".cpp") {
-		compiler = "g++"
-	}
-	return CompileWith(t, compiler, dir, name, src, flags...)
+	cxx := strings.HasSuffix(name, ".cc") || strings.HasSuffix(name, ".cpp")
+	return CompileWith(t, targetCompiler(cxx), dir, name, src, flags...)
 }
 
 // CompileWith is Compile with an explicit compiler command.
@@ -98,21 +99,38 @@ type Outcome struct {
 // process: when one of the environment variables in children is set, it
 // runs that child function and exits with its result; otherwise it runs the
 // tests. End-to-end tests run JIT'd programs in a child so that their
-// output, exit status and crashes are the program's own.
-func Main(m *testing.M, children map[string]func() int) {
+// output, exit status and crashes are the program's own. fixtures name the
+// testdata directories (with a gen.sh) whose committed x86-64 objects the
+// tests load by relative path: for another target they are rebuilt first
+// (see targetTestdata).
+func Main(m *testing.M, children map[string]func() int, fixtures ...string) {
 	for env, child := range children {
 		if os.Getenv(env) != "" {
 			os.Exit(child())
 		}
 	}
-	os.Exit(m.Run())
+	cleanup, err := targetTestdata(fixtures)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// ModuleDir returns the directory of gorc's module (for go build of its
+// commands, whatever the test's working directory).
+func ModuleDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Child returns a command re-running this test binary, with no tests and
 // with env (NAME=value) added to the environment: Main runs the child that
 // env names.
 func Child(env ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := TargetCommand(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
@@ -135,22 +153,17 @@ func Run(t testing.TB, cmd *exec.Cmd) Outcome {
 	return Outcome{Stdout: out.String(), Stderr: errb.String(), ExitCode: code}
 }
 
-// Native links objs with the system compiler driver (plus ldflags) and runs
+// Native links objs with the target's compiler driver (plus ldflags) and runs
 // the program with args: the reference every JIT'd run is compared with.
 func Native(t testing.TB, dir string, objs []string, ldflags []string, args ...string) Outcome {
 	t.Helper()
-	driver := "gcc"
-	for _, f := range ldflags {
-		if f == "-lstdc++" {
-			driver = "g++"
-		}
-	}
+	driver := targetCompiler(slices.Contains(ldflags, "-lstdc++"))
 	exe := filepath.Join(dir, "native.exe")
 	cmdArgs := append(append([]string{"-o", exe}, objs...), ldflags...)
 	if out, err := exec.Command(NeedTool(t, driver), cmdArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("native link %s: %v\n%s", strings.Join(cmdArgs, " "), err, out)
 	}
-	return Run(t, exec.Command(exe, args...))
+	return Run(t, TargetCommand(exe, args...))
 }
 
 // RSS returns the resident memory of this process in bytes (Linux's

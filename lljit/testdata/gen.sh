@@ -1,15 +1,15 @@
 #!/bin/sh
-# Regenerates the objects the examples and tests load. Needs gcc.
+# Regenerates the objects the examples and tests load. Needs gcc (or $CC).
 set -e
 cd "$(dirname "$0")"
 for f in answer libA libB user; do
-	gcc -c -O2 -fno-asynchronous-unwind-tables -o "$f.o" "$f.c"
+	"${CC:-gcc}" -c -O2 -fno-asynchronous-unwind-tables -o "$f.o" "$f.c"
 done
 # host.c reads a variable of the host program, which may be anywhere in the
 # address space: -fPIC makes the access go through the GOT (a 64-bit
 # pointer) instead of a 32-bit PC-relative displacement.
-gcc -c -O2 -fPIC -fno-asynchronous-unwind-tables -o host.o host.c
+"${CC:-gcc}" -c -O2 -fPIC -fno-asynchronous-unwind-tables -o host.o host.c
 # Typed calls, Go callbacks and Go data (gcc's default PIE code).
 for f in calls callback data init; do
-	gcc -c -O2 -o "$f.o" "$f.c"
+	"${CC:-gcc}" -c -O2 -o "$f.o" "$f.c"
 done
