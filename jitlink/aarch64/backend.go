@@ -42,44 +42,10 @@ func (be *Backend) AddDefaultPasses(g *jitlink.LinkGraph, cfg *jitlink.PassConfi
 }
 
 // defineGOTSymbol is a post-prune pass that defines the GOT base at the
-// start of the graph's GOT if anything refers to it, by name or through a
-// GOT-relative edge.
+// start of the graph's GOT if anything refers to it (DefineGOTBase).
 func (be *Backend) defineGOTSymbol(g *jitlink.LinkGraph) error {
-	var ext *jitlink.Symbol
-	for _, s := range g.ExternalSymbols() {
-		if s.Name() == GOTSymbolName {
-			ext = s
-			break
-		}
-	}
-	if ext == nil && !hasEdgeKind(g, Delta64FromGOT, GOTPageOffset15) {
-		return nil
-	}
-	sec := g.FindSection(GOTSectionName)
-	if sec == nil {
-		sec = g.CreateSection(GOTSectionName, jitlink.ProtRead)
-	}
-	// The GOT base is an empty block at original address 0: it sorts before
-	// every entry, and its page is the one GOTPageOffset15 counts from.
-	base := g.CreateContentBlock(sec, []byte{}, 0, 4096, 0)
-	if ext != nil {
-		g.MakeDefined(ext, base, 0, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
-		be.gotSym = ext
-	} else {
-		be.gotSym = g.AddDefinedSymbol(base, 0, GOTSymbolName, 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
+	if s := tableLayout.DefineGOTBase(g); s != nil {
+		be.gotSym = s
 	}
 	return nil
-}
-
-func hasEdgeKind(g *jitlink.LinkGraph, kinds ...jitlink.EdgeKind) bool {
-	for b := range g.Blocks() {
-		for _, e := range b.Edges() {
-			for _, k := range kinds {
-				if e.Kind == k {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

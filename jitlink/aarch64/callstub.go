@@ -88,11 +88,8 @@ func (Target) BlockStubs(g *jitlink.LinkGraph) func(b *jitlink.Block, callee *ji
 		}
 		got := tables.GOTEntry(callee)
 		c := b.MutableContent()
-		c = append(c, make([]byte, -len(c)&3)...)
-		off := uint64(len(c))
-		b.SetMutableContent(append(c, stubTemplates[:stubSize]...))
-		b.AddEdge(Page21, uint32(off), got, 0)
-		b.AddEdge(PageOffset12, uint32(off+stubLDROff), got, 0)
+		b.SetMutableContent(append(c, make([]byte, -len(c)&3)...))
+		off := tableLayout.AppendStub(b, got)
 		return g.AddAnonymousSymbol(b, off, stubSize, jitlink.Callable)
 	}
 }

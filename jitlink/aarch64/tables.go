@@ -2,7 +2,6 @@ package aarch64
 
 import (
 	"encoding/binary"
-	"slices"
 
 	"github.com/gorc-jit/gorc/jitlink"
 )
@@ -16,14 +15,6 @@ const (
 	GOTSymbolName = "_GLOBAL_OFFSET_TABLE_"
 )
 
-// GOT entries and stubs are packed into shared blocks, one symbol per entry,
-// as in the x86-64 package: a large object needs thousands of them.
-const (
-	gotEntrySize    = 8
-	stubSize        = 12
-	entriesPerBlock = 4096
-)
-
 // Instruction words of a stub, "adrp x16, entry; ldr x16, [x16, :lo12:entry];
 // br x16": it reaches its GOT entry anywhere within +-4 GiB, and the entry
 // holds a full 64-bit address, so a stub is also the veneer of a branch whose
@@ -33,146 +24,38 @@ const (
 	ldrX16X16  = 0xf9400210
 	brX16      = 0xd61f0200
 	stubLDROff = 4
+	stubSize   = 12
 )
 
-var (
-	nullPointers  = make([]byte, gotEntrySize*entriesPerBlock)
-	stubTemplates = func() []byte {
-		b := make([]byte, 0, stubSize*entriesPerBlock)
-		for range entriesPerBlock {
-			b = binary.LittleEndian.AppendUint32(b, adrpX16)
-			b = binary.LittleEndian.AppendUint32(b, ldrX16X16)
-			b = binary.LittleEndian.AppendUint32(b, brX16)
-		}
-		return b
-	}()
-)
+// tableLayout lays out AArch64 GOT entries (pointers, fixed up by a Pointer64
+// edge each) and stubs, whose ADRP and LDR are fixed up to the GOT entry.
+var tableLayout = jitlink.NewTableLayout(jitlink.TableLayout{
+	GOTSection:   GOTSectionName,
+	StubsSection: StubsSectionName,
+	GOTEdge:      Pointer64,
+	GOTAlign:     16,
+	Stub: binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(
+		binary.LittleEndian.AppendUint32(nil, adrpX16), ldrX16X16), brX16),
+	StubSymbolSize:   stubSize,
+	StubAlign:        4,
+	GOTSymbol:        GOTSymbolName,
+	GOTBaseAlign:     4096, // the page GOTPageOffset15 counts from
+	GOTRelativeEdges: []jitlink.EdgeKind{Delta64FromGOT, GOTPageOffset15},
+	StubEdges:        []jitlink.TableEdge{{Kind: Page21}, {Kind: PageOffset12, Offset: stubLDROff}},
+})
 
 // Tables creates GOT entries and PLT stubs for a graph, one of each per
 // target symbol.
-type Tables struct {
-	g       *jitlink.LinkGraph
-	gotSec  *jitlink.Section
-	stubSec *jitlink.Section
-	gotBlk  *jitlink.Block
-	stubBlk *jitlink.Block
-	index   map[*jitlink.Symbol]int32
-	entries []entry
-	hint    int
-}
-
-type entry struct{ got, stub *jitlink.Symbol }
+type Tables = jitlink.Tables
 
 // NewTables returns the table builder for g, reusing tables g already has.
 // sizeHint is the expected number of GOT entries (and of stubs).
-func NewTables(g *jitlink.LinkGraph, sizeHint int) *Tables {
-	t := &Tables{g: g, index: make(map[*jitlink.Symbol]int32, sizeHint), entries: make([]entry, 0, sizeHint), hint: sizeHint}
-	g.Reserve(2*sizeHint, 4, 0)
-	if t.gotSec = g.FindSection(GOTSectionName); t.gotSec != nil {
-		for _, s := range t.gotSec.Symbols() {
-			if tgt := TableTarget(s); tgt != nil {
-				t.entry(tgt).got = s
-			}
-		}
-	}
-	if t.stubSec = g.FindSection(StubsSectionName); t.stubSec != nil {
-		for _, s := range t.stubSec.Symbols() {
-			if tgt := TableTarget(TableTarget(s)); tgt != nil {
-				t.entry(tgt).stub = s
-			}
-		}
-	}
-	return t
-}
-
-func (t *Tables) entry(target *jitlink.Symbol) *entry {
-	i, ok := t.index[target]
-	if !ok {
-		i = int32(len(t.entries))
-		t.entries = append(t.entries, entry{})
-		t.index[target] = i
-	}
-	return &t.entries[i]
-}
+func NewTables(g *jitlink.LinkGraph, sizeHint int) *Tables { return tableLayout.NewTables(g, sizeHint) }
 
 // TableTarget returns what a GOT entry or stub symbol points at: the target
 // of the edge at the symbol's offset in its block (for a stub, its GOT
 // entry). It returns nil for anything else (and for nil).
-func TableTarget(s *jitlink.Symbol) *jitlink.Symbol {
-	if s == nil || s.Block() == nil {
-		return nil
-	}
-	edges := s.Block().Edges()
-	size := uint64(gotEntrySize)
-	if s.Block().Section().Name() == StubsSectionName {
-		size = stubSize / 2 // two edges per stub
-	}
-	want := s.Offset()
-	if i := int(want / size); i < len(edges) && uint64(edges[i].Offset) == want {
-		return edges[i].Target
-	}
-	for i := range edges {
-		if uint64(edges[i].Offset) == want {
-			return edges[i].Target
-		}
-	}
-	return nil
-}
-
-// slot appends one entry of size bytes to *cur (a block of sec), starting a
-// new block when it is full, and returns the block and the entry's offset.
-func (t *Tables) slot(sec *jitlink.Section, cur **jitlink.Block, template []byte, size uint64, align uint64) (*jitlink.Block, uint64) {
-	b := *cur
-	if b == nil || b.Size()+size > uint64(len(template)) {
-		// Original addresses keep blocks in creation order after the GOT
-		// base (address 0).
-		addr := uint64(len(sec.Blocks())+1) << 32
-		b = t.g.CreateContentBlock(sec, template[:0], addr, align, 0)
-		n := min(max(t.hint, 16), entriesPerBlock)
-		b.SetEdges(make([]jitlink.Edge, 0, n))
-		sec.GrowSymbols(n)
-		*cur = b
-	}
-	off := b.Size()
-	b.SetContent(template[:off+size])
-	return b, off
-}
-
-// GOTEntry returns the GOT entry for target, creating it if needed.
-func (t *Tables) GOTEntry(target *jitlink.Symbol) *jitlink.Symbol {
-	return t.gotEntry(t.entry(target), target)
-}
-
-func (t *Tables) gotEntry(e *entry, target *jitlink.Symbol) *jitlink.Symbol {
-	if e.got != nil {
-		return e.got
-	}
-	if t.gotSec == nil {
-		t.gotSec = t.g.CreateSection(GOTSectionName, jitlink.ProtRead)
-	}
-	b, off := t.slot(t.gotSec, &t.gotBlk, nullPointers, gotEntrySize, 16)
-	b.AddEdge(Pointer64, uint32(off), target, 0)
-	e.got = t.g.AddAnonymousSymbol(b, off, gotEntrySize, jitlink.Live)
-	return e.got
-}
-
-// Stub returns the PLT stub that jumps to target through its GOT entry,
-// creating both if needed.
-func (t *Tables) Stub(target *jitlink.Symbol) *jitlink.Symbol {
-	e := t.entry(target)
-	if e.stub != nil {
-		return e.stub
-	}
-	got := t.gotEntry(e, target)
-	if t.stubSec == nil {
-		t.stubSec = t.g.CreateSection(StubsSectionName, jitlink.ProtRead|jitlink.ProtExec)
-	}
-	b, off := t.slot(t.stubSec, &t.stubBlk, stubTemplates, stubSize, 4)
-	b.AddEdge(Page21, uint32(off), got, 0)
-	b.AddEdge(PageOffset12, uint32(off+stubLDROff), got, 0)
-	e.stub = t.g.AddAnonymousSymbol(b, off, stubSize, jitlink.Callable|jitlink.Live)
-	return e.stub
-}
+func TableTarget(s *jitlink.Symbol) *jitlink.Symbol { return tableLayout.TableTarget(s) }
 
 // needsStub reports whether a B/BL to s goes through a stub: s is outside
 // the graph (another JITDylib, a shared library, an absolute address), so
@@ -184,47 +67,29 @@ func needsStub(s *jitlink.Symbol) bool { return s.IsExternal() || s.IsAbsolute()
 // kinds to edges through GOT entries, and sends branches to symbols outside
 // the graph through PLT stubs.
 func BuildGOTAndStubs(g *jitlink.LinkGraph) error {
-	var t *Tables
-	for _, sec := range slices.Clone(g.Sections()) {
-		if sec.Name() == GOTSectionName || sec.Name() == StubsSectionName {
-			continue
-		}
-		for _, b := range sec.Blocks() {
-			edges := b.Edges()
-			for i := range edges {
-				e := &edges[i]
-				var kind jitlink.EdgeKind
-				switch e.Kind {
-				case RequestGOTAndTransformToPage21:
-					kind = Page21
-				case RequestGOTAndTransformToPageOffset12:
-					kind = PageOffset12
-				case RequestGOTAndTransformToGOTPageOffset15:
-					kind = GOTPageOffset15
-				case RequestGOTAndTransformToLDRLiteral19:
-					kind = LDRLiteral19
-				case RequestGOTAndTransformToDelta32:
-					kind = Delta32
-				case Branch26PCRel:
-					if !needsStub(e.Target) {
-						continue
-					}
-					kind = Branch26PCRelToStub
-				default:
-					continue
-				}
-				if t == nil {
-					t = NewTables(g, len(g.ExternalSymbols())+16)
-				}
-				if kind == Branch26PCRelToStub {
-					e.Kind, e.Target = kind, t.Stub(e.Target)
-				} else {
-					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
-				}
-			}
+	tableLayout.LowerTableEdges(g, lowerTableEdge)
+	return nil
+}
+
+// lowerTableEdge says what BuildGOTAndStubs makes of e.
+func lowerTableEdge(e *jitlink.Edge) (jitlink.EdgeKind, jitlink.TableUse) {
+	switch e.Kind {
+	case RequestGOTAndTransformToPage21:
+		return Page21, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToPageOffset12:
+		return PageOffset12, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToGOTPageOffset15:
+		return GOTPageOffset15, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToLDRLiteral19:
+		return LDRLiteral19, jitlink.ViaGOTEntry
+	case RequestGOTAndTransformToDelta32:
+		return Delta32, jitlink.ViaGOTEntry
+	case Branch26PCRel:
+		if needsStub(e.Target) {
+			return Branch26PCRelToStub, jitlink.ViaStub
 		}
 	}
-	return nil
+	return e.Kind, jitlink.NoTable
 }
 
 // OptimizeGOTAndStubs is a pre-fixup pass that sends branches straight to

@@ -35,21 +35,11 @@ func (t Target) NewLinkGraph(name string) *jitlink.LinkGraph {
 func (Target) PointerEdge() jitlink.EdgeKind { return Pointer64 }
 
 // GOTEntryTarget returns what a GOT entry points at.
-func (Target) GOTEntryTarget(s *jitlink.Symbol) *jitlink.Symbol {
-	if !s.IsDefined() || s.Block() == nil || s.Block().Section().Name() != GOTSectionName {
-		return nil
-	}
-	return TableTarget(s)
-}
+func (Target) GOTEntryTarget(s *jitlink.Symbol) *jitlink.Symbol { return tableLayout.GOTEntryTarget(s) }
 
 // StubTarget returns the function a PLT stub jumps to (through its GOT
 // entry).
-func (Target) StubTarget(s *jitlink.Symbol) *jitlink.Symbol {
-	if !s.IsDefined() || s.Block() == nil || s.Block().Section().Name() != StubsSectionName {
-		return nil
-	}
-	return TableTarget(TableTarget(s))
-}
+func (Target) StubTarget(s *jitlink.Symbol) *jitlink.Symbol { return tableLayout.StubTarget(s) }
 
 // AddTLSPasses installs BuildTLSEntries and LowerStaticTLS.
 func (Target) AddTLSPasses(cfg *jitlink.PassConfig, staticTPOff func(key uint64) (int64, bool)) {

@@ -3,6 +3,7 @@ package x86_64
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/gorc-jit/gorc/jitlink"
 )
@@ -87,11 +88,8 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 	}
 	var sec *jitlink.Section
 	pairs := make(map[key]*jitlink.Symbol)
-	var blocks []*jitlink.Block
-	for b := range g.Blocks() {
-		blocks = append(blocks, b)
-	}
-	for _, b := range blocks {
+	// Entries are new blocks, which the loop must not visit.
+	for _, b := range slices.Collect(g.Blocks()) {
 		edges := b.Edges()
 		for i := range edges {
 			e := &edges[i]
