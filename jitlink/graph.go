@@ -680,6 +680,16 @@ func (g *LinkGraph) DefinedSymbols() iter.Seq[*Symbol] {
 // slice.
 func (g *LinkGraph) ExternalSymbols() []*Symbol { return g.externals }
 
+// FindExternalSymbol returns the external symbol named name, or nil.
+func (g *LinkGraph) FindExternalSymbol(name string) *Symbol {
+	for _, s := range g.externals {
+		if s.Name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // AbsoluteSymbols returns the graph's absolute symbols. Do not modify the
 // slice.
 func (g *LinkGraph) AbsoluteSymbols() []*Symbol { return g.absolutes }

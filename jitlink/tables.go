@@ -223,13 +223,7 @@ func (t *Tables) Stub(target *Symbol) *Symbol {
 // name or an edge of one of the GOTRelativeEdges kinds. It returns the
 // symbol, or nil when nothing refers to it.
 func (l *TableLayout) DefineGOTBase(g *LinkGraph) *Symbol {
-	var ext *Symbol
-	for _, s := range g.ExternalSymbols() {
-		if s.Name() == l.GOTSymbol {
-			ext = s
-			break
-		}
-	}
+	ext := g.FindExternalSymbol(l.GOTSymbol)
 	if ext == nil && !hasEdgeKind(g, l.GOTRelativeEdges) {
 		return nil
 	}

@@ -214,12 +214,7 @@ func ensureResolvers(g *jitlink.LinkGraph) {
 	sec := g.CreateSection(tlsDescResolverSectionName, jitlink.ProtRead|jitlink.ProtExec)
 	b := g.CreateContentBlock(sec, staticTLSDescResolver, 0, 4, 0)
 	g.AddAnonymousSymbol(b, 0, uint64(len(staticTLSDescResolver)), jitlink.Callable|jitlink.Live)
-	var tlsGetAddr *jitlink.Symbol
-	for _, s := range g.ExternalSymbols() {
-		if s.Name() == "__tls_get_addr" {
-			tlsGetAddr = s
-		}
-	}
+	tlsGetAddr := g.FindExternalSymbol("__tls_get_addr")
 	if tlsGetAddr == nil {
 		tlsGetAddr = g.AddExternalSymbol("__tls_get_addr", 0, jitlink.Strong)
 	}

@@ -45,12 +45,7 @@ func (be *Backend) AddDefaultPasses(g *jitlink.LinkGraph, cfg *jitlink.PassConfi
 // GOTSymbolName if there is one, else a new one. Edges that are relative to
 // the GOT base target it; it is defined after the GOT is built.
 func GOTSymbol(g *jitlink.LinkGraph) *jitlink.Symbol {
-	for _, s := range g.ExternalSymbols() {
-		if s.Name() == GOTSymbolName {
-			return s
-		}
-	}
-	return g.AddExternalSymbol(GOTSymbolName, 0, jitlink.Strong)
+	return externalSymbol(g, GOTSymbolName)
 }
 
 // defineGOTSymbol is a post-prune pass that defines the GOT base at the

@@ -138,10 +138,8 @@ func inRange32(b *jitlink.Block, e *jitlink.Edge, addr uint64) bool {
 
 // externalSymbol returns g's external symbol name, adding it if needed.
 func externalSymbol(g *jitlink.LinkGraph, name string) *jitlink.Symbol {
-	for _, s := range g.ExternalSymbols() {
-		if s.Name() == name {
-			return s
-		}
+	if s := g.FindExternalSymbol(name); s != nil {
+		return s
 	}
 	return g.AddExternalSymbol(name, 0, jitlink.Strong)
 }
