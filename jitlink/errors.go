@@ -89,7 +89,7 @@ func NewFixupError(g *LinkGraph, b *Block, e *Edge, value int64, msg string) *Fi
 	sec := b.section
 	start, _ := sec.Range()
 	fe := &FixupError{
-		Graph:     g.name,
+		Graph:     g.SectionObject(sec),
 		Section:   sec.name,
 		Offset:    b.addr + uint64(e.Offset) - start,
 		FixupAddr: b.addr + uint64(e.Offset),

@@ -260,6 +260,7 @@ type Symbol struct {
 	autoHide  bool
 	weakRef   bool
 	removed   bool
+	common    bool
 	userFlags uint8
 }
 
@@ -334,6 +335,11 @@ func (s *Symbol) IsWeaklyReferenced() bool { return s.weakRef }
 // SetWeaklyReferenced marks an external symbol as a weak reference.
 func (s *Symbol) SetWeaklyReferenced(w bool) { s.weakRef = w }
 
+// IsCommon reports whether the symbol is a common (tentative) definition:
+// a weak zero-fill block of its own, which a larger common of the same
+// name replaces when graphs are merged.
+func (s *Symbol) IsCommon() bool { return s.common }
+
 // IsAutoHide reports whether a defined symbol may be hidden from other
 // dylibs once linked (e.g. Mach-O weak_def_can_be_hidden). Informational.
 func (s *Symbol) IsAutoHide() bool { return s.autoHide }
@@ -368,6 +374,9 @@ type Section struct {
 	symbols  []*Symbol
 	index    int32 // position in graph.sections
 	tls      bool
+	// object names the object the section came from when it differs from
+	// the graph's name (a section of a merged graph, see MergeGraphs).
+	object string
 }
 
 // String names the section and its protection, e.g. ".text (R-X)".
@@ -576,7 +585,28 @@ func (g *LinkGraph) CreateSection(name string, prot MemProt) *Section {
 	return s
 }
 
-// FindSection returns the section with the given name, or nil.
+// SectionObject returns the name of the object sec came from, for
+// diagnostics: the graph's name, or in a merged graph the member's.
+func (g *LinkGraph) SectionObject(sec *Section) string {
+	if sec.object != "" {
+		return sec.object
+	}
+	return g.name
+}
+
+// SectionsNamed iterates over the sections with the given name: a merged
+// graph keeps one per member that had it (see MergeGraphs).
+func (g *LinkGraph) SectionsNamed(name string) iter.Seq[*Section] {
+	return func(yield func(*Section) bool) {
+		for _, s := range g.sections {
+			if s.name == name && !yield(s) {
+				return
+			}
+		}
+	}
+}
+
+// FindSection returns the (first) section with the given name, or nil.
 func (g *LinkGraph) FindSection(name string) *Section {
 	for _, s := range g.sections {
 		if s.name == name {
@@ -767,7 +797,9 @@ func (g *LinkGraph) AddAnonymousSymbol(b *Block, offset, size uint64, attrs Symb
 // definition and a weak symbol naming it.
 func (g *LinkGraph) AddCommonSymbol(name string, sc Scope, sec *Section, addr, size, align uint64, attrs SymbolAttrs) *Symbol {
 	b := g.CreateZeroFillBlock(sec, size, addr, align, 0)
-	return g.AddDefinedSymbol(b, 0, name, size, Weak, sc, attrs)
+	s := g.AddDefinedSymbol(b, 0, name, size, Weak, sc, attrs)
+	s.common = true
+	return s
 }
 
 func (s *Symbol) setAttrs(a SymbolAttrs) {
@@ -781,7 +813,7 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 		return
 	}
 	g.detach(s)
-	s.removed = false
+	s.removed, s.common = false, false
 	a := g.newAddressable()
 	s.base, s.offset, s.kind = a, 0, external
 	s.scope = ScopeDefault
@@ -793,7 +825,7 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 // with attrs (replacing any it had).
 func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Linkage, sc Scope, attrs SymbolAttrs) {
 	g.detach(s)
-	s.removed = false
+	s.removed, s.common = false, false
 	s.base, s.offset, s.size, s.kind = &b.Addressable, offset, size, inBlock
 	s.linkage, s.scope, s.weakRef = l, sc, false
 	s.setAttrs(attrs)
@@ -803,7 +835,7 @@ func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Link
 // MakeAbsolute turns an external or defined symbol into an absolute one.
 func (g *LinkGraph) MakeAbsolute(s *Symbol, addr uint64) {
 	g.detach(s)
-	s.removed = false
+	s.removed, s.common = false, false
 	a := g.newAddressable()
 	a.addr, a.defined = addr, true
 	s.base, s.offset, s.kind = a, 0, absolute

@@ -22,8 +22,14 @@ type Interface struct {
 	// Locals names the object's named local definitions (static functions
 	// and data), which some tools promote.
 	Locals []string
+	// HasTLS reports thread-local data: it forms one TLS module per
+	// linked graph, so such an object is not merged with others.
+	HasTLS bool
 	// Undefined names the symbols the object refers to but does not define.
 	Undefined []string
+	// WeakUndefined are the names of Undefined that are weak references:
+	// the object links without a definition of them.
+	WeakUndefined []string
 	// ExecutableStack reports that the object's code runs only on an
 	// executable stack (ELF: an executable .note.GNU-stack, as gcc emits
 	// for trampolines of nested functions).

@@ -2,10 +2,12 @@ package orc
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
@@ -149,21 +151,99 @@ func (g *StaticLibraryGenerator) member(name string) (int, bool) {
 	return i, ok
 }
 
-// TryToGenerate adds the members that define any of the names.
+// TryToGenerate adds the members that define any of the names. With a
+// layer that links sets of objects (ObjectSetLayer) it adds them, and the
+// members they need in turn, as one unit, as a static linker pulls members
+// (see closure).
 func (g *StaticLibraryGenerator) TryToGenerate(jd *JITDylib, names LookupSet) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	members := g.ar.Members()
-	for _, n := range names {
-		i, ok := g.member(n.Name.String())
-		if !ok || g.loaded[i] {
-			continue
+	set, ok := g.layer.(ObjectSetLayer)
+	if !ok {
+		for _, n := range names {
+			i, ok := g.member(n.Name.String())
+			if !ok || g.loaded[i] {
+				continue
+			}
+			g.loaded[i] = true
+			m := members[i]
+			if err := g.layer.AddWithTracker(jd.DefaultResourceTracker(), g.ar.MemberName(m), m.Data); err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	objs, err := g.closure(jd, names)
+	if err != nil || len(objs) == 0 {
+		return err
+	}
+	name := g.ar.Name()
+	if len(objs) == 1 {
+		name = objs[0].Name
+	}
+	return set.AddObjects(jd.DefaultResourceTracker(), name, objs)
+}
+
+// closure returns the members that define the names and, transitively,
+// the members that define what those need and neither jd nor a member
+// already pulled defines: the members a static link pulls for the names.
+// Weak references pull nothing, and names the archive does not define
+// are left to the link's own lookup (other JITDylibs, other generators).
+func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Object, error) {
+	members := g.ar.Members()
+	var objs []Object
+	defined := make(map[string]bool)
+	var wanted []string
+	pull := func(i int) error {
 		g.loaded[i] = true
 		m := members[i]
-		if err := g.layer.AddWithTracker(jd.DefaultResourceTracker(), g.ar.MemberName(m), m.Data); err != nil {
+		name := g.ar.MemberName(m)
+		iface, err := object.ReadInterface(name, m.Data)
+		if err != nil {
 			return err
 		}
+		objs = append(objs, Object{Name: name, Data: m.Data, Interface: iface})
+		for _, s := range iface.Symbols {
+			defined[s.Name] = true
+		}
+		for _, u := range iface.Undefined {
+			if !defined[u] && !slices.Contains(iface.WeakUndefined, u) {
+				wanted = append(wanted, u)
+			}
+		}
+		return nil
 	}
-	return nil
+	for _, n := range names {
+		if i, ok := g.member(n.Name.String()); ok && !g.loaded[i] {
+			if err := pull(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for len(wanted) > 0 {
+		// Of the names still wanted, those the archive defines in a
+		// member not pulled yet and jd does not define pull it.
+		var cands []string
+		var idx []int
+		for _, u := range wanted {
+			if defined[u] {
+				continue
+			}
+			if i, ok := g.member(u); ok && !g.loaded[i] {
+				cands = append(cands, u)
+				idx = append(idx, i)
+			}
+		}
+		wanted = wanted[:0]
+		missing := jd.undefinedOf(cands)
+		for k, i := range idx {
+			if missing[k] && !defined[cands[k]] && !g.loaded[i] {
+				if err := pull(i); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return objs, nil
 }

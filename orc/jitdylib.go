@@ -348,6 +348,25 @@ func (jd *JITDylib) checkDuplicates(syms SymbolMap) error {
 	return nil
 }
 
+// undefinedOf reports, for each of names, whether jd has no definition of
+// it (for generators, which run without the session locked).
+func (jd *JITDylib) undefinedOf(names []string) []bool {
+	out := make([]bool, len(names))
+	if len(names) == 0 {
+		return out
+	}
+	interned := make([]Name, len(names))
+	for i, n := range names {
+		interned[i] = Intern(n)
+	}
+	jd.es.mu.Lock()
+	defer jd.es.mu.Unlock()
+	for i, n := range interned {
+		out[i] = !jd.defines(n)
+	}
+	return out
+}
+
 // SymbolState returns the state of name in jd, and whether jd defines it.
 func (jd *JITDylib) SymbolState(name Name) (SymbolState, bool) {
 	jd.es.mu.Lock()

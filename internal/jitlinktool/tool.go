@@ -409,7 +409,7 @@ func (p farExternals) ModifyPassConfig(mr *orc.MaterializationResponsibility, g 
 // linkStats counts the objects added and linked (-show-stats).
 type linkStats struct {
 	orc.PluginBase
-	inputs, linked atomic.Int64
+	inputs, linked, graphs atomic.Int64
 }
 
 func (s *linkStats) added() {
@@ -419,16 +419,26 @@ func (s *linkStats) added() {
 }
 
 // ModifyPassConfig counts links of objects: graphs the tool and the
-// platform build themselves have names in angle brackets.
+// platform build themselves have names in angle brackets. A graph of
+// archive members linked together counts each member.
 func (s *linkStats) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	if !strings.HasPrefix(g.Name(), "<") {
-		s.linked.Add(1)
+	if strings.HasPrefix(g.Name(), "<") {
+		return nil
 	}
+	objs := map[string]bool{g.Name(): true}
+	for _, sec := range g.Sections() {
+		objs[g.SectionObject(sec)] = true
+	}
+	if len(objs) > 1 {
+		delete(objs, g.Name())
+	}
+	s.linked.Add(int64(len(objs)))
+	s.graphs.Add(1)
 	return nil
 }
 
 func (s *linkStats) print(w io.Writer) {
-	fmt.Fprintf(w, "objects linked: %d (inputs %d, the rest archive members)\n", s.linked.Load(), s.inputs.Load())
+	fmt.Fprintf(w, "objects linked: %d in %d graphs (inputs %d, the rest archive members)\n", s.linked.Load(), s.graphs.Load(), s.inputs.Load())
 }
 
 // noEHFrames hides the unwinder registration functions from the platform.

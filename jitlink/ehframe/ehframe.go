@@ -28,18 +28,17 @@ type Kinds struct {
 // (ELF objects always have one).
 func SplitAndFix(section string, k Kinds) jitlink.Pass {
 	return func(g *jitlink.LinkGraph) error {
-		sec := g.FindSection(section)
-		if sec == nil {
-			return nil
-		}
-		blocks := slices.Clone(sec.Blocks())
-		for _, b := range blocks {
-			recs, err := split(g, sec, b)
-			if err != nil {
-				return err
-			}
-			if err := fix(g, sec, recs, k); err != nil {
-				return err
+		// A merged graph has one such section per object.
+		for sec := range g.SectionsNamed(section) {
+			blocks := slices.Clone(sec.Blocks())
+			for _, b := range blocks {
+				recs, err := split(g, sec, b)
+				if err != nil {
+					return err
+				}
+				if err := fix(g, sec, recs, k); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -55,7 +54,7 @@ type record struct {
 }
 
 func malformed(g *jitlink.LinkGraph, sec *jitlink.Section, off uint64, format string, args ...any) error {
-	return &jitlink.MalformedError{File: g.Name(), Section: sec.Name(), Offset: int64(off), Msg: fmt.Sprintf(format, args...)}
+	return &jitlink.MalformedError{File: g.SectionObject(sec), Section: sec.Name(), Offset: int64(off), Msg: fmt.Sprintf(format, args...)}
 }
 
 // recordHeader reads the length of the record at off and returns the sizes
@@ -227,13 +226,17 @@ func fix(g *jitlink.LinkGraph, sec *jitlink.Section, recs []record, k Kinds) err
 // as libgcc's __register_frame) stop at its end.
 func AddNullTerminator(section string) jitlink.Pass {
 	return func(g *jitlink.LinkGraph) error {
-		sec := g.FindSection(section)
-		if sec == nil || len(sec.Blocks()) == 0 {
-			return nil
+		var secs []*jitlink.Section
+		for sec := range g.SectionsNamed(section) {
+			if len(sec.Blocks()) > 0 {
+				secs = append(secs, sec)
+			}
 		}
-		_, end := sec.Range()
-		b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
-		g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
+		for _, sec := range secs {
+			_, end := sec.Range()
+			b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
+			g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
+		}
 		return nil
 	}
 }

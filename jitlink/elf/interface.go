@@ -20,8 +20,9 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 	}
 	iface := &jitlink.Interface{}
 	for i := range f.sections {
-		if ok, _ := b.loadable(i); ok && IsInitSection(f.sections[i].name) {
-			iface.HasInitializers = true
+		if ok, _ := b.loadable(i); ok {
+			iface.HasInitializers = iface.HasInitializers || IsInitSection(f.sections[i].name)
+			iface.HasTLS = iface.HasTLS || f.sections[i].flags&elf.SHF_TLS != 0
 		}
 		if s := &f.sections[i]; s.name == ".note.GNU-stack" && s.flags&elf.SHF_EXECINSTR != 0 {
 			iface.ExecutableStack = true
@@ -36,6 +37,9 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 		if shndx == uint32(elf.SHN_UNDEF) {
 			if s, err := f.sym(i); err == nil && s.name != "" && s.isUndefined() {
 				iface.Undefined = append(iface.Undefined, s.name)
+				if s.bind() == elf.STB_WEAK {
+					iface.WeakUndefined = append(iface.WeakUndefined, s.name)
+				}
 			}
 			continue
 		}

@@ -91,7 +91,7 @@ func (f FarExternals) Passes() (postPrune, preFixup jitlink.Pass) {
 					e.Target = ft.stub
 				default:
 					errs = append(errs, fmt.Errorf("%s: %s reference to %s (at %#x, a shared library's variable) from code built without -fPIC is out of range of JIT'd memory below 2 GiB, and the variable cannot be copied as a native link would: compile with -fPIC or -fPIE",
-						g.Name(), KindName(e.Kind), e.Target.Name(), e.Target.Address()))
+						g.SectionObject(b.Section()), KindName(e.Kind), e.Target.Name(), e.Target.Address()))
 					delete(targets, e.Target) // one error per symbol
 				}
 			}

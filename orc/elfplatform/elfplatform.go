@@ -283,15 +283,20 @@ var le = binary.LittleEndian
 // addEHFrameActions registers the graph's .eh_frame (null-terminated by a
 // pass) with the unwinder while its memory is finalized.
 func (p *Platform) addEHFrameActions(g *jitlink.LinkGraph) error {
-	sec := g.FindSection(".eh_frame")
-	if sec == nil || len(sec.Blocks()) == 0 || p.regEH == 0 {
+	if p.regEH == 0 {
 		return nil
 	}
-	start, end := sec.Range()
-	args := le.AppendUint64(le.AppendUint64(nil, start), end)
-	g.AllocActions = append(g.AllocActions, jitlink.AllocAction{
-		Finalize: jitlink.WrapperCall{Fn: p.regEH, Args: args},
-		Dealloc:  jitlink.WrapperCall{Fn: p.deregEH, Args: args},
-	})
+	// A merged graph has one null-terminated .eh_frame per object.
+	for sec := range g.SectionsNamed(".eh_frame") {
+		if len(sec.Blocks()) == 0 {
+			continue
+		}
+		start, end := sec.Range()
+		args := le.AppendUint64(le.AppendUint64(nil, start), end)
+		g.AllocActions = append(g.AllocActions, jitlink.AllocAction{
+			Finalize: jitlink.WrapperCall{Fn: p.regEH, Args: args},
+			Dealloc:  jitlink.WrapperCall{Fn: p.deregEH, Args: args},
+		})
+	}
 	return nil
 }

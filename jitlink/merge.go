@@ -1,0 +1,181 @@
+package jitlink
+
+import (
+	"errors"
+	"fmt"
+)
+
+// DuplicateSymbolError reports two strong definitions of one name in
+// objects linked together.
+type DuplicateSymbolError struct {
+	Name          string
+	First, Second string // the objects that define it
+}
+
+func (e *DuplicateSymbolError) Error() string {
+	return fmt.Sprintf("duplicate definition of symbol %s in %s and %s", e.Name, e.First, e.Second)
+}
+
+// MergeGraphs links several graphs as one, as a static linker combines
+// the objects it pulls from an archive: the result holds every section of
+// every graph and resolves their non-local names among themselves.
+//
+//   - A name defined in one graph and external in another becomes a
+//     reference to the definition; externals of the same name become one
+//     (a weak reference only if every reference was weak).
+//   - Of several definitions of a name, a strong one beats weak ones, the
+//     first weak one wins among weak ones, and common symbols grow to the
+//     largest size and alignment among them; two strong definitions are a
+//     *DuplicateSymbolError naming both objects.
+//   - Local symbols never merge; sections are not shared either, so that
+//     each keeps its own layout order and names its object in diagnostics
+//     (see SectionObject).
+//
+// The result reuses the first graph (its backend links the merged graph)
+// and is named name; the graphs must not be used afterwards. All must be
+// for the same target.
+func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
+	if len(graphs) == 0 {
+		return nil, errors.New("jitlink: no graphs to merge")
+	}
+	g := graphs[0]
+	for _, o := range graphs[1:] {
+		if o.triple != g.triple {
+			return nil, fmt.Errorf("%s: target %s differs from %s's (%s)", o.name, o.triple, g.name, g.triple)
+		}
+	}
+
+	type def struct {
+		sym *Symbol
+		obj string
+	}
+	winners := make(map[string]def)
+	var losers []*Symbol
+	consider := func(s *Symbol, obj string) error {
+		if !isExport(s) {
+			return nil
+		}
+		w, ok := winners[s.name]
+		switch {
+		case !ok:
+			winners[s.name] = def{s, obj}
+		case w.sym.linkage == Strong && s.linkage == Strong:
+			return &DuplicateSymbolError{Name: s.name, First: w.obj, Second: obj}
+		case w.sym.linkage == Weak && s.linkage == Strong:
+			losers = append(losers, w.sym)
+			winners[s.name] = def{s, obj}
+		default:
+			if w.sym.common && s.common {
+				growCommon(w.sym, s)
+			}
+			losers = append(losers, s)
+		}
+		return nil
+	}
+	for _, o := range graphs {
+		for _, sec := range o.sections {
+			if sec.object == "" {
+				sec.object = o.name
+			}
+			for _, s := range sec.symbols {
+				if err := consider(s, sec.object); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, s := range o.absolutes {
+			if err := consider(s, o.name); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// forward maps every symbol that goes away to the one that stands for
+	// it; edges to it are retargeted below.
+	forward := make(map[*Symbol]*Symbol, len(losers))
+	for _, s := range losers {
+		forward[s] = winners[s.name].sym
+	}
+	kept := make(map[string]*Symbol)
+	var externals, absolutes []*Symbol
+	for _, o := range graphs {
+		for _, e := range o.externals {
+			if w, ok := winners[e.name]; ok {
+				forward[e] = w.sym
+			} else if k := kept[e.name]; k != nil {
+				forward[e] = k
+				if !e.weakRef {
+					k.weakRef, k.linkage = false, Strong
+				}
+			} else {
+				kept[e.name] = e
+				externals = append(externals, e)
+				continue
+			}
+			e.removed = true
+		}
+		for _, s := range o.absolutes {
+			if _, lost := forward[s]; lost {
+				s.removed = true
+			} else {
+				absolutes = append(absolutes, s)
+			}
+		}
+	}
+	for _, s := range losers {
+		if s.kind == inBlock {
+			removeFrom(&s.base.block.section.symbols, s)
+		}
+	}
+
+	ordinal := 0
+	for _, sec := range g.sections {
+		ordinal = max(ordinal, sec.ordinal+1)
+	}
+	for _, o := range graphs[1:] {
+		base := ordinal
+		for _, sec := range o.sections {
+			sec.index = int32(len(g.sections))
+			sec.ordinal += base
+			ordinal = max(ordinal, sec.ordinal+1)
+			g.sections = append(g.sections, sec)
+		}
+		g.AllocActions = append(g.AllocActions, o.AllocActions...)
+	}
+	g.externals, g.absolutes = g.externals[:0], g.absolutes[:0]
+	for _, s := range externals {
+		addTo(&g.externals, s)
+	}
+	for _, s := range absolutes {
+		addTo(&g.absolutes, s)
+	}
+	if len(forward) > 0 {
+		for _, sec := range g.sections {
+			for _, b := range sec.blocks {
+				for i := range b.edges {
+					if t := b.edges[i].Target; t.removed {
+						if f := forward[t]; f != nil {
+							b.edges[i].Target = f
+						}
+					}
+				}
+			}
+		}
+	}
+	g.name = name
+	return g, nil
+}
+
+// growCommon makes common symbol w as large and as aligned as common
+// symbol s, which loses to it.
+func growCommon(w, s *Symbol) {
+	wb, sb := w.base.block, s.base.block
+	if s.size > w.size {
+		w.size = s.size
+		wb.size = max(wb.size, s.size)
+	}
+	if sb.align > wb.align {
+		wb.align = sb.align
+		wb.alignOffset = 0
+	}
+}

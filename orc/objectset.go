@@ -1,0 +1,176 @@
+package orc
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/object"
+)
+
+// Object is a relocatable object to add to a JITDylib.
+type Object struct {
+	Name string
+	Data []byte
+	// Interface is the object's interface if the caller has read it
+	// already (object.ReadInterface), else nil.
+	Interface *jitlink.Interface
+}
+
+// ObjectSetLayer is an ObjectLayer that can also add several objects as
+// one unit, linked together (ObjectLinkingLayer).
+type ObjectSetLayer interface {
+	ObjectLayer
+	AddObjects(rt *ResourceTracker, name string, objs []Object) error
+}
+
+// AddObjects adds objects owned by rt as one unit named name: looking up
+// any of their symbols links them all, as one graph (jitlink.MergeGraphs),
+// with one allocation, one lookup of their externals and one finalization.
+// A static library generator adds the archive members one lookup needs
+// this way; their interfaces combine as if they were added one by one
+// (strong beats weak, the first weak definition wins) except that two
+// strong definitions are an error naming both objects.
+//
+// An object stays a unit of its own, as Add would make it, when it has
+// thread-local data (a linked graph is one TLS module), or for all objects
+// when a plugin must see each object's bytes (an ObjectPlugin, such as a
+// debugger's).
+func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs []Object) error {
+	perObject := false
+	for _, p := range l.pluginList() {
+		if _, ok := p.(ObjectPlugin); ok {
+			perObject = true
+		}
+	}
+	epc := l.es.ExecutorProcessControl()
+	var set []Object
+	for _, o := range objs {
+		if o.Interface == nil {
+			iface, err := object.ReadInterface(o.Name, o.Data)
+			if err != nil {
+				return err
+			}
+			o.Interface = iface
+		}
+		if perObject || o.Interface.HasTLS {
+			if err := l.AddWithInterface(rt, o.Name, o.Data, InterfaceFlags(o.Interface), o.Interface.HasInitializers); err != nil {
+				return err
+			}
+			continue
+		}
+		if epc != nil {
+			if err := object.CheckArch(o.Name, o.Data, epc.TargetTriple()); err != nil {
+				return err
+			}
+		}
+		set = append(set, o)
+	}
+	switch len(set) {
+	case 0:
+		return nil
+	case 1:
+		o := set[0]
+		return l.AddWithInterface(rt, o.Name, o.Data, InterfaceFlags(o.Interface), o.Interface.HasInitializers)
+	}
+	flags, inits, err := setInterface(set)
+	if err != nil {
+		return err
+	}
+	u := &setUnit{layer: l, name: name, objs: set, symbols: flags}
+	if inits {
+		u.initSym = l.NewInitSymbol(name)
+		flags[u.initSym] = 0
+	}
+	return rt.jd.DefineWithTracker(u, rt)
+}
+
+// setInterface combines the objects' interfaces as JITDylib.Define would
+// if they were added one by one, and as jitlink.MergeGraphs resolves their
+// definitions.
+func setInterface(objs []Object) (SymbolFlagsMap, bool, error) {
+	n := 0
+	for _, o := range objs {
+		n += len(o.Interface.Symbols)
+	}
+	flags := make(SymbolFlagsMap, n+1)
+	owner := make(map[Name]int, n)
+	inits := false
+	for i, o := range objs {
+		inits = inits || o.Interface.HasInitializers
+		for _, s := range o.Interface.Symbols {
+			name := Intern(s.Name)
+			f := interfaceFlags(s)
+			old, ok := flags[name]
+			switch {
+			case !ok, old&Weak != 0 && f&Weak == 0:
+				flags[name], owner[name] = f, i
+			case old&Weak == 0 && f&Weak == 0:
+				return nil, false, &jitlink.DuplicateSymbolError{Name: s.Name, First: objs[owner[name]].Name, Second: o.Name}
+			}
+		}
+	}
+	return flags, inits, nil
+}
+
+// setUnit is a set of objects added with AddObjects and not yet linked.
+type setUnit struct {
+	layer   *ObjectLinkingLayer
+	name    string
+	objs    []Object
+	symbols SymbolFlagsMap
+	initSym Name
+}
+
+func (u *setUnit) Name() string                 { return u.name }
+func (u *setUnit) Symbols() SymbolFlagsMap      { return u.symbols }
+func (u *setUnit) InitSymbol() Name             { return u.initSym }
+func (u *setUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
+
+func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
+	graphs, err := buildGraphs(u.objs)
+	if err != nil {
+		mr.FailMaterialization(err)
+		return
+	}
+	g, err := jitlink.MergeGraphs(u.name, graphs)
+	if err != nil {
+		mr.FailMaterialization(err)
+		return
+	}
+	u.layer.Emit(mr, g)
+}
+
+// buildGraphs builds the objects' graphs, on as many goroutines as may
+// run at once (building is independent per object and most of a large
+// set's cost). The first failure in object order is returned.
+func buildGraphs(objs []Object) ([]*jitlink.LinkGraph, error) {
+	graphs := make([]*jitlink.LinkGraph, len(objs))
+	errs := make([]error, len(objs))
+	build := func(i int) { graphs[i], errs[i] = object.NewLinkGraph(objs[i].Name, objs[i].Data) }
+	// A goroutine pays for itself only over a few objects.
+	workers := min(runtime.GOMAXPROCS(0), len(objs)/4)
+	if workers <= 1 {
+		for i := range objs {
+			build(i)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
+					build(i)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return graphs, nil
+}
