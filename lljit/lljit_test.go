@@ -128,6 +128,13 @@ func (p *pluginLog) add(s string) {
 
 func (p *pluginLog) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
 	p.add("modify " + filepath.Base(g.Name()))
+	objs := map[string]bool{}
+	for _, sec := range g.Sections() {
+		if o := filepath.Base(g.SectionObject(sec)); !objs[o] {
+			objs[o] = true
+			p.add("object " + o)
+		}
+	}
 	cfg.PostPrune = append(cfg.PostPrune, func(g *jitlink.LinkGraph) error {
 		p.add("pass " + filepath.Base(g.Name()))
 		if strings.Contains(g.Name(), "fail") {
@@ -226,15 +233,22 @@ func TestStaticLibraryLoadsOnlyWhatIsNeeded(t *testing.T) {
 	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 42 {
 		t.Fatalf("m1() = %d", r)
 	}
-	var linked []string
+	var linked, graphs []string
 	for _, l := range log.log {
-		if s, ok := strings.CutPrefix(l, "modify "); ok {
+		if s, ok := strings.CutPrefix(l, "object "); ok {
 			linked = append(linked, s)
+		}
+		if s, ok := strings.CutPrefix(l, "modify "); ok {
+			graphs = append(graphs, s)
 		}
 	}
 	slices.Sort(linked)
 	if !slices.Equal(linked, []string{"libm123.a(m1.o)", "libm123.a(m2.o)"}) {
 		t.Fatalf("linked %q, want m1.o and m2.o only", linked)
+	}
+	// The members one lookup needs are linked together, as one graph.
+	if !slices.Equal(graphs, []string{"libm123.a"}) {
+		t.Fatalf("linked graphs %q, want one for both members", graphs)
 	}
 	if _, ok := j.MainJITDylib().SymbolState(orc.Intern("m3")); ok {
 		t.Fatal("m3.o was added although nothing needs it")
