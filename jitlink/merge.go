@@ -49,7 +49,14 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		sym *Symbol
 		obj string
 	}
-	winners := make(map[string]def)
+	n := 0
+	for _, o := range graphs {
+		for _, sec := range o.sections {
+			n += len(sec.symbols)
+		}
+		n += len(o.absolutes)
+	}
+	winners := make(map[string]def, n/2)
 	var losers []*Symbol
 	consider := func(s *Symbol, obj string) error {
 		if !isExport(s) {
@@ -90,20 +97,25 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		}
 	}
 
-	// forward maps every symbol that goes away to the one that stands for
-	// it; edges to it are retargeted below.
-	forward := make(map[*Symbol]*Symbol, len(losers))
+	// Every symbol that goes away is marked removed and forwarded to the
+	// one that stands for it: losing definitions through lost, externals
+	// through their graph's slice (by their index in its list, which is
+	// left as it was).
+	lost := make(map[*Symbol]*Symbol, len(losers))
 	for _, s := range losers {
-		forward[s] = winners[s.name].sym
+		lost[s] = winners[s.name].sym
+		s.removed = true
 	}
 	kept := make(map[string]*Symbol)
 	var externals, absolutes []*Symbol
-	for _, o := range graphs {
-		for _, e := range o.externals {
+	fwd := make([][]*Symbol, len(graphs))
+	for i, o := range graphs {
+		fwd[i] = make([]*Symbol, len(o.externals))
+		for j, e := range o.externals {
 			if w, ok := winners[e.name]; ok {
-				forward[e] = w.sym
+				fwd[i][j] = w.sym
 			} else if k := kept[e.name]; k != nil {
-				forward[e] = k
+				fwd[i][j] = k
 				if !e.weakRef {
 					k.weakRef, k.linkage = false, Strong
 				}
@@ -115,10 +127,25 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			e.removed = true
 		}
 		for _, s := range o.absolutes {
-			if _, lost := forward[s]; lost {
-				s.removed = true
-			} else {
+			if !s.removed {
 				absolutes = append(absolutes, s)
+			}
+		}
+	}
+	for i, o := range graphs {
+		for _, sec := range o.sections {
+			for _, b := range sec.blocks {
+				for k := range b.edges {
+					t := b.edges[k].Target
+					if !t.removed {
+						continue
+					}
+					if t.kind == external {
+						b.edges[k].Target = fwd[i][t.index]
+					} else if f := lost[t]; f != nil {
+						b.edges[k].Target = f
+					}
+				}
 			}
 		}
 	}
@@ -148,19 +175,6 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	}
 	for _, s := range absolutes {
 		addTo(&g.absolutes, s)
-	}
-	if len(forward) > 0 {
-		for _, sec := range g.sections {
-			for _, b := range sec.blocks {
-				for i := range b.edges {
-					if t := b.edges[i].Target; t.removed {
-						if f := forward[t]; f != nil {
-							b.edges[i].Target = f
-						}
-					}
-				}
-			}
-		}
 	}
 	g.name = name
 	return g, nil

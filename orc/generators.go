@@ -194,54 +194,55 @@ func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Objec
 	members := g.ar.Members()
 	var objs []Object
 	defined := make(map[string]bool)
-	var wanted []string
-	pull := func(i int) error {
-		g.loaded[i] = true
-		m := members[i]
-		name := g.ar.MemberName(m)
-		iface, err := object.ReadInterface(name, m.Data)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, Object{Name: name, Data: m.Data, Interface: iface})
-		for _, s := range iface.Symbols {
-			defined[s.Name] = true
-		}
-		for _, u := range iface.Undefined {
-			if !defined[u] && !slices.Contains(iface.WeakUndefined, u) {
-				wanted = append(wanted, u)
-			}
-		}
-		return nil
-	}
+	var pull []int
 	for _, n := range names {
 		if i, ok := g.member(n.Name.String()); ok && !g.loaded[i] {
-			if err := pull(i); err != nil {
+			g.loaded[i] = true
+			pull = append(pull, i)
+		}
+	}
+	// Breadth first: each round reads the interfaces of the members the
+	// last one found (in parallel, as reading is independent), then finds
+	// the members their references pull.
+	for len(pull) > 0 {
+		round := make([]Object, len(pull))
+		errs := make([]error, len(pull))
+		forEach(len(pull), func(k int) {
+			m := members[pull[k]]
+			name := g.ar.MemberName(m)
+			round[k] = Object{Name: name, Data: m.Data}
+			round[k].Interface, errs[k] = object.ReadInterface(name, m.Data)
+		})
+		for _, err := range errs {
+			if err != nil {
 				return nil, err
 			}
 		}
-	}
-	for len(wanted) > 0 {
-		// Of the names still wanted, those the archive defines in a
-		// member not pulled yet and jd does not define pull it.
-		var cands []string
-		var idx []int
-		for _, u := range wanted {
-			if defined[u] {
-				continue
-			}
-			if i, ok := g.member(u); ok && !g.loaded[i] {
-				cands = append(cands, u)
-				idx = append(idx, i)
+		for _, o := range round {
+			for _, s := range o.Interface.Symbols {
+				defined[s.Name] = true
 			}
 		}
-		wanted = wanted[:0]
+		var cands []string
+		var idx []int
+		for _, o := range round {
+			for _, u := range o.Interface.Undefined {
+				if defined[u] || slices.Contains(o.Interface.WeakUndefined, u) {
+					continue
+				}
+				if i, ok := g.member(u); ok && !g.loaded[i] {
+					cands = append(cands, u)
+					idx = append(idx, i)
+				}
+			}
+		}
+		objs = append(objs, round...)
+		pull = pull[:0]
 		missing := jd.undefinedOf(cands)
 		for k, i := range idx {
-			if missing[k] && !defined[cands[k]] && !g.loaded[i] {
-				if err := pull(i); err != nil {
-					return nil, err
-				}
+			if missing[k] && !g.loaded[i] {
+				g.loaded[i] = true
+				pull = append(pull, i)
 			}
 		}
 	}

@@ -142,35 +142,39 @@ func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
 	u.layer.Emit(mr, g)
 }
 
-// buildGraphs builds the objects' graphs, on as many goroutines as may
-// run at once (building is independent per object and most of a large
-// set's cost). The first failure in object order is returned.
+// buildGraphs builds the objects' graphs (in parallel: building is
+// independent per object and most of a large set's cost). The first
+// failure in object order is returned.
 func buildGraphs(objs []Object) ([]*jitlink.LinkGraph, error) {
 	graphs := make([]*jitlink.LinkGraph, len(objs))
 	errs := make([]error, len(objs))
-	build := func(i int) { graphs[i], errs[i] = object.NewLinkGraph(objs[i].Name, objs[i].Data) }
-	// A goroutine pays for itself only over a few objects.
-	workers := min(runtime.GOMAXPROCS(0), len(objs)/4)
-	if workers <= 1 {
-		for i := range objs {
-			build(i)
-		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
-					build(i)
-				}
-			})
-		}
-		wg.Wait()
-	}
+	forEach(len(objs), func(i int) { graphs[i], errs[i] = object.NewLinkGraph(objs[i].Name, objs[i].Data) })
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
 	return graphs, nil
+}
+
+// forEach calls f(0) ... f(n-1), on as many goroutines as may run at once
+// when there is enough work to pay for them.
+func forEach(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/4)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
