@@ -99,8 +99,10 @@ type ObjectLayer interface {
 }
 
 // StaticLibraryGenerator links archive members on demand, as a static
-// linker does: a member is added when it defines a name a lookup needs, and
-// the members it needs in turn are added when it is linked.
+// linker does: a member is added when it defines a name a lookup needs,
+// with the members it needs in turn (linked together as one unit, when
+// the layer is an ObjectSetLayer; else each is added when the one needing
+// it is linked).
 type StaticLibraryGenerator struct {
 	layer    ObjectLayer
 	ar       *archive.Archive
