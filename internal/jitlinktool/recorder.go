@@ -55,15 +55,35 @@ func (r *recorder) ModifyPassConfig(mr *orc.MaterializationResponsibility, g *ji
 	return nil
 }
 
+// record notes what g's link produced, per object: a graph of archive
+// members linked together records each member under its own name (its
+// sections and symbols; the GOT and stubs, which its members share, under
+// every one).
 func (r *recorder) record(g *jitlink.LinkGraph) error {
-	fi := &fileInfo{name: filepath.Base(g.Name()), sections: map[string][2]uint64{},
-		symbols: map[string]uint64{}, got: map[string]uint64{}, stubs: map[string]uint64{}}
+	got, stubs := map[string]uint64{}, map[string]uint64{}
+	files := map[string]*fileInfo{}
+	var order []string // object order, for which local symbol wins below
+	file := func(sec *jitlink.Section) *fileInfo {
+		name := filepath.Base(g.Name())
+		if sec != nil {
+			name = filepath.Base(g.SectionObject(sec))
+		}
+		fi := files[name]
+		if fi == nil {
+			fi = &fileInfo{name: name, sections: map[string][2]uint64{}, symbols: map[string]uint64{}, got: got, stubs: stubs}
+			files[name] = fi
+			order = append(order, name)
+		}
+		return fi
+	}
+	file(nil)
 	var mem []memBlock
 	tgt, _ := target.For(g.TargetTriple()) // nil only for an architecture nothing links
 	for _, sec := range g.Sections() {
 		if len(sec.Blocks()) == 0 {
 			continue
 		}
+		fi := file(sec)
 		start, end := sec.Range()
 		fi.sections[sec.Name()] = [2]uint64{start, end}
 		for _, b := range sec.Blocks() {
@@ -79,9 +99,9 @@ func (r *recorder) record(g *jitlink.LinkGraph) error {
 		for _, s := range sec.Symbols() {
 			if tgt != nil {
 				if t := tgt.GOTEntryTarget(s); t != nil && t.HasName() {
-					fi.got[t.Name()] = s.Address()
+					got[t.Name()] = s.Address()
 				} else if t := tgt.StubTarget(s); t != nil && t.HasName() {
-					fi.stubs[t.Name()] = s.Address()
+					stubs[t.Name()] = s.Address()
 				}
 			}
 			if s.HasName() {
@@ -91,15 +111,21 @@ func (r *recorder) record(g *jitlink.LinkGraph) error {
 	}
 	for _, s := range g.AbsoluteSymbols() {
 		if s.HasName() {
-			fi.symbols[s.Name()] = s.Address()
+			file(nil).symbols[s.Name()] = s.Address()
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.files[fi.name] = fi
-	for n, a := range fi.symbols {
-		if _, ok := r.symbols[n]; !ok {
-			r.symbols[n] = a
+	for _, name := range order {
+		fi := files[name]
+		if len(files) > 1 && name == filepath.Base(g.Name()) && len(fi.sections) == 0 && len(fi.symbols) == 0 {
+			continue // a merged graph's own name, with nothing of its own
+		}
+		r.files[name] = fi
+		for n, a := range fi.symbols {
+			if _, ok := r.symbols[n]; !ok {
+				r.symbols[n] = a
+			}
 		}
 	}
 	r.mem = append(r.mem, mem...)

@@ -111,3 +111,27 @@ int a(void); int main(void) { printf("main %d\n", a()); return 0; }`)
 		same(t, dir, []string{main}, []string{lib}, append(extra, lib), nil)
 	}
 }
+
+// -show-addrs lists each member of a merged graph under its own name, with
+// its own sections.
+func TestShowAddrsNamesMembers(t *testing.T) {
+	ar := testutil.NeedTool(t, "ar")
+	dir := t.TempDir()
+	a := testutil.Compile(t, dir, "a.c", `int b(void); int a(void) { return b(); }`)
+	b := testutil.Compile(t, dir, "b.c", `int b(void) { return 7; }`)
+	lib := filepath.Join(dir, "libab.a")
+	if out, err := exec.Command(ar, "rcs", lib, a, b).CombinedOutput(); err != nil {
+		t.Fatalf("ar: %v %s", err, out)
+	}
+	main := testutil.Compile(t, dir, "main.c", `int a(void); int main(void) { return a(); }`)
+	got := jit(t, "-noexec", "-show-addrs", main, lib)
+	if got.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", got.ExitCode, got.Stderr)
+	}
+	out := got.Stdout + got.Stderr
+	for _, want := range []string{"libab.a(a.o):\n  section .text", "libab.a(b.o):\n  section .text"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-show-addrs output lacks %q:\n%s", want, out)
+		}
+	}
+}
