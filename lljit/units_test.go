@@ -179,3 +179,54 @@ type objectLog struct {
 func (o *objectLog) NotifyObject(mr *orc.MaterializationResponsibility, g *jitlink.LinkGraph, obj []byte) {
 	o.objs = append(o.objs, filepath.Base(g.Name()))
 }
+
+// A name nothing defines fails the lookup with an error naming the member
+// that needs it, not only the archive.
+func TestArchiveUnitMissingNameNamesMember(t *testing.T) {
+	dir := t.TempDir()
+	lib := archiveOf(t, dir, map[string]string{
+		"user.c": `int nowhere(void); int user(void) { return nowhere(); }`,
+		"top.c":  `int user(void); int top(void) { return user(); }`,
+	})
+	_, err := runMain(t, dir, `int top(void); int main(void) { return top(); }`, lib)
+	var nf *orc.SymbolsNotFoundError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "lib.a(user.o): symbol not found: nowhere") {
+		t.Fatalf("want nowhere not found, naming lib.a(user.o), got %v", err)
+	}
+}
+
+// Removing the tracker that owns a unit of members releases it whole.
+func TestArchiveUnitRemoved(t *testing.T) {
+	dir := t.TempDir()
+	lib := archiveOf(t, dir, map[string]string{
+		"m1.c": `int m2(void); int m1(void) { return m2() + 1; }`,
+		"m2.c": `int m2(void) { return 41; }`,
+	})
+	j, err := (&lljit.Builder{}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	jd, err := j.CreateJITDylib("lib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddArchive(jd, lib); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := j.LookupIn(t.Context(), jd, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 42 {
+		t.Fatalf("m1() = %d", r)
+	}
+	if err := jd.DefaultResourceTracker().Remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"m1", "m2"} {
+		if _, ok := jd.SymbolState(orc.Intern(n)); ok {
+			t.Errorf("%s is still defined after its tracker was removed", n)
+		}
+	}
+}

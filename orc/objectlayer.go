@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -374,7 +375,7 @@ func (c *linkContext) LookupExternals(g *jitlink.LinkGraph, syms []*jitlink.Symb
 	jd := c.mr.JITDylib()
 	es.lookupWith(jd.LinkOrder(), set, Resolved, true, func(r *queryResult, err error) {
 		if err != nil {
-			done(nil, fmt.Errorf("%s: %w", g.Name(), err))
+			done(nil, fmt.Errorf("%s: %w", referrers(g, err), err))
 			return
 		}
 		addrs := make([]uint64, len(syms))
@@ -501,4 +502,48 @@ func (c *linkContext) claimWeakDefinitions(covered SymbolFlagsMap) jitlink.Pass 
 		}
 		return nil
 	}
+}
+
+// referrers names the graph for an error looking its externals up: in a
+// graph of several objects (archive members linked together), the objects
+// whose code refers to the names not found, directly or through the
+// graph's own GOT entries and stubs.
+func referrers(g *jitlink.LinkGraph, err error) string {
+	var nf *SymbolsNotFoundError
+	if !errors.As(err, &nf) {
+		return g.Name()
+	}
+	missing := make(map[string]bool, len(nf.Names))
+	for _, n := range nf.Names {
+		missing[n.String()] = true
+	}
+	refers := func(e jitlink.Edge, via map[*jitlink.Block]bool) bool {
+		if t := e.Target; t.IsExternal() {
+			return missing[t.Name()]
+		}
+		return via[e.Target.Block()]
+	}
+	var objs []string
+	via := map[*jitlink.Block]bool{} // the graph's own blocks that lead there
+	for range 3 { // stub -> GOT entry -> external
+		for _, sec := range g.Sections() {
+			o := g.SectionObject(sec)
+			for _, b := range sec.Blocks() {
+				if via[b] || slices.Contains(objs, o) {
+					continue
+				}
+				if slices.ContainsFunc(b.Edges(), func(e jitlink.Edge) bool { return refers(e, via) }) {
+					if o == g.Name() {
+						via[b] = true
+					} else {
+						objs = append(objs, o)
+					}
+				}
+			}
+		}
+	}
+	if len(objs) == 0 {
+		return g.Name()
+	}
+	return strings.Join(objs, ", ")
 }
