@@ -31,9 +31,10 @@ func (e *DuplicateSymbolError) Error() string {
 //     each keeps its own layout order and names its object in diagnostics
 //     (see SectionObject).
 //
-// The result reuses the first graph (its backend links the merged graph)
-// and is named name; the graphs must not be used afterwards. All must be
-// for the same target.
+// The result reuses the first graph (its backend links the merged graph:
+// the others' backends are dropped, so a backend may keep state from
+// building only for the build) and is named name; the other graphs must
+// not be used afterwards. All must be for the same target.
 func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	if len(graphs) == 0 {
 		return nil, errors.New("jitlink: no graphs to merge")
@@ -140,7 +141,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 					if !t.removed {
 						continue
 					}
-					if t.kind == external {
+					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
 						b.edges[k].Target = fwd[i][t.index]
 					} else if f := lost[t]; f != nil {
 						b.edges[k].Target = f
