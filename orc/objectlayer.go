@@ -524,8 +524,9 @@ func referrers(g *jitlink.LinkGraph, err error) string {
 		return via[e.Target.Block()]
 	}
 	var objs []string
-	via := map[*jitlink.Block]bool{} // the graph's own blocks that lead there
-	for range 3 { // stub -> GOT entry -> external
+	// The graph's own blocks that lead there: stub -> GOT entry -> external.
+	via := map[*jitlink.Block]bool{}
+	for range 3 {
 		for _, sec := range g.Sections() {
 			o := g.SectionObject(sec)
 			for _, b := range sec.Blocks() {

@@ -223,20 +223,50 @@ func fix(g *jitlink.LinkGraph, sec *jitlink.Section, recs []record, k Kinds) err
 
 // AddNullTerminator returns a pass that appends a zero-length record to the
 // named section, so that unwinders that walk the section from its start (such
-// as libgcc's __register_frame) stop at its end.
+// as libgcc's __register_frame) stop at its end. A merged graph has one such
+// section per object: they are laid out one after the other, after every
+// other section (consecutive ordinals), and only the last is terminated,
+// so that together they are one range to register (see Range).
 func AddNullTerminator(section string) jitlink.Pass {
 	return func(g *jitlink.LinkGraph) error {
 		var secs []*jitlink.Section
-		for sec := range g.SectionsNamed(section) {
-			if len(sec.Blocks()) > 0 {
+		last := 0
+		for _, sec := range g.Sections() {
+			last = max(last, sec.Ordinal())
+			if sec.Name() == section && len(sec.Blocks()) > 0 {
 				secs = append(secs, sec)
 			}
 		}
-		for _, sec := range secs {
-			_, end := sec.Range()
-			b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
-			g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
+		if len(secs) == 0 {
+			return nil
 		}
+		if len(secs) > 1 {
+			for i, sec := range secs {
+				sec.SetOrdinal(last + 1 + i)
+			}
+		}
+		sec := secs[len(secs)-1]
+		_, end := sec.Range()
+		b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
+		g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
 		return nil
 	}
+}
+
+// Range returns the address range of the graph's sections of the given
+// name once laid out (after AddNullTerminator's pass, one range), and
+// whether there are any.
+func Range(g *jitlink.LinkGraph, section string) (start, end uint64, ok bool) {
+	for sec := range g.SectionsNamed(section) {
+		if len(sec.Blocks()) == 0 {
+			continue
+		}
+		s, e := sec.Range()
+		if !ok || s < start {
+			start = s
+		}
+		end = max(end, e)
+		ok = true
+	}
+	return start, end, ok
 }

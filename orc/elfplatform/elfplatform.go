@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/ehframe"
 	"github.com/gorc-jit/gorc/jitlink/target"
 	"github.com/gorc-jit/gorc/orc"
 )
@@ -283,20 +284,14 @@ var le = binary.LittleEndian
 // addEHFrameActions registers the graph's .eh_frame (null-terminated by a
 // pass) with the unwinder while its memory is finalized.
 func (p *Platform) addEHFrameActions(g *jitlink.LinkGraph) error {
-	if p.regEH == 0 {
+	start, end, ok := ehframe.Range(g, ".eh_frame")
+	if !ok || p.regEH == 0 {
 		return nil
 	}
-	// A merged graph has one null-terminated .eh_frame per object.
-	for sec := range g.SectionsNamed(".eh_frame") {
-		if len(sec.Blocks()) == 0 {
-			continue
-		}
-		start, end := sec.Range()
-		args := le.AppendUint64(le.AppendUint64(nil, start), end)
-		g.AllocActions = append(g.AllocActions, jitlink.AllocAction{
-			Finalize: jitlink.WrapperCall{Fn: p.regEH, Args: args},
-			Dealloc:  jitlink.WrapperCall{Fn: p.deregEH, Args: args},
-		})
-	}
+	args := le.AppendUint64(le.AppendUint64(nil, start), end)
+	g.AllocActions = append(g.AllocActions, jitlink.AllocAction{
+		Finalize: jitlink.WrapperCall{Fn: p.regEH, Args: args},
+		Dealloc:  jitlink.WrapperCall{Fn: p.deregEH, Args: args},
+	})
 	return nil
 }
