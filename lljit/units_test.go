@@ -230,3 +230,18 @@ func TestArchiveUnitRemoved(t *testing.T) {
 		}
 	}
 }
+
+// A member's strong definition of a name the JITDylib defines already is
+// an error naming the member.
+func TestArchiveUnitClashWithJITDylib(t *testing.T) {
+	dir := t.TempDir()
+	lib := archiveOf(t, dir, map[string]string{
+		"clash.c": `int shared(void) { return 1; } int g(void); int f(void) { return shared() + g(); }`,
+		"g.c":     `int g(void) { return 10; }`,
+	})
+	_, err := runMain(t, dir, `int f(void); int shared(void) { return 500; } int main(void) { return f(); }`, lib)
+	var de *orc.DuplicateDefinitionError
+	if !errors.As(err, &de) || de.Name != orc.Intern("shared") || !strings.Contains(err.Error(), "lib.a(clash.o): duplicate definition of symbol shared") {
+		t.Fatalf("want shared defined twice, naming lib.a(clash.o), got %v", err)
+	}
+}

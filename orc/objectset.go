@@ -1,6 +1,8 @@
 package orc
 
 import (
+	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -74,7 +76,7 @@ func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs [
 		o := set[0]
 		return l.AddWithInterface(rt, o.Name, o.Data, InterfaceFlags(o.Interface), o.Interface.HasInitializers)
 	}
-	flags, inits, err := setInterface(set)
+	flags, owner, inits, err := setInterface(set)
 	if err != nil {
 		return err
 	}
@@ -83,20 +85,25 @@ func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs [
 		u.initSym = l.NewInitSymbol(name)
 		flags[u.initSym] = 0
 	}
-	return rt.jd.DefineWithTracker(u, rt)
+	err = rt.jd.DefineWithTracker(u, rt)
+	if de := (*DuplicateDefinitionError)(nil); errors.As(err, &de) {
+		if i, ok := owner[de.Name]; ok {
+			return fmt.Errorf("%s: %w", set[i].Name, err) // which member
+		}
+	}
+	return err
 }
 
 // setInterface combines the objects' interfaces as JITDylib.Define would
 // if they were added one by one, and as jitlink.MergeGraphs resolves their
-// definitions.
-func setInterface(objs []Object) (SymbolFlagsMap, bool, error) {
+// definitions. owner tells which object's definition of a name wins.
+func setInterface(objs []Object) (flags SymbolFlagsMap, owner map[Name]int, inits bool, err error) {
 	n := 0
 	for _, o := range objs {
 		n += len(o.Interface.Symbols)
 	}
-	flags := make(SymbolFlagsMap, n+1)
-	owner := make(map[Name]int, n)
-	inits := false
+	flags = make(SymbolFlagsMap, n+1)
+	owner = make(map[Name]int, n)
 	for i, o := range objs {
 		inits = inits || o.Interface.HasInitializers
 		for _, s := range o.Interface.Symbols {
@@ -107,11 +114,11 @@ func setInterface(objs []Object) (SymbolFlagsMap, bool, error) {
 			case !ok, old&Weak != 0 && f&Weak == 0:
 				flags[name], owner[name] = f, i
 			case old&Weak == 0 && f&Weak == 0:
-				return nil, false, &jitlink.DuplicateSymbolError{Name: s.Name, First: objs[owner[name]].Name, Second: o.Name}
+				return nil, nil, false, &jitlink.DuplicateSymbolError{Name: s.Name, First: objs[owner[name]].Name, Second: o.Name}
 			}
 		}
 	}
-	return flags, inits, nil
+	return flags, owner, inits, nil
 }
 
 // setUnit is a set of objects added with AddObjects and not yet linked.
