@@ -2,6 +2,7 @@ package lljit_test
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -243,5 +244,30 @@ func TestArchiveUnitClashWithJITDylib(t *testing.T) {
 	var de *orc.DuplicateDefinitionError
 	if !errors.As(err, &de) || de.Name != orc.Intern("shared") || !strings.Contains(err.Error(), "lib.a(clash.o): duplicate definition of symbol shared") {
 		t.Fatalf("want shared defined twice, naming lib.a(clash.o), got %v", err)
+	}
+}
+
+// Many members pulled at once are read and built on several goroutines
+// (run with -race).
+func TestArchiveUnitManyMembers(t *testing.T) {
+	dir := t.TempDir()
+	srcs := map[string]string{}
+	hub := ""
+	for i := range 16 {
+		srcs[fmt.Sprintf("leaf%d.c", i)] = fmt.Sprintf("int leaf%d(void) { return %d; }", i, i)
+		hub += fmt.Sprintf("int leaf%d(void); ", i)
+	}
+	hub += "int hub(void) { return 0"
+	for i := range 16 {
+		hub += fmt.Sprintf(" + leaf%d()", i)
+	}
+	srcs["hub.c"] = hub + "; }"
+	lib := archiveOf(t, dir, srcs)
+	got, err := runMain(t, dir, `int hub(void); int main(void) { return hub(); }`, lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 120 {
+		t.Fatalf("main() = %d, want 120", got)
 	}
 }
