@@ -265,3 +265,35 @@ func TestRunWaitsForFinalize(t *testing.T) {
 		t.Fatalf("main answered %d", r)
 	}
 }
+
+// TestPreload: libraries preloaded while the session starts are found by
+// lookups in the process; a required one that fails to load fails the
+// dylib manager's calls with its name, and optional ones are ignored.
+func TestPreload(t *testing.T) {
+	s := orcrt.NewSession(orcrt.Preload([]string{"libm.so.6"}, []string{"libgorc_no_such_lib.so.1"}))
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := connect(t, s, nil)
+	inst := sps.Addr(c.syms[protocol.DylibManagerInstance])
+	h, err := sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := sps.CallExpected[[]protocol.SymbolDef](c, c.syms[protocol.DylibManagerLookup],
+		protocol.LookupArgs{Instance: inst, Handle: h, Names: []protocol.LookupRequest{{Name: "cbrt", Required: true}}})
+	if err != nil || len(defs) != 1 || defs[0].Addr == 0 {
+		t.Fatalf("cbrt from the preloaded libm: %+v, %v", defs, err)
+	}
+
+	s = orcrt.NewSession(orcrt.Preload([]string{"libgorc_no_such_lib.so.1"}, nil))
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = connect(t, s, nil)
+	inst = sps.Addr(c.syms[protocol.DylibManagerInstance])
+	_, err = sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+	if err == nil || !strings.Contains(err.Error(), "preloading libgorc_no_such_lib.so.1") {
+		t.Fatalf("open after a failed required preload: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,7 +171,12 @@ func (c *Conn) Err() error {
 
 // send writes one message.
 func (c *Conn) send(m wireframe.Message) error {
-	h := wireframe.AppendHeader(make([]byte, 0, wireframe.HeaderSize), m)
+	parts := [][]byte{wireframe.AppendHeader(make([]byte, 0, wireframe.HeaderSize), m), m.Payload}
+	if len(m.Payload) <= joinedPayload {
+		// One write: the peer wakes once for the message, not for its
+		// header and then its payload.
+		parts = [][]byte{append(slices.Grow(parts[0], len(m.Payload)), m.Payload...)}
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.Err(); err != nil {
@@ -184,13 +190,17 @@ func (c *Conn) send(m wireframe.Message) error {
 		})
 		defer t.Stop()
 	}
-	for _, b := range [][]byte{h, m.Payload} {
+	for _, b := range parts {
 		if err := c.writeAll(b, t); err != nil {
 			return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
 		}
 	}
 	return nil
 }
+
+// joinedPayload is the largest payload sent in one write with its header
+// (larger ones are not copied for that).
+const joinedPayload = 64 << 10
 
 // writeAll writes b; under an idle timeout, in pieces that each restart
 // the timer t, so that a large message on a slow link is not cut off.
