@@ -136,6 +136,9 @@ type tool struct {
 	// is set when JIT'd memory lies below 2 GiB, for code built with
 	// -fno-pic.
 	low bool
+	// answers the host's libgcc.a, asked for at the start (nil with
+	// -nolibgcc).
+	hostLibgcc func() string
 }
 
 // timings accumulates -show-times figures.
@@ -185,6 +188,9 @@ func (t *tool) logf(format string, args ...any) {
 
 func (t *tool) run() (int, error) {
 	o := t.o
+	if !o.noLibgcc {
+		t.hostLibgcc = askHostLibgcc()
+	}
 	start := time.Now()
 	j, err := t.setup()
 	if err != nil {
@@ -654,7 +660,12 @@ func (t *tool) addInputs() error {
 // the program naming the library. Members are linked on demand; without a
 // libgcc.a there is nothing to fall back to.
 func (t *tool) addLibgcc() error {
-	path := libgccPath(t.j.ExecutorProcessControl().TargetTriple())
+	var path string
+	if tt := t.j.ExecutorProcessControl().TargetTriple(); t.hostLibgcc != nil && tt == triple.Host() {
+		path = t.hostLibgcc()
+	} else {
+		path = libgccPath(tt)
+	}
 	if path == "" {
 		t.logf("no libgcc.a found: no fallback for compiler helpers")
 		return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +33,8 @@ type Conn struct {
 	stall    *stallWatch   // nil: no idle timeout
 	token    []byte        // answers an executor's token challenge
 
-	wmu sync.Mutex // one message written at a time
+	wmu  sync.Mutex // one message written at a time
+	wbuf []byte     // the message being written: its header, and a small payload
 
 	mu      sync.Mutex
 	nextSeq uint64
@@ -171,16 +171,18 @@ func (c *Conn) Err() error {
 
 // send writes one message.
 func (c *Conn) send(m wireframe.Message) error {
-	parts := [][]byte{wireframe.AppendHeader(make([]byte, 0, wireframe.HeaderSize), m), m.Payload}
-	if len(m.Payload) <= joinedPayload {
-		// One write: the peer wakes once for the message, not for its
-		// header and then its payload.
-		parts = [][]byte{append(slices.Grow(parts[0], len(m.Payload)), m.Payload...)}
-	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.Err(); err != nil {
 		return err
+	}
+	c.wbuf = wireframe.AppendHeader(c.wbuf[:0], m)
+	parts := [][]byte{c.wbuf, m.Payload}
+	if len(m.Payload) <= joinedPayload {
+		// One write: the peer wakes once for the message, not for its
+		// header and then its payload.
+		c.wbuf = append(c.wbuf, m.Payload...)
+		parts = [][]byte{c.wbuf}
 	}
 	var t *time.Timer
 	if c.stall != nil {
