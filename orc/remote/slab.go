@@ -64,13 +64,12 @@ func newSlabManager(e *EPC, shared bool) (*slabManager, error) {
 			return nil, errors.New("the executor has no slab memory")
 		}
 	}
-	m := &slabManager{e: e, wantShared: shared, fall: newCopyingManager(e),
+	return &slabManager{e: e, wantShared: shared, fall: newCopyingManager(e),
 		instance: e.sym(protocol.SlabMemoryInstance),
 		reserve:  e.sym(protocol.SlabMemoryReserve),
 		finalize: e.sym(protocol.SlabMemoryFinalize),
 		release:  e.sym(protocol.SlabMemoryRelease),
-		batch:    e.sym(protocol.SlabMemoryFinalizeBatch)}
-	return m, nil
+		batch:    e.sym(protocol.SlabMemoryFinalizeBatch)}, nil
 }
 
 // setUp reserves the slab and, for shared memory, maps its file here.
@@ -344,9 +343,10 @@ func (f *batchFinalizer) send() {
 	for {
 		f.mu.Lock()
 		n, size := 0, 0
-		for n < len(f.queue) && (n == 0 || size+requestBytes(f.queue[n].req) <= maxBatchBytes) {
-			size += requestBytes(f.queue[n].req)
-			n++
+		for ; n < len(f.queue); n++ {
+			if size += requestBytes(f.queue[n].req); n > 0 && size > maxBatchBytes {
+				break
+			}
 		}
 		batch := f.queue[:n:n]
 		f.queue = f.queue[n:]
