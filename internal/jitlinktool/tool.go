@@ -139,6 +139,8 @@ type tool struct {
 	// answers the host's libgcc.a, asked for at the start (nil with
 	// -nolibgcc).
 	hostLibgcc func() string
+	// holds the input objects read ahead.
+	ahead *readAhead
 }
 
 // timings accumulates -show-times figures.
@@ -191,6 +193,7 @@ func (t *tool) run() (int, error) {
 	if !o.noLibgcc {
 		t.hostLibgcc = askHostLibgcc()
 	}
+	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...))
 	start := time.Now()
 	j, err := t.setup()
 	if err != nil {
@@ -567,10 +570,14 @@ func (t *tool) needsLowAddresses() bool {
 	return false
 }
 
-// readObject reads an input object, or returns what an earlier call read.
+// readObject reads an input object, or returns what an earlier call (or
+// the read-ahead) read.
 func (t *tool) readObject(path string) ([]byte, error) {
 	if data, ok := t.objects[path]; ok {
 		return data, nil
+	}
+	if o, ok := t.ahead.peek(path); ok && o.readErr == nil {
+		return o.data, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -581,6 +588,80 @@ func (t *tool) readObject(path string) ([]byte, error) {
 	}
 	t.objects[path] = data
 	return data, nil
+}
+
+// readInput returns an input object and its interface: the read-ahead's,
+// or read now.
+func (t *tool) readInput(path string) ([]byte, *jitlink.Interface, error) {
+	if o, ok := t.ahead.take(path); ok {
+		return o.data, o.iface, errors.Join(o.readErr, o.ifaceErr)
+	}
+	data, err := t.readObject(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	iface, err := object.ReadInterface(path, data)
+	return data, iface, err
+}
+
+// readAhead reads the input objects and parses their interfaces on a
+// goroutine of its own from the start, while an executor process starts
+// (-oop-executor) or the JIT is set up: a large object takes milliseconds.
+type readAhead struct {
+	done chan struct{} // closed when objs is complete
+	mu   sync.Mutex
+	objs map[string]aheadObject
+}
+
+type aheadObject struct {
+	data              []byte
+	iface             *jitlink.Interface
+	readErr, ifaceErr error
+}
+
+func startReadAhead(paths []string) *readAhead {
+	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}}
+	go func() {
+		defer close(r.done)
+		for _, p := range paths {
+			if kind, err := sniff(p); err != nil || kind != "object" {
+				continue // added (and any error reported) as before
+			}
+			if _, seen := r.objs[p]; seen {
+				continue
+			}
+			var o aheadObject
+			if o.data, o.readErr = os.ReadFile(p); o.readErr == nil {
+				o.iface, o.ifaceErr = object.ReadInterface(p, o.data)
+			}
+			r.objs[p] = o
+		}
+	}()
+	return r
+}
+
+// peek waits for the read-ahead and returns what it holds for path.
+func (r *readAhead) peek(path string) (aheadObject, bool) {
+	if r == nil {
+		return aheadObject{}, false
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.objs[path]
+	return o, ok
+}
+
+// take is peek, after which the read-ahead forgets path (its bytes go to
+// the layer, which drops them once linked).
+func (r *readAhead) take(path string) (aheadObject, bool) {
+	o, ok := r.peek(path)
+	if ok {
+		r.mu.Lock()
+		delete(r.objs, path)
+		r.mu.Unlock()
+	}
+	return o, ok
 }
 
 func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {
@@ -698,15 +779,11 @@ func (t *tool) addInput(path string, h *harness) error {
 	case "script":
 		return fmt.Errorf("%s: not an ELF object or archive", path)
 	}
-	data, err := t.readObject(path)
+	data, iface, err := t.readInput(path)
 	if err != nil {
 		return err
 	}
 	delete(t.objects, path) // the layer holds it from here
-	iface, err := object.ReadInterface(path, data)
-	if err != nil {
-		return err
-	}
 	if iface.ExecutableStack {
 		t.logf("%s has an executable .note.GNU-stack: the stack will be executable", path)
 		t.execStack = true
