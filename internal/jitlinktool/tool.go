@@ -594,7 +594,10 @@ func (t *tool) readObject(path string) ([]byte, error) {
 // or read now.
 func (t *tool) readInput(path string) ([]byte, *jitlink.Interface, error) {
 	if o, ok := t.ahead.take(path); ok {
-		return o.data, o.iface, errors.Join(o.readErr, o.ifaceErr)
+		if o.readErr != nil {
+			return nil, nil, o.readErr
+		}
+		return o.data, o.iface, o.ifaceErr
 	}
 	data, err := t.readObject(path)
 	if err != nil {
