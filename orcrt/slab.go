@@ -230,8 +230,8 @@ func (m *SlabMemory) Finalize(req protocol.FinalizeRequest) error {
 // base first (a controller lists them in allocation order; the newest
 // graphs' registrations are found first, see gorc_deregister_function_names_wrapper),
 // and then frees their memory together: neighbouring pieces are zeroed as
-// one range, so that the pages of a whole session's code are punched out
-// of the file rather than faulted in to be cleared.
+// one range, so that a large one (a session's code, say) is punched out of
+// the file rather than faulted in here to be cleared.
 func (m *SlabMemory) Release(bases []sps.Addr) error {
 	var errs []error
 	var pieces []slabPiece
