@@ -273,6 +273,14 @@ func (t *tool) run() (int, error) {
 		// Exit handlers and finalizers run when this process exits.
 		return rc, err
 	}
+	if err == nil {
+		var exit *remote.ExitError
+		if xerr := exitExecutor(j.ExecutorProcessControl(), rc); errors.As(xerr, &exit) && exit.Signal == 0 {
+			return exit.Code, nil
+		} else if xerr != nil {
+			return rc, fmt.Errorf("%s: exiting: %w", o.inputs[0], xerr)
+		}
+	}
 	var exit *remote.ExitError
 	if errors.As(err, &exit) {
 		// The program called exit, or crashed, in the executor.
@@ -291,6 +299,32 @@ func (t *tool) run() (int, error) {
 		return rc, err
 	}
 	return rc, nil
+}
+
+// exitExecutor ends a gorc-executor this tool launched as a native program
+// ends once main returns: by calling the C library's exit(rc) there, which
+// runs the program's exit handlers and finalizers (the platform registers
+// them with __cxa_atexit) and flushes its stdio. Tearing the session down
+// instead would also release executor memory piece by piece and link a
+// finalizer thunk, work the executor's exit makes pointless. The executor
+// dies inside the call, so success is an *remote.ExitError; nil means the
+// executor cannot be exited this way (not launched here, or not gorc's) and
+// the caller closes the session as usual.
+func exitExecutor(epc orc.ExecutorProcessControl, rc int) error {
+	r, ok := epc.(*remote.EPC)
+	if !ok || !r.IsGorcExecutor() || r.PID() == 0 {
+		return nil
+	}
+	h, err := r.LoadDylib("")
+	if err != nil {
+		return nil
+	}
+	addr, err := r.LookupSymbols(h, []orc.SymbolRequest{{Name: "exit"}})
+	if err != nil || addr[0] == 0 {
+		return nil
+	}
+	_, err = r.RunAsIntFunction(addr[0], rc)
+	return err
 }
 
 // setup builds the JIT for the options.
