@@ -232,6 +232,7 @@ func AddNullTerminator(section string) jitlink.Pass {
 			return nil
 		}
 		_, end := sec.Range()
+		g.Reserve(1, 1, 0) // not a chunk of the arenas for one block
 		b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
 		g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
 		return nil
