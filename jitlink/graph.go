@@ -453,6 +453,8 @@ type Backend interface {
 	// EdgeKindName names an edge kind for diagnostics.
 	EdgeKindName(k EdgeKind) string
 	// ApplyFixup patches b's content (already in working memory) for e.
+	// It is called concurrently for different blocks of a large graph, so
+	// it must change nothing but b's content.
 	ApplyFixup(g *LinkGraph, b *Block, e *Edge) error
 	// AddDefaultPasses installs the passes the format and architecture need
 	// (eh-frame splitting, GOT and PLT building, relaxation, ...).

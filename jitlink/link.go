@@ -3,7 +3,9 @@ package jitlink
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -219,17 +221,61 @@ func applyFixups(g *LinkGraph) error {
 	if g.backend == nil {
 		return fmt.Errorf("%s: graph has no backend to apply fixups", g.name)
 	}
-	be := g.backend
+	edges := 0
 	for _, sec := range g.sections {
 		for _, b := range sec.blocks {
-			for i := range b.edges {
-				e := &b.edges[i]
-				if !e.IsRelocation() {
-					continue
-				}
-				if err := be.ApplyFixup(g, b, e); err != nil {
-					return err
-				}
+			edges += len(b.edges)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), edges/parallelFixupEdges)
+	if workers < 2 {
+		for _, sec := range g.sections {
+			if err := fixupBlocks(g, sec.blocks); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A large graph: blocks are independent, so fix them up on several
+	// goroutines, each a run of blocks with about the same number of edges.
+	blocks := slices.Collect(g.Blocks())
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	start, done := 0, 0
+	for w := range workers {
+		end, n := start, 0
+		for end < len(blocks) && (w == workers-1 || n < (edges-done)/(workers-w)) {
+			n += len(blocks[end].edges)
+			end++
+		}
+		run := blocks[start:end]
+		wg.Go(func() { errs[w] = fixupBlocks(g, run) })
+		start, done = end, done+n
+	}
+	wg.Wait()
+	// The first error in block order, as a sequential loop would return.
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parallelFixupEdges is how many edges make it worth a goroutine to apply
+// fixups (tens of microseconds of work against about one to start it).
+const parallelFixupEdges = 4096
+
+func fixupBlocks(g *LinkGraph, blocks []*Block) error {
+	be := g.backend
+	for _, b := range blocks {
+		for i := range b.edges {
+			e := &b.edges[i]
+			if !e.IsRelocation() {
+				continue
+			}
+			if err := be.ApplyFixup(g, b, e); err != nil {
+				return err
 			}
 		}
 	}
