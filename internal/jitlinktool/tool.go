@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -652,23 +653,50 @@ func (t *tool) addInputs() error {
 // looked for, as gcc links it after everything: its helpers (decimal
 // float, 128-bit division, soft-float) are called by compiled code without
 // the program naming the library. Members are linked on demand; without a
-// libgcc.a there is nothing to fall back to.
+// libgcc.a there is nothing to fall back to. The archive is found and
+// opened when a lookup first reaches it: most links never do, and finding
+// it runs the compiler driver (about 1.5 ms) and opening it maps about
+// 1 MB.
 func (t *tool) addLibgcc() error {
-	path := libgccPath(t.j.ExecutorProcessControl().TargetTriple())
-	if path == "" {
-		t.logf("no libgcc.a found: no fallback for compiler helpers")
-		return nil
-	}
-	t.logf("libgcc fallback %s", path)
 	jd, err := t.j.CreateJITDylib("<libgcc>")
 	if err != nil {
 		return err
 	}
-	if err := t.j.AddArchive(jd, path); err != nil {
-		return err
-	}
+	jd.AddGenerator(&libgcc{t: t})
 	t.j.MainJITDylib().AddToLinkOrder(jd, orc.MatchExportedOnly)
 	return nil
+}
+
+// libgcc is the generator of the <libgcc> JITDylib: libgcc.a's, once a
+// lookup needs it.
+type libgcc struct {
+	t    *tool
+	once sync.Once
+	gen  orc.DefinitionGenerator // nil when there is no libgcc.a
+	err  error
+}
+
+func (l *libgcc) TryToGenerate(jd *orc.JITDylib, names orc.LookupSet) error {
+	l.once.Do(func() {
+		path := libgccPath(l.t.j.ExecutorProcessControl().TargetTriple())
+		if path == "" {
+			l.t.logf("no libgcc.a found: no fallback for compiler helpers")
+			return
+		}
+		l.t.logf("libgcc fallback %s", path)
+		// Mapped for the rest of the process, as the tool's other
+		// archives are in process.
+		a, err := archive.Open(path)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.gen, l.err = orc.NewStaticLibraryGenerator(l.t.j.ObjectLinkingLayer(), a, nil)
+	})
+	if l.gen == nil {
+		return l.err
+	}
+	return l.gen.TryToGenerate(jd, names)
 }
 
 // addInput adds one input file: an object, an archive or a shared library.
