@@ -80,6 +80,11 @@ func (es *ExecutionSession) addWait(u, w *emitUnit) {
 	if _, ok := u.waitsOn[w]; ok {
 		return
 	}
+	if len(w.waitsOn) == 0 {
+		// w reaches nothing, so not u: no cycle to look for.
+		addEdge(u, w)
+		return
+	}
 	// Units on a path from w back to u form a cycle with u.
 	onPath := map[*emitUnit]bool{u: true}
 	visited := map[*emitUnit]bool{}
@@ -181,9 +186,14 @@ func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []Dep
 		direct []*symbolEntry
 	}
 	units := make([]newUnit, 0, len(groups)+1)
-	grouped := make(map[Name]bool)
+	grouped := make(map[Name]bool, len(mr.symbols))
 	for _, g := range groups {
-		nu := newUnit{u: &emitUnit{jd: jd}}
+		nu := newUnit{u: &emitUnit{jd: jd, syms: make([]*symbolEntry, 0, len(g.Symbols))}}
+		deps := 0
+		for _, names := range g.Dependencies {
+			deps += len(names)
+		}
+		nu.direct = make([]*symbolEntry, 0, deps)
 		for _, name := range g.Symbols {
 			if !grouped[name] {
 				grouped[name] = true
