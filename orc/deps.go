@@ -28,6 +28,10 @@ type emitUnit struct {
 	ready   bool
 	failed  bool
 	cause   error
+	// search and reaches are addWait's marks: reaches is valid in the
+	// search numbered search (it reaches the unit that would wait).
+	search  uint64
+	reaches bool
 }
 
 // root returns the unit's representative, compressing the path.
@@ -86,39 +90,35 @@ func (es *ExecutionSession) addWait(u, w *emitUnit) {
 		return
 	}
 	// Units on a path from w back to u form a cycle with u.
-	onPath := map[*emitUnit]bool{u: true}
-	visited := map[*emitUnit]bool{}
-	var reaches func(n *emitUnit) bool
-	reaches = func(n *emitUnit) bool {
-		if r, ok := onPath[n]; ok {
-			return r
-		}
-		if visited[n] {
-			return false
-		}
-		visited[n] = true
-		found := false
-		for m := range n.waitsOn {
-			if reaches(m) {
-				found = true
-			}
-		}
-		if found {
-			onPath[n] = true
-		}
-		return found
-	}
-	if !reaches(w) {
+	es.searches++
+	u.search, u.reaches = es.searches, true
+	cycle := []*emitUnit{u}
+	if !reachesMarked(w, es.searches, &cycle) {
 		addEdge(u, w)
 		return
 	}
-	var cycle []*emitUnit
-	for n, on := range onPath {
-		if on {
-			cycle = append(cycle, n)
+	es.merge(cycle)
+}
+
+// reachesMarked reports whether n reaches the unit marked reaching in
+// search, appending each unit on the way that does to cycle. Marks stand
+// in for maps of visited units.
+func reachesMarked(n *emitUnit, search uint64, cycle *[]*emitUnit) bool {
+	if n.search == search {
+		return n.reaches
+	}
+	n.search, n.reaches = search, false
+	found := false
+	for m := range n.waitsOn {
+		if reachesMarked(m, search, cycle) {
+			found = true
 		}
 	}
-	es.merge(cycle)
+	if found {
+		n.reaches = true
+		*cycle = append(*cycle, n)
+	}
+	return found
 }
 
 // merge joins units into one, the one with the most state becoming the
