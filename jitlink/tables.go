@@ -174,7 +174,7 @@ func (t *Tables) entry(target *Symbol) *tableEntry {
 
 // slot appends one entry of size bytes to *cur (a block of sec), starting a
 // new block when it is full, and returns the block and the entry's offset.
-func (t *Tables) slot(sec *Section, cur **Block, template []byte, size, align uint64, hint int) (*Block, uint64) {
+func (t *Tables) slot(sec *Section, cur **Block, template []byte, size, align uint64, hint, edgesPer int) (*Block, uint64) {
 	b := *cur
 	if b == nil || b.Size()+size > uint64(len(template)) {
 		// Original addresses keep blocks in creation order after the GOT
@@ -182,7 +182,7 @@ func (t *Tables) slot(sec *Section, cur **Block, template []byte, size, align ui
 		addr := uint64(len(sec.Blocks())+1) << 32
 		b = t.g.CreateContentBlock(sec, template[:0], addr, align, 0)
 		n := min(max(hint, 4), entriesPerTableBlock)
-		b.SetEdges(make([]Edge, 0, n))
+		b.SetEdges(make([]Edge, 0, n*edgesPer))
 		sec.GrowSymbols(n)
 		*cur = b
 	}
@@ -203,7 +203,7 @@ func (t *Tables) gotEntry(e *tableEntry, target *Symbol) *Symbol {
 	if t.gotSec == nil {
 		t.gotSec = t.g.CreateSection(t.l.GOTSection, ProtRead)
 	}
-	b, off := t.slot(t.gotSec, &t.gotBlk, t.l.gotTemplate, gotEntrySize, t.l.GOTAlign, t.gotHint)
+	b, off := t.slot(t.gotSec, &t.gotBlk, t.l.gotTemplate, gotEntrySize, t.l.GOTAlign, t.gotHint, 1)
 	b.AddEdge(t.l.GOTEdge, uint32(off), target, 0)
 	e.got = t.g.AddAnonymousSymbol(b, off, gotEntrySize, Live)
 	return e.got
@@ -220,7 +220,7 @@ func (t *Tables) Stub(target *Symbol) *Symbol {
 	if t.stubSec == nil {
 		t.stubSec = t.g.CreateSection(t.l.StubsSection, ProtRead|ProtExec)
 	}
-	b, off := t.slot(t.stubSec, &t.stubBlk, t.l.stubTemplate, uint64(len(t.l.Stub)), t.l.StubAlign, t.stubHint*len(t.l.StubEdges))
+	b, off := t.slot(t.stubSec, &t.stubBlk, t.l.stubTemplate, uint64(len(t.l.Stub)), t.l.StubAlign, t.stubHint, len(t.l.StubEdges))
 	t.l.addStubEdges(b, off, got)
 	e.stub = t.g.AddAnonymousSymbol(b, off, t.l.StubSymbolSize, Callable|Live)
 	return e.stub
@@ -276,27 +276,33 @@ const (
 // through and its new kind; such an edge is retargeted to its target's GOT
 // entry or stub, which are made as needed.
 func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) {
-	// Creating entries adds blocks to the graph, which the loop must not
+	// Creating entries adds blocks to the graph, which the loops must not
 	// visit: take the list of sections first (tables are new sections).
 	sections := slices.Clone(g.Sections())
-	// Count first, so that the tables are made at their size: an entry
-	// per target at most, and no more targets than edges.
-	var gots, stubs int
-	for _, sec := range sections {
-		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
-			continue
-		}
-		for _, b := range sec.Blocks() {
-			for i := range b.edges {
-				switch _, use := lower(&b.edges[i]); use {
-				case ViaGOTEntry:
-					gots++
-				case ViaStub:
-					stubs++
+	each := func(f func(e *Edge, kind EdgeKind, use TableUse)) {
+		for _, sec := range sections {
+			if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
+				continue
+			}
+			for _, b := range sec.Blocks() {
+				for i := range b.edges {
+					if kind, use := lower(&b.edges[i]); use != NoTable {
+						f(&b.edges[i], kind, use)
+					}
 				}
 			}
 		}
 	}
+	// Count first, so that the tables are made at their size: an entry
+	// per target at most, and no more targets than edges.
+	var gots, stubs int
+	each(func(_ *Edge, _ EdgeKind, use TableUse) {
+		if use == ViaStub {
+			stubs++
+		} else {
+			gots++
+		}
+	})
 	if gots+stubs == 0 {
 		return
 	}
@@ -304,22 +310,11 @@ func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKin
 	limit := len(g.ExternalSymbols()) + 16
 	stubs = min(stubs, limit)
 	t := l.newTables(g, min(gots+stubs, limit), stubs)
-	for _, sec := range sections {
-		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
-			continue
+	each(func(e *Edge, kind EdgeKind, use TableUse) {
+		if use == ViaStub {
+			e.Kind, e.Target = kind, t.Stub(e.Target)
+		} else {
+			e.Kind, e.Target = kind, t.GOTEntry(e.Target)
 		}
-		for _, b := range sec.Blocks() {
-			edges := b.Edges()
-			for i := range edges {
-				e := &edges[i]
-				kind, use := lower(e)
-				switch use {
-				case ViaStub:
-					e.Kind, e.Target = kind, t.Stub(e.Target)
-				case ViaGOTEntry:
-					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
-				}
-			}
-		}
-	}
+	})
 }

@@ -124,7 +124,7 @@ func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]reco
 			ei++
 		}
 		end := len(all)
-		rb.SetEdges(all[start:end:end+1])
+		rb.SetEdges(all[start : end : end+1])
 		all = all[:end+1]
 		rec := record{b: rb, hdr: hdr, isTerm: size == hdr}
 		if !rec.isTerm {
