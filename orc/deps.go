@@ -134,6 +134,9 @@ func (es *ExecutionSession) merge(units []*emitUnit) *emitUnit {
 	for _, n := range units {
 		in[n] = true
 	}
+	// Work in proportion to the merged units, not to the root: cycles
+	// merge into one unit again and again, which grows large.
+	moved := len(r.syms)
 	for _, n := range units {
 		if n == r {
 			continue
@@ -161,18 +164,13 @@ func (es *ExecutionSession) merge(units []*emitUnit) *emitUnit {
 			r.failed, r.cause = true, n.cause
 		}
 	}
-	for w := range r.waitsOn {
-		if in[w] {
-			delete(r.waitsOn, w)
-			delete(w.waiters, r)
-		}
+	for _, n := range units {
+		delete(r.waitsOn, n)
+		delete(r.waiters, n)
 	}
-	for x := range r.waiters {
-		if in[x] {
-			delete(r.waiters, x)
-		}
-	}
-	for _, e := range r.syms {
+	// The root's own symbols point at it already; readers take root()
+	// of the rest anyway, this only shortens their way.
+	for _, e := range r.syms[moved:] {
 		e.mat().emitted = r
 	}
 	return r
