@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/gorc-jit/gorc/jitlink/triple"
 )
@@ -101,16 +100,6 @@ func libgccPath(t triple.Triple) string {
 		return p
 	}
 	return ""
-}
-
-// askHostLibgcc runs libgccPath for the host on a goroutine of its own
-// and returns a function that answers it: running gcc takes a few
-// milliseconds, which pass meanwhile in starting an executor process and
-// loading the inputs.
-func askHostLibgcc() func() string {
-	ch := make(chan string, 1)
-	go func() { ch <- libgccPath(triple.Host()) }()
-	return sync.OnceValue(func() string { return <-ch })
 }
 
 // sniff reports what the file at path holds from its first bytes, so that

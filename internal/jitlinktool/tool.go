@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -25,6 +26,7 @@ import (
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
+	"github.com/gorc-jit/gorc/orc/funcnames"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/orc/perfjit"
 	"github.com/gorc-jit/gorc/orc/remote"
@@ -138,7 +140,6 @@ type tool struct {
 	low bool
 	// answers the host's libgcc.a, asked for at the start (nil with
 	// -nolibgcc).
-	hostLibgcc func() string
 	// holds the input objects read ahead.
 	ahead *readAhead
 }
@@ -190,9 +191,6 @@ func (t *tool) logf(format string, args ...any) {
 
 func (t *tool) run() (int, error) {
 	o := t.o
-	if !o.noLibgcc {
-		t.hostLibgcc = askHostLibgcc()
-	}
 	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...))
 	start := time.Now()
 	j, err := t.setup()
@@ -364,7 +362,7 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 	case native.Unsupported() != nil:
 		return nil, fmt.Errorf("%w (-oop-executor, -oop-executor-connect)", native.Unsupported())
 	default:
-		epc, noexecSlab, err := t.inProcess()
+		epc, err := t.inProcess()
 		if err != nil {
 			return nil, err
 		}
@@ -373,18 +371,18 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		if err != nil {
 			return nil, err
 		}
-		if foreign != nil {
-			// -noexec links objects for another architecture into this
-			// process's memory: the JIT targets theirs, and nothing runs.
-			b.EPC = foreignEPC{epc, *foreign}
-		}
-		switch {
-		case foreign != nil:
-			b.PlatformRuntime = &foreignRuntime{noEHFrames: noEHFrames{epc}, below: foreign.Arch == triple.X86_64}
-		case noexecSlab:
-			// Code at virtual addresses must not be registered with the
-			// unwinder.
-			b.PlatformRuntime = noEHFrames{epc}
+		if o.noexec {
+			// Nothing runs (nor can, with objects for another
+			// architecture or memory at addresses that cannot be
+			// mapped): see noexecEPC.
+			ne := noexecEPC{epc, epc.TargetTriple()}
+			if foreign != nil {
+				ne.triple = *foreign
+			}
+			b.EPC, b.PlatformRuntime = ne, ne
+			if foreign != nil {
+				b.PlatformRuntime = &foreignRuntime{Runtime: ne, below: foreign.Arch == triple.X86_64}
+			}
 		}
 	}
 	b.SessionOptions = append(b.SessionOptions, orc.WithErrorReporter(func(err error) { report(t.stderr, err) }))
@@ -474,12 +472,10 @@ func (s *linkStats) print(w io.Writer) {
 	fmt.Fprintf(w, "objects linked: %d (inputs %d, the rest archive members)\n", s.linked.Load(), s.inputs.Load())
 }
 
-// noEHFrames hides the unwinder registration functions from the platform.
-type noEHFrames struct{ elfplatform.Runtime }
-
-// inProcess makes the in-process executor; noexecSlab is set when memory
-// lies at addresses that cannot be mapped (for -noexec checks only).
-func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
+// inProcess makes the in-process executor. Its memory may lie at
+// addresses that cannot be mapped (for -noexec checks only: noexecEPC
+// then keeps it from the unwinder).
+func (t *tool) inProcess() (*inprocess.EPC, error) {
 	o := t.o
 	var epcOpts []inprocess.Option
 	if o.debugger {
@@ -501,13 +497,10 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		}
 		slab, err := memory.NewSlab(o.slabSize, slabOpts...)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		if slab.Virtual() {
-			if !o.noexec {
-				return nil, false, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
-			}
-			noexecSlab = true
+		if slab.Virtual() && !o.noexec {
+			return nil, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
 		}
 		epcOpts = append(epcOpts, inprocess.WithMemoryManager(slab))
 	}
@@ -517,17 +510,29 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		// always has it loaded.
 		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
 	}
-	return inprocess.New(epcOpts...), noexecSlab, nil
+	return inprocess.New(epcOpts...), nil
 }
 
-// foreignEPC is the in-process executor as -noexec uses it for objects of
-// another architecture: it says it targets theirs.
-type foreignEPC struct {
+// noexecEPC is the in-process executor as -noexec uses it. For objects of
+// another architecture, it says it targets theirs. As nothing runs, it
+// offers the platform and the layers no functions to register code with
+// (the unwinder's, and the crash reports' function names): registering
+// cost about a tenth of a link's CPU, and llvm-jitlink registers nothing
+// with -noexec either. Code at addresses that cannot be mapped must not
+// be registered at all.
+type noexecEPC struct {
 	*inprocess.EPC
 	triple triple.Triple
 }
 
-func (e foreignEPC) TargetTriple() triple.Triple { return e.triple }
+func (e noexecEPC) TargetTriple() triple.Triple { return e.triple }
+
+func (e noexecEPC) RuntimeSymbol(name string) (uint64, bool) {
+	if strings.Contains(name, "eh_frame") || name == funcnames.RegisterFunction || name == funcnames.DeregisterFunction {
+		return 0, false
+	}
+	return e.EPC.RuntimeSymbol(name)
+}
 
 // foreignRuntime is the platform runtime of a -noexec link for another
 // architecture: no unwinder registration (this process's unwinder is for
@@ -536,7 +541,7 @@ func (e foreignEPC) TargetTriple() triple.Triple { return e.triple }
 // thread pointer (TLS variant 2), elsewhere after the 16-byte thread
 // control block it points at (variant 1, AArch64's).
 type foreignRuntime struct {
-	noEHFrames
+	elfplatform.Runtime
 	below bool // variant 2
 	mu    sync.Mutex
 	used  uint64
@@ -701,13 +706,6 @@ func (r *readAhead) take(path string) (aheadObject, bool) {
 	return o, ok
 }
 
-func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {
-	if strings.Contains(name, "eh_frame") {
-		return 0, false
-	}
-	return r.Runtime.RuntimeSymbol(name)
-}
-
 // addInputs adds absolute symbols, harness and test objects, archives and
 // libraries.
 func (t *tool) addInputs() error {
@@ -776,28 +774,50 @@ func (t *tool) addInputs() error {
 // looked for, as gcc links it after everything: its helpers (decimal
 // float, 128-bit division, soft-float) are called by compiled code without
 // the program naming the library. Members are linked on demand; without a
-// libgcc.a there is nothing to fall back to.
+// libgcc.a there is nothing to fall back to. The archive is found and
+// opened when a lookup first reaches it: most links never do, and finding
+// it runs the compiler driver (about 1.5 ms) and opening it maps about
+// 1 MB.
 func (t *tool) addLibgcc() error {
-	var path string
-	if tt := t.j.ExecutorProcessControl().TargetTriple(); t.hostLibgcc != nil && tt == triple.Host() {
-		path = t.hostLibgcc()
-	} else {
-		path = libgccPath(tt)
-	}
-	if path == "" {
-		t.logf("no libgcc.a found: no fallback for compiler helpers")
-		return nil
-	}
-	t.logf("libgcc fallback %s", path)
 	jd, err := t.j.CreateJITDylib("<libgcc>")
 	if err != nil {
 		return err
 	}
-	if err := t.j.AddArchive(jd, path); err != nil {
-		return err
-	}
+	jd.AddGenerator(&libgcc{t: t})
 	t.j.MainJITDylib().AddToLinkOrder(jd, orc.MatchExportedOnly)
 	return nil
+}
+
+// libgcc is the generator of the <libgcc> JITDylib: libgcc.a's, once a
+// lookup needs it.
+type libgcc struct {
+	t    *tool
+	once sync.Once
+	gen  orc.DefinitionGenerator // nil when there is no libgcc.a
+	err  error
+}
+
+func (l *libgcc) TryToGenerate(jd *orc.JITDylib, names orc.LookupSet) error {
+	l.once.Do(func() {
+		path := libgccPath(l.t.j.ExecutorProcessControl().TargetTriple())
+		if path == "" {
+			l.t.logf("no libgcc.a found: no fallback for compiler helpers")
+			return
+		}
+		l.t.logf("libgcc fallback %s", path)
+		// Mapped for the rest of the process, as the tool's other
+		// archives are in process.
+		a, err := archive.Open(path)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.gen, l.err = orc.NewStaticLibraryGenerator(l.t.j.ObjectLinkingLayer(), a, nil)
+	})
+	if l.gen == nil {
+		return l.err
+	}
+	return l.gen.TryToGenerate(jd, names)
 }
 
 // addInput adds one input file: an object, an archive or a shared library.
