@@ -9,7 +9,10 @@
 #   2. main + libsqlite3.a, -noexec, against llvm-jitlink-22;
 #   3. main + libsqlite3.a inserting 100k rows, run with -oop-executor
 #      (copying with -use-shared-memory=false, and shared memory, the
-#      default) against the same run in process.
+#      default) against the same run in process. CPU time counts the
+#      processes a command waited for (the executor, and gcc asked for
+#      libgcc.a); peak RSS is the largest of them (out of process the
+#      controller's: the executor's is 12-14 MB).
 #
 # Then (with "all") the older comparisons against llvm-jitlink-14/19: the
 # sqlite link and run, a hello world, and LLVM's out-of-process pair.

@@ -462,6 +462,8 @@ type Backend interface {
 	// EdgeKindName names an edge kind for diagnostics.
 	EdgeKindName(k EdgeKind) string
 	// ApplyFixup patches b's content (already in working memory) for e.
+	// It is called concurrently for different blocks of a large graph, so
+	// it must change nothing but b's content.
 	ApplyFixup(g *LinkGraph, b *Block, e *Edge) error
 	// AddDefaultPasses installs the passes the format and architecture need
 	// (eh-frame splitting, GOT and PLT building, relaxation, ...).
@@ -481,9 +483,9 @@ type LinkGraph struct {
 
 	// Allocation arenas: symbols and blocks are carved out of chunks so that
 	// building a graph costs a few large allocations, not one per node.
-	symArena   []Symbol
-	blockArena []Block
-	addrArena  []Addressable
+	symArena   arena[Symbol]
+	blockArena arena[Block]
+	addrArena  arena[Addressable]
 
 	// AllocActions are run by the memory manager when the graph's memory is
 	// finalized, and undone (in reverse order) before it is released.
@@ -543,38 +545,48 @@ func (g *LinkGraph) AllocateContent(b []byte) []byte { return append([]byte(nil)
 // AllocateBuffer returns n zeroed bytes owned by the graph.
 func (g *LinkGraph) AllocateBuffer(n int) []byte { return make([]byte, n) }
 
-const arenaChunk = 256
-
-func (g *LinkGraph) newSymbol() *Symbol {
-	if len(g.symArena) == 0 {
-		g.symArena = make([]Symbol, arenaChunk)
-	}
-	s := &g.symArena[0]
-	g.symArena = g.symArena[1:]
-	return s
+// arena hands out the nodes of one graph from a few large slices. Reserve
+// adds exactly what is missing (the unused rest of the current slice is
+// still used first), and running dry allocates a chunk that grows with
+// what the graph has used, so a graph whose counts were reserved up front
+// costs one allocation per kind of node and wastes nothing.
+type arena[T any] struct {
+	cur, next []T
+	used      int
 }
 
-func (g *LinkGraph) newAddressable() *Addressable {
-	if len(g.addrArena) == 0 {
-		g.addrArena = make([]Addressable, arenaChunk)
+func (a *arena[T]) alloc() *T {
+	if len(a.cur) == 0 {
+		if a.cur, a.next = a.next, nil; len(a.cur) == 0 {
+			a.cur = make([]T, min(max(a.used/8, 4), 256))
+		}
 	}
-	a := &g.addrArena[0]
-	g.addrArena = g.addrArena[1:]
-	return a
+	x := &a.cur[0]
+	a.cur = a.cur[1:]
+	a.used++
+	return x
 }
+
+// reserve makes room for n more nodes.
+func (a *arena[T]) reserve(n int) {
+	have := len(a.cur) + len(a.next)
+	if n <= have {
+		return
+	}
+	// The old next slice is unused: drop it for one of the full size.
+	a.next = make([]T, n-len(a.cur))
+}
+
+func (g *LinkGraph) newSymbol() *Symbol { return g.symArena.alloc() }
+
+func (g *LinkGraph) newAddressable() *Addressable { return g.addrArena.alloc() }
 
 // Reserve tells the graph how many symbols, blocks and external or absolute
 // symbols are about to be created, so it can allocate them in one go.
 func (g *LinkGraph) Reserve(symbols, blocks, externals int) {
-	if symbols > len(g.symArena) {
-		g.symArena = make([]Symbol, symbols)
-	}
-	if blocks > len(g.blockArena) {
-		g.blockArena = make([]Block, blocks)
-	}
-	if externals > len(g.addrArena) {
-		g.addrArena = make([]Addressable, externals)
-	}
+	g.symArena.reserve(symbols)
+	g.blockArena.reserve(blocks)
+	g.addrArena.reserve(externals)
 }
 
 // CreateSection adds a section. Section names should be unique; use
@@ -639,11 +651,7 @@ func (g *LinkGraph) newBlock(sec *Section, addr, align, alignOffset uint64) *Blo
 	if align == 0 {
 		align = 1
 	}
-	if len(g.blockArena) == 0 {
-		g.blockArena = make([]Block, 64)
-	}
-	b := &g.blockArena[0]
-	g.blockArena = g.blockArena[1:]
+	b := g.blockArena.alloc()
 	b.Addressable = Addressable{addr: addr, defined: true}
 	b.block = b
 	b.section = sec

@@ -3,7 +3,9 @@ package jitlink
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -219,17 +221,61 @@ func applyFixups(g *LinkGraph) error {
 	if g.backend == nil {
 		return fmt.Errorf("%s: graph has no backend to apply fixups", g.name)
 	}
-	be := g.backend
+	edges := 0
 	for _, sec := range g.sections {
 		for _, b := range sec.blocks {
-			for i := range b.edges {
-				e := &b.edges[i]
-				if !e.IsRelocation() {
-					continue
-				}
-				if err := be.ApplyFixup(g, b, e); err != nil {
-					return err
-				}
+			edges += len(b.edges)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), edges/parallelFixupEdges)
+	if workers < 2 {
+		for _, sec := range g.sections {
+			if err := fixupBlocks(g, sec.blocks); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A large graph: blocks are independent, so fix them up on several
+	// goroutines, each a run of blocks with about the same number of edges.
+	blocks := slices.Collect(g.Blocks())
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	start, done := 0, 0
+	for w := range workers {
+		end, n := start, 0
+		for end < len(blocks) && (w == workers-1 || n < (edges-done)/(workers-w)) {
+			n += len(blocks[end].edges)
+			end++
+		}
+		run := blocks[start:end]
+		wg.Go(func() { errs[w] = fixupBlocks(g, run) })
+		start, done = end, done+n
+	}
+	wg.Wait()
+	// The first error in block order, as a sequential loop would return.
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parallelFixupEdges is how many edges make it worth a goroutine to apply
+// fixups (tens of microseconds of work against about one to start it).
+const parallelFixupEdges = 4096
+
+func fixupBlocks(g *LinkGraph, blocks []*Block) error {
+	be := g.backend
+	for _, b := range blocks {
+		for i := range b.edges {
+			e := &b.edges[i]
+			if !e.IsRelocation() {
+				continue
+			}
+			if err := be.ApplyFixup(g, b, e); err != nil {
+				return err
 			}
 		}
 	}
@@ -374,30 +420,56 @@ func protRank(p MemProt) int {
 // protection and lifetime, ordered by section ordinal and then original
 // address, content before zero-fill, honouring alignment.
 func computeLayout(g *LinkGraph) *graphLayout {
-	keys := make([]segKey, 0, 4)
-	byKey := make(map[segKey][]*Block, 4)
+	// A handful of segments: count each one's blocks, then carve their
+	// lists out of one slice.
+	type group struct {
+		k    segKey
+		n    int
+		list []*Block
+	}
+	groups := make([]group, 0, 6)
+	find := func(k segKey) *group {
+		for i := range groups {
+			if groups[i].k == k {
+				return &groups[i]
+			}
+		}
+		groups = append(groups, group{k: k})
+		return &groups[len(groups)-1]
+	}
+	total := 0
 	for _, sec := range g.sections {
 		if sec.lifetime == LifetimeNoAlloc || len(sec.blocks) == 0 {
 			continue
 		}
-		k := segKey{sec.lifetime, protRank(sec.prot), sec.prot}
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], sec.blocks...)
+		find(segKey{sec.lifetime, protRank(sec.prot), sec.prot}).n += len(sec.blocks)
+		total += len(sec.blocks)
 	}
-	slices.SortFunc(keys, func(a, b segKey) int {
-		if c := cmp.Compare(a.lifetime, b.lifetime); c != 0 {
+	all := make([]*Block, 0, total)
+	for i := range groups {
+		n := len(all)
+		groups[i].list, all = all[n:n:n+groups[i].n], all[:n+groups[i].n]
+	}
+	for _, sec := range g.sections {
+		if sec.lifetime == LifetimeNoAlloc || len(sec.blocks) == 0 {
+			continue
+		}
+		gr := find(segKey{sec.lifetime, protRank(sec.prot), sec.prot})
+		gr.list = append(gr.list, sec.blocks...)
+	}
+	slices.SortFunc(groups, func(a, b group) int {
+		if c := cmp.Compare(a.k.lifetime, b.k.lifetime); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.rank, b.rank); c != 0 {
+		if c := cmp.Compare(a.k.rank, b.k.rank); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.prot, b.prot)
+		return cmp.Compare(a.k.prot, b.k.prot)
 	})
-	lay := &graphLayout{Segments: make([]segmentLayout, 0, len(keys))}
-	for _, k := range keys {
-		blocks := byKey[k]
+	lay := &graphLayout{Segments: make([]segmentLayout, 0, len(groups))}
+	offsets := make([]uint64, total)
+	for _, gr := range groups {
+		k, blocks := gr.k, gr.list
 		slices.SortStableFunc(blocks, func(a, b *Block) int {
 			if az, bz := a.content == nil, b.content == nil; az != bz {
 				if az {
@@ -410,7 +482,8 @@ func computeLayout(g *LinkGraph) *graphLayout {
 			}
 			return cmp.Compare(a.addr, b.addr)
 		})
-		seg := segmentLayout{Blocks: blocks, Offsets: make([]uint64, len(blocks))}
+		seg := segmentLayout{Blocks: blocks, Offsets: offsets[:len(blocks):len(blocks)]}
+		offsets = offsets[len(blocks):]
 		seg.Request.Prot, seg.Request.Lifetime, seg.Request.Align = k.prot, k.lifetime, 1
 		var off uint64
 		content := true

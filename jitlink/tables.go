@@ -126,7 +126,9 @@ type Tables struct {
 	stubBlk *Block            // block being filled with stubs
 	index   map[*Symbol]int32 // target -> position in entries
 	entries []tableEntry
-	hint    int
+	// gotHint and stubHint are the expected numbers of GOT entries and
+	// stubs: the first block of each is made with room for their edges.
+	gotHint, stubHint int
 }
 
 // tableEntry is a target's GOT entry and stub, as far as they exist.
@@ -135,8 +137,14 @@ type tableEntry struct{ got, stub *Symbol }
 // NewTables returns the table builder for g, reusing tables g already has.
 // sizeHint is the expected number of GOT entries (and of stubs).
 func (l *TableLayout) NewTables(g *LinkGraph, sizeHint int) *Tables {
-	t := &Tables{l: l, g: g, index: make(map[*Symbol]int32, sizeHint), entries: make([]tableEntry, 0, sizeHint), hint: sizeHint}
-	g.Reserve(2*sizeHint, 4, 0)
+	return l.newTables(g, sizeHint, sizeHint)
+}
+
+func (l *TableLayout) newTables(g *LinkGraph, gotHint, stubHint int) *Tables {
+	t := &Tables{l: l, g: g, index: make(map[*Symbol]int32, gotHint), entries: make([]tableEntry, 0, gotHint),
+		gotHint: gotHint, stubHint: stubHint}
+	// A symbol per entry and per stub; the GOT and stub blocks.
+	g.Reserve(gotHint+stubHint, 2, 0)
 	if t.gotSec = g.FindSection(l.GOTSection); t.gotSec != nil {
 		for _, s := range t.gotSec.Symbols() {
 			if tgt := l.TableTarget(s); tgt != nil {
@@ -166,15 +174,15 @@ func (t *Tables) entry(target *Symbol) *tableEntry {
 
 // slot appends one entry of size bytes to *cur (a block of sec), starting a
 // new block when it is full, and returns the block and the entry's offset.
-func (t *Tables) slot(sec *Section, cur **Block, template []byte, size, align uint64) (*Block, uint64) {
+func (t *Tables) slot(sec *Section, cur **Block, template []byte, size, align uint64, hint, edgesPer int) (*Block, uint64) {
 	b := *cur
 	if b == nil || b.Size()+size > uint64(len(template)) {
 		// Original addresses keep blocks in creation order after the GOT
 		// base (address 0).
 		addr := uint64(len(sec.Blocks())+1) << 32
 		b = t.g.CreateContentBlock(sec, template[:0], addr, align, 0)
-		n := min(max(t.hint, 16), entriesPerTableBlock)
-		b.SetEdges(make([]Edge, 0, n))
+		n := min(max(hint, 4), entriesPerTableBlock)
+		b.SetEdges(make([]Edge, 0, n*edgesPer))
 		sec.GrowSymbols(n)
 		*cur = b
 	}
@@ -195,7 +203,7 @@ func (t *Tables) gotEntry(e *tableEntry, target *Symbol) *Symbol {
 	if t.gotSec == nil {
 		t.gotSec = t.g.CreateSection(t.l.GOTSection, ProtRead)
 	}
-	b, off := t.slot(t.gotSec, &t.gotBlk, t.l.gotTemplate, gotEntrySize, t.l.GOTAlign)
+	b, off := t.slot(t.gotSec, &t.gotBlk, t.l.gotTemplate, gotEntrySize, t.l.GOTAlign, t.gotHint, 1)
 	b.AddEdge(t.l.GOTEdge, uint32(off), target, 0)
 	e.got = t.g.AddAnonymousSymbol(b, off, gotEntrySize, Live)
 	return e.got
@@ -212,7 +220,7 @@ func (t *Tables) Stub(target *Symbol) *Symbol {
 	if t.stubSec == nil {
 		t.stubSec = t.g.CreateSection(t.l.StubsSection, ProtRead|ProtExec)
 	}
-	b, off := t.slot(t.stubSec, &t.stubBlk, t.l.stubTemplate, uint64(len(t.l.Stub)), t.l.StubAlign)
+	b, off := t.slot(t.stubSec, &t.stubBlk, t.l.stubTemplate, uint64(len(t.l.Stub)), t.l.StubAlign, t.stubHint, len(t.l.StubEdges))
 	t.l.addStubEdges(b, off, got)
 	e.stub = t.g.AddAnonymousSymbol(b, off, t.l.StubSymbolSize, Callable|Live)
 	return e.stub
@@ -268,30 +276,45 @@ const (
 // through and its new kind; such an edge is retargeted to its target's GOT
 // entry or stub, which are made as needed.
 func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) {
-	var t *Tables
-	// Creating entries adds blocks to the graph, which the loop must not
+	// Creating entries adds blocks to the graph, which the loops must not
 	// visit: take the list of sections first (tables are new sections).
-	for _, sec := range slices.Clone(g.Sections()) {
-		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
-			continue
-		}
-		for _, b := range sec.Blocks() {
-			edges := b.Edges()
-			for i := range edges {
-				e := &edges[i]
-				kind, use := lower(e)
-				if use == NoTable {
-					continue
-				}
-				if t == nil {
-					t = l.NewTables(g, len(g.ExternalSymbols())+16)
-				}
-				if use == ViaStub {
-					e.Kind, e.Target = kind, t.Stub(e.Target)
-				} else {
-					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
+	sections := slices.Clone(g.Sections())
+	each := func(f func(e *Edge, kind EdgeKind, use TableUse)) {
+		for _, sec := range sections {
+			if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
+				continue
+			}
+			for _, b := range sec.Blocks() {
+				for i := range b.edges {
+					if kind, use := lower(&b.edges[i]); use != NoTable {
+						f(&b.edges[i], kind, use)
+					}
 				}
 			}
 		}
 	}
+	// Count first, so that the tables are made at their size: an entry
+	// per target at most, and no more targets than edges.
+	var gots, stubs int
+	each(func(_ *Edge, _ EdgeKind, use TableUse) {
+		if use == ViaStub {
+			stubs++
+		} else {
+			gots++
+		}
+	})
+	if gots+stubs == 0 {
+		return
+	}
+	// Most tabled edges go to external symbols; many edges share one.
+	limit := len(g.ExternalSymbols()) + 16
+	stubs = min(stubs, limit)
+	t := l.newTables(g, min(gots+stubs, limit), stubs)
+	each(func(e *Edge, kind EdgeKind, use TableUse) {
+		if use == ViaStub {
+			e.Kind, e.Target = kind, t.Stub(e.Target)
+		} else {
+			e.Kind, e.Target = kind, t.GOTEntry(e.Target)
+		}
+	})
 }

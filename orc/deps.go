@@ -28,6 +28,10 @@ type emitUnit struct {
 	ready   bool
 	failed  bool
 	cause   error
+	// search and reaches are addWait's marks: reaches is valid in the
+	// search numbered search (it reaches the unit that would wait).
+	search  uint64
+	reaches bool
 }
 
 // root returns the unit's representative, compressing the path.
@@ -80,40 +84,41 @@ func (es *ExecutionSession) addWait(u, w *emitUnit) {
 	if _, ok := u.waitsOn[w]; ok {
 		return
 	}
-	// Units on a path from w back to u form a cycle with u.
-	onPath := map[*emitUnit]bool{u: true}
-	visited := map[*emitUnit]bool{}
-	var reaches func(n *emitUnit) bool
-	reaches = func(n *emitUnit) bool {
-		if r, ok := onPath[n]; ok {
-			return r
-		}
-		if visited[n] {
-			return false
-		}
-		visited[n] = true
-		found := false
-		for m := range n.waitsOn {
-			if reaches(m) {
-				found = true
-			}
-		}
-		if found {
-			onPath[n] = true
-		}
-		return found
-	}
-	if !reaches(w) {
+	if len(w.waitsOn) == 0 {
+		// w reaches nothing, so not u: no cycle to look for.
 		addEdge(u, w)
 		return
 	}
-	var cycle []*emitUnit
-	for n, on := range onPath {
-		if on {
-			cycle = append(cycle, n)
-		}
+	// Units on a path from w back to u form a cycle with u.
+	es.searches++
+	u.search, u.reaches = es.searches, true
+	cycle := []*emitUnit{u}
+	if !reachesMarked(w, es.searches, &cycle) {
+		addEdge(u, w)
+		return
 	}
 	es.merge(cycle)
+}
+
+// reachesMarked reports whether n reaches the unit marked reaching in
+// search, appending each unit on the way that does to cycle. Marks stand
+// in for maps of visited units.
+func reachesMarked(n *emitUnit, search uint64, cycle *[]*emitUnit) bool {
+	if n.search == search {
+		return n.reaches
+	}
+	n.search, n.reaches = search, false
+	found := false
+	for m := range n.waitsOn {
+		if reachesMarked(m, search, cycle) {
+			found = true
+		}
+	}
+	if found {
+		n.reaches = true
+		*cycle = append(*cycle, n)
+	}
+	return found
 }
 
 // merge joins units into one, the one with the most state becoming the
@@ -129,6 +134,9 @@ func (es *ExecutionSession) merge(units []*emitUnit) *emitUnit {
 	for _, n := range units {
 		in[n] = true
 	}
+	// Work in proportion to the merged units, not to the root: cycles
+	// merge into one unit again and again, which grows large.
+	moved := len(r.syms)
 	for _, n := range units {
 		if n == r {
 			continue
@@ -156,18 +164,13 @@ func (es *ExecutionSession) merge(units []*emitUnit) *emitUnit {
 			r.failed, r.cause = true, n.cause
 		}
 	}
-	for w := range r.waitsOn {
-		if in[w] {
-			delete(r.waitsOn, w)
-			delete(w.waiters, r)
-		}
+	for _, n := range units {
+		delete(r.waitsOn, n)
+		delete(r.waiters, n)
 	}
-	for x := range r.waiters {
-		if in[x] {
-			delete(r.waiters, x)
-		}
-	}
-	for _, e := range r.syms {
+	// The root's own symbols point at it already; readers take root()
+	// of the rest anyway, this only shortens their way.
+	for _, e := range r.syms[moved:] {
 		e.mat().emitted = r
 	}
 	return r
@@ -181,9 +184,14 @@ func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []Dep
 		direct []*symbolEntry
 	}
 	units := make([]newUnit, 0, len(groups)+1)
-	grouped := make(map[Name]bool)
+	grouped := make(map[Name]bool, len(mr.symbols))
 	for _, g := range groups {
-		nu := newUnit{u: &emitUnit{jd: jd}}
+		nu := newUnit{u: &emitUnit{jd: jd, syms: make([]*symbolEntry, 0, len(g.Symbols))}}
+		deps := 0
+		for _, names := range g.Dependencies {
+			deps += len(names)
+		}
+		nu.direct = make([]*symbolEntry, 0, deps)
 		for _, name := range g.Symbols {
 			if !grouped[name] {
 				grouped[name] = true

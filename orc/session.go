@@ -32,6 +32,7 @@ type ExecutionSession struct {
 	dispatcher  tasks.Dispatcher
 	reportError func(error)
 	prefix      string // platform mangling prefix
+	searches    uint64 // numbers addWait's cycle searches (locked)
 }
 
 // SessionOption configures an ExecutionSession.

@@ -107,6 +107,10 @@ func AddBootstrap(s *Session) error {
 			return sps.Ok(uint32(m))
 		})),
 		protocol.ReserveStaticTLS: SyncWrapper(sps.Handler(func(a protocol.StaticTLSArgs) sps.Expected[int64] {
+			// Preloaded libraries take their static TLS first.
+			if err := s.waitPreload(); err != nil {
+				return sps.Fail[int64](err)
+			}
 			tpoff, err := native.ReserveStaticTLS(uint64(a.Module), a.Size, a.Align, a.Image)
 			if err != nil {
 				return sps.Fail[int64](err)

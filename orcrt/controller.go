@@ -106,7 +106,7 @@ func (c *ControllerAccess) Serve() error {
 
 // finalizeWrappers put JIT'd memory in place.
 var finalizeWrappers = []string{protocol.MemoryManagerFinalize, protocol.MemoryManagerInitialize,
-	protocol.SharedMemoryMapperInitialize, protocol.SlabMemoryFinalize}
+	protocol.SharedMemoryMapperInitialize, protocol.SlabMemoryFinalize, protocol.SlabMemoryFinalizeBatch}
 
 // needFinalizedMemory are the wrappers that use JIT'd memory.
 var needFinalizedMemory = []string{protocol.RunAsMain, protocol.RunAsVoidFunction, protocol.RunAsIntFunction,

@@ -94,6 +94,9 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 // visibility and returns its handle. Handles count up from 1: LLVM 19 and
 // later take them for addresses, which are never 0.
 func (d *DylibManager) Open(path string) (uint64, error) {
+	if err := d.s.waitPreload(); err != nil {
+		return 0, err
+	}
 	lib, err := native.Open(path, native.RTLDNow|native.RTLDGlobal)
 	if err != nil {
 		return 0, err
@@ -106,6 +109,9 @@ func (d *DylibManager) Open(path string) (uint64, error) {
 
 // Lookup finds names in the library with handle h.
 func (d *DylibManager) Lookup(h uint64, names []protocol.LookupRequest) ([]sps.Addr, error) {
+	if err := d.s.waitPreload(); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	if h == 0 || h > uint64(len(d.libs)) {
 		d.mu.Unlock()

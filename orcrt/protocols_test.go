@@ -2,6 +2,7 @@ package orcrt_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -220,48 +221,103 @@ func TestSharedMemoryMapper(t *testing.T) {
 
 // TestRunWaitsForFinalize: a call that runs JIT'd code waits for the
 // finalize calls that arrived before it (LLVM 19's controller sends
-// run-as-main without waiting for the finalize's answer).
+// run-as-main without waiting for the finalize's answer), a reservation's
+// or a batch of slab memory's.
 func TestRunWaitsForFinalize(t *testing.T) {
-	s := orcrt.NewSession()
+	for _, mode := range []string{"reservation", "slab batch"} {
+		t.Run(mode, func(t *testing.T) {
+			s := orcrt.NewSession()
+			if err := orcrt.AddServices(s); err != nil {
+				t.Fatal(err)
+			}
+			started, release := make(chan struct{}), make(chan struct{})
+			action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func([]byte) ([]byte, error) {
+				close(started)
+				<-release
+				return sps.Marshal(struct{ E error }{})
+			}))
+			c, _ := connect(t, s, nil)
+			req := protocol.FinalizeRequest{
+				Segments: []protocol.Segment{{Prot: protocol.ProtRead | protocol.ProtExec, Size: 0x1000,
+					Content: []byte{0xb8, 42, 0, 0, 0, 0xc3}}}, // mov eax, 42; ret
+				Actions: []protocol.ActionPair{{Finalize: protocol.WrapperCall{Fn: sps.Addr(action)}}},
+			}
+			var finalize func() error
+			if mode == "reservation" {
+				inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
+				base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Segments[0].Addr = base
+				finalize = func() error {
+					return sps.CallError(c, c.syms[protocol.MemoryManagerFinalize], protocol.FinalizeArgs{Instance: inst, Request: req})
+				}
+			} else {
+				inst := sps.Addr(c.syms[protocol.SlabMemoryInstance])
+				r, err := sps.CallExpected[protocol.SlabReservation](c, c.syms[protocol.SlabMemoryReserve], protocol.ReserveArgs{Instance: inst, Size: 2 << 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Segments[0].Addr = r.Regions[0].Addr
+				finalize = func() error {
+					errs, err := sps.CallExpected[[]error](c, c.syms[protocol.SlabMemoryFinalizeBatch],
+						protocol.FinalizeBatchArgs{Instance: inst, Requests: []protocol.FinalizeRequest{req}})
+					return errors.Join(append(errs, err)...)
+				}
+			}
+			finalized := make(chan error, 1)
+			go func() { finalized <- finalize() }()
+			<-started
+			ran := make(chan int64, 1)
+			go func() {
+				r, _ := sps.Call[int64](c, c.syms[protocol.RunAsMain], protocol.RunAsMainArgs{Main: req.Segments[0].Addr, Args: []string{}})
+				ran <- r
+			}()
+			select {
+			case <-ran:
+				t.Fatal("the code ran before its finalize was answered")
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(release)
+			if err := <-finalized; err != nil {
+				t.Fatal(err)
+			}
+			if r := <-ran; r != 42 {
+				t.Fatalf("main answered %d", r)
+			}
+		})
+	}
+}
+
+// TestPreload: libraries preloaded while the session starts are found by
+// lookups in the process; a required one that fails to load fails the
+// dylib manager's calls with its name, and optional ones are ignored.
+func TestPreload(t *testing.T) {
+	s := orcrt.NewSession(orcrt.Preload([]string{"libm.so.6"}, []string{"libgorc_no_such_lib.so.1"}))
 	if err := orcrt.AddServices(s); err != nil {
 		t.Fatal(err)
 	}
-	started, release := make(chan struct{}), make(chan struct{})
-	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func([]byte) ([]byte, error) {
-		close(started)
-		<-release
-		return sps.Marshal(struct{ E error }{})
-	}))
 	c, _ := connect(t, s, nil)
-	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
-	base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x1000})
+	inst := sps.Addr(c.syms[protocol.DylibManagerInstance])
+	h, err := sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
 	if err != nil {
 		t.Fatal(err)
 	}
-	finalized := make(chan error, 1)
-	go func() {
-		finalized <- sps.CallError(c, c.syms[protocol.MemoryManagerFinalize], protocol.FinalizeArgs{Instance: inst, Request: protocol.FinalizeRequest{
-			Segments: []protocol.Segment{{Prot: protocol.ProtRead | protocol.ProtExec, Addr: base, Size: 0x1000,
-				Content: []byte{0xb8, 42, 0, 0, 0, 0xc3}}}, // mov eax, 42; ret
-			Actions: []protocol.ActionPair{{Finalize: protocol.WrapperCall{Fn: sps.Addr(action)}}},
-		}})
-	}()
-	<-started
-	ran := make(chan int64, 1)
-	go func() {
-		r, _ := sps.Call[int64](c, c.syms[protocol.RunAsMain], protocol.RunAsMainArgs{Main: base, Args: []string{}})
-		ran <- r
-	}()
-	select {
-	case <-ran:
-		t.Fatal("the code ran before its finalize was answered")
-	case <-time.After(100 * time.Millisecond):
+	defs, err := sps.CallExpected[[]protocol.SymbolDef](c, c.syms[protocol.DylibManagerLookup],
+		protocol.LookupArgs{Instance: inst, Handle: h, Names: []protocol.LookupRequest{{Name: "cbrt", Required: true}}})
+	if err != nil || len(defs) != 1 || defs[0].Addr == 0 {
+		t.Fatalf("cbrt from the preloaded libm: %+v, %v", defs, err)
 	}
-	close(release)
-	if err := <-finalized; err != nil {
+
+	s = orcrt.NewSession(orcrt.Preload([]string{"libgorc_no_such_lib.so.1"}, nil))
+	if err := orcrt.AddServices(s); err != nil {
 		t.Fatal(err)
 	}
-	if r := <-ran; r != 42 {
-		t.Fatalf("main answered %d", r)
+	c, _ = connect(t, s, nil)
+	inst = sps.Addr(c.syms[protocol.DylibManagerInstance])
+	_, err = sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+	if err == nil || !strings.Contains(err.Error(), "preloading libgorc_no_such_lib.so.1") {
+		t.Fatalf("open after a failed required preload: %v", err)
 	}
 }

@@ -61,6 +61,9 @@ type Session struct {
 	pages    [][]byte          // address space that names Go wrappers
 	next     int               // next free slot in the last page
 	closed   bool
+
+	preloaded  chan struct{} // closed when Preload's libraries are loaded; nil: none
+	preloadErr error
 }
 
 // Option configures a Session.
@@ -83,6 +86,39 @@ func (s *Session) Protocol() protocol.Version {
 // WithTaskDispatcher sets how incoming calls run (default: a goroutine
 // each).
 func WithTaskDispatcher(d tasks.Dispatcher) Option { return func(s *Session) { s.tasks = d } }
+
+// Preload loads libraries into the process with global visibility, on a
+// goroutine of their own from the moment the session is made, so that
+// loading them overlaps the connection's setup and the controller's start
+// (libstdc++ alone takes about a millisecond to load). The dylib manager's
+// opens and lookups wait until they are loaded. A required library that
+// fails to load fails them; optional ones that fail are ignored.
+func Preload(required, optional []string) Option {
+	return func(s *Session) {
+		s.preloaded = make(chan struct{})
+		go func() {
+			defer close(s.preloaded)
+			for _, lib := range required {
+				if _, err := native.Open(lib, native.RTLDNow|native.RTLDGlobal); err != nil {
+					s.preloadErr = fmt.Errorf("preloading %s: %w", lib, err)
+					return
+				}
+			}
+			for _, lib := range optional {
+				native.Open(lib, native.RTLDNow|native.RTLDGlobal)
+			}
+		}()
+	}
+}
+
+// waitPreload waits for Preload's libraries.
+func (s *Session) waitPreload() error {
+	if s.preloaded == nil {
+		return nil
+	}
+	<-s.preloaded
+	return s.preloadErr
+}
 
 // NewSession creates a session.
 func NewSession(opts ...Option) *Session {

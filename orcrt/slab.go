@@ -1,8 +1,10 @@
 package orcrt
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gorc-jit/gorc/internal/dualmap"
@@ -38,6 +40,7 @@ type SlabMemory struct {
 }
 
 type execSlab struct {
+	id   int // its index in SlabMemory.slabs
 	m    *dualmap.Mapping
 	free [3]*spans.List // by region
 }
@@ -84,6 +87,16 @@ func newSlabMemory(s *Session, b *budget, c *memoryConfig) (*SlabMemory, error) 
 			}
 			return m.Finalize(a.Request)
 		})),
+		protocol.SlabMemoryFinalizeBatch: SyncWrapper(sps.Handler(func(a protocol.FinalizeBatchArgs) sps.Expected[[]error] {
+			if err := m.check(a.Instance); err != nil {
+				return sps.Fail[[]error](err)
+			}
+			errs := make([]error, len(a.Requests))
+			for i, r := range a.Requests {
+				errs[i] = m.Finalize(r)
+			}
+			return sps.Ok(errs)
+		})),
 		protocol.SlabMemoryRelease: SyncWrapper(sps.Handler(func(a protocol.DeallocateArgs) error {
 			if err := m.check(a.Instance); err != nil {
 				return err
@@ -127,6 +140,7 @@ func (m *SlabMemory) Reserve(size uint64) (protocol.SlabReservation, error) {
 			Size: uint64(len(reg.Target)), FileOff: reg.FileOff})
 	}
 	m.mu.Lock()
+	sl.id = len(m.slabs)
 	m.slabs = append(m.slabs, sl)
 	m.mu.Unlock()
 	return r, nil
@@ -212,11 +226,16 @@ func (m *SlabMemory) Finalize(req protocol.FinalizeRequest) error {
 	return nil
 }
 
-// Release runs the dealloc actions of the allocations at bases and frees
-// their memory.
+// Release runs the dealloc actions of the allocations at bases, the last
+// base first (a controller lists them in allocation order; the newest
+// graphs' registrations are found first, see gorc_deregister_function_names_wrapper),
+// and then frees their memory together: neighbouring pieces are zeroed as
+// one range, so that a large one (a session's code, say) is punched out of
+// the file rather than faulted in here to be cleared.
 func (m *SlabMemory) Release(bases []sps.Addr) error {
 	var errs []error
-	for _, b := range bases {
+	var pieces []slabPiece
+	for _, b := range slices.Backward(bases) {
 		m.mu.Lock()
 		a := m.allocs[uint64(b)]
 		delete(m.allocs, uint64(b))
@@ -226,11 +245,31 @@ func (m *SlabMemory) Release(bases []sps.Addr) error {
 			continue
 		}
 		errs = append(errs, runDeallocs(m.s, a.deallocs))
-		m.mu.Lock()
-		errs = append(errs, m.give(a.pieces))
-		m.mu.Unlock()
+		pieces = append(pieces, a.pieces...)
 	}
+	m.mu.Lock()
+	errs = append(errs, m.give(mergePieces(pieces)))
+	m.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// mergePieces sorts pieces and joins those that touch.
+func mergePieces(ps []slabPiece) []slabPiece {
+	slices.SortFunc(ps, func(a, b slabPiece) int {
+		if a.slab != b.slab {
+			return cmp.Compare(a.slab.id, b.slab.id)
+		}
+		return cmp.Or(cmp.Compare(a.region, b.region), cmp.Compare(a.off, b.off))
+	})
+	var out []slabPiece
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].slab == p.slab && out[n-1].region == p.region && out[n-1].off+out[n-1].size == p.off {
+			out[n-1].size += p.size
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // Detach forgets the allocations; their memory stays for running code.

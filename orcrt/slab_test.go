@@ -2,7 +2,9 @@ package orcrt_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorc-jit/gorc/orc/shared/protocol"
@@ -73,5 +75,75 @@ func TestSlabMemoryOverTheWire(t *testing.T) {
 	}
 	if got := unsafeRead(uint64(seg.Addr), 8); !bytes.Equal(got, make([]byte, 8)) {
 		t.Fatalf("released memory holds %q", got)
+	}
+}
+
+// TestSlabBatchAndReleaseTogether: finalize_batch finalizes each request
+// on its own (one bad request fails alone), and one release of several
+// neighbouring allocations runs their dealloc actions newest first and
+// leaves their memory zero and free as one range, large enough to be
+// punched out of the file.
+func TestSlabBatchAndReleaseTogether(t *testing.T) {
+	s := orcrt.NewSession()
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ran []string
+	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func(args []byte) ([]byte, error) {
+		mu.Lock()
+		ran = append(ran, string(args))
+		mu.Unlock()
+		return sps.Marshal(struct{ E error }{})
+	}))
+	c, _ := connect(t, s, nil)
+	inst := sps.Addr(c.syms[protocol.SlabMemoryInstance])
+	r, err := sps.CallExpected[protocol.SlabReservation](c, c.syms[protocol.SlabMemoryReserve], protocol.ReserveArgs{Instance: inst, Size: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := r.Regions[2]
+	piece := (rw.Size / 4) &^ 63
+	if 3*piece < 1<<20 {
+		t.Fatalf("read-write region of %d bytes: too small for this test", rw.Size)
+	}
+	var reqs []protocol.FinalizeRequest
+	var bases []sps.Addr
+	for i, name := range []string{"a", "b", "c"} {
+		addr := rw.Addr + sps.Addr(uint64(i)*piece)
+		content := bytes.Repeat([]byte(name), int(piece))
+		reqs = append(reqs, protocol.FinalizeRequest{
+			Segments: []protocol.Segment{{Prot: rw.Prot, Addr: addr, Size: piece, Content: content}},
+			Actions:  []protocol.ActionPair{{Dealloc: protocol.WrapperCall{Fn: sps.Addr(action), Args: []byte(name)}}},
+		})
+		bases = append(bases, addr)
+	}
+	// The fourth overlaps the first.
+	reqs = append(reqs, protocol.FinalizeRequest{Segments: []protocol.Segment{{Prot: rw.Prot, Addr: rw.Addr, Size: 64}}})
+	errs, err := sps.CallExpected[[]error](c, c.syms[protocol.SlabMemoryFinalizeBatch], protocol.FinalizeBatchArgs{Instance: inst, Requests: reqs})
+	if err != nil || len(errs) != 4 {
+		t.Fatalf("finalize_batch: %v, %v", errs, err)
+	}
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil || errs[3] == nil || !strings.Contains(errs[3].Error(), "in use") {
+		t.Fatalf("finalize_batch results %v, want the fourth to fail as in use", errs)
+	}
+	if got := unsafeRead(uint64(bases[1]), 4); string(got) != "bbbb" {
+		t.Fatalf("second allocation holds %q", got)
+	}
+	if err := sps.CallError(c, c.syms[protocol.SlabMemoryRelease], protocol.DeallocateArgs{Instance: inst, Bases: bases}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if !slices.Equal(ran, []string{"c", "b", "a"}) {
+		t.Errorf("dealloc actions ran %q, want newest first", ran)
+	}
+	mu.Unlock()
+	if got := unsafeRead(uint64(rw.Addr), int(3*piece)); !bytes.Equal(got, make([]byte, 3*piece)) {
+		t.Fatal("released memory is not zero")
+	}
+	// Free as one range again.
+	whole := protocol.FinalizeRequest{Segments: []protocol.Segment{{Prot: rw.Prot, Addr: rw.Addr, Size: 3 * piece}}}
+	if err := sps.CallError(c, c.syms[protocol.SlabMemoryFinalize], protocol.FinalizeArgs{Instance: inst, Request: whole}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -175,13 +175,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		proto, _ = chooseProtocol(peer)
 	}
 	native.InstallCrashHandler("gorc-executor: JIT'd code crashed: ")
-	if _, err := native.Open("libm.so.6", native.RTLDNow|native.RTLDGlobal); err != nil {
-		return err
-	}
-	for _, lib := range []string{"libgcc_s.so.1", "libstdc++.so.6"} {
-		native.Open(lib, native.RTLDNow|native.RTLDGlobal) // optional
-	}
-	s := orcrt.NewSession(orcrt.WithProtocol(proto))
+	// Loaded while Setup goes out and the controller starts linking.
+	preload := orcrt.Preload([]string{"libm.so.6"}, []string{"libgcc_s.so.1", "libstdc++.so.6"})
+	s := orcrt.NewSession(orcrt.WithProtocol(proto), preload)
 	if err := orcrt.AddServices(s, c.memory...); err != nil {
 		return err
 	}

@@ -99,6 +99,12 @@ func TestInitFiniOrder(t *testing.T) {
 	obj := testutil.Compile(t, dir, "initfini.c", initFiniSrc, "-O1")
 	same(t, dir, []string{obj}, nil, nil, []string{"one"})
 	same(t, dir, []string{obj}, nil, nil, []string{"one", "two words"})
+	// Out of process the executor ends as the native program does, through
+	// exit(main's status) there (returning from main and exiting in it).
+	oop := []string{"-oop-executor=" + executor}
+	same(t, dir, []string{obj}, nil, oop, []string{"one"})
+	same(t, dir, []string{obj}, nil, oop, []string{"one", "two words"})
+	same(t, dir, []string{obj}, nil, append(oop, "-use-shared-memory=false"), []string{"one"})
 }
 
 const multiMain = `#include <stdio.h>

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/internal/jitlinkcheck"
 	"github.com/gorc-jit/gorc/internal/native"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -25,6 +26,7 @@ import (
 	"github.com/gorc-jit/gorc/lljit"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/elfplatform"
+	"github.com/gorc-jit/gorc/orc/funcnames"
 	"github.com/gorc-jit/gorc/orc/inprocess"
 	"github.com/gorc-jit/gorc/orc/perfjit"
 	"github.com/gorc-jit/gorc/orc/remote"
@@ -136,6 +138,10 @@ type tool struct {
 	// is set when JIT'd memory lies below 2 GiB, for code built with
 	// -fno-pic.
 	low bool
+	// answers the host's libgcc.a, asked for at the start (nil with
+	// -nolibgcc).
+	// holds the input objects read ahead.
+	ahead *readAhead
 }
 
 // timings accumulates -show-times figures.
@@ -185,6 +191,7 @@ func (t *tool) logf(format string, args ...any) {
 
 func (t *tool) run() (int, error) {
 	o := t.o
+	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...))
 	start := time.Now()
 	j, err := t.setup()
 	if err != nil {
@@ -264,6 +271,14 @@ func (t *tool) run() (int, error) {
 		// Exit handlers and finalizers run when this process exits.
 		return rc, err
 	}
+	if err == nil {
+		var exit *remote.ExitError
+		if xerr := exitExecutor(j.ExecutorProcessControl(), rc); errors.As(xerr, &exit) && exit.Signal == 0 {
+			return exit.Code, nil
+		} else if xerr != nil {
+			return rc, fmt.Errorf("%s: exiting: %w", o.inputs[0], xerr)
+		}
+	}
 	var exit *remote.ExitError
 	if errors.As(err, &exit) {
 		// The program called exit, or crashed, in the executor.
@@ -282,6 +297,32 @@ func (t *tool) run() (int, error) {
 		return rc, err
 	}
 	return rc, nil
+}
+
+// exitExecutor ends a gorc-executor this tool launched as a native program
+// ends once main returns: by calling the C library's exit(rc) there, which
+// runs the program's exit handlers and finalizers (the platform registers
+// them with __cxa_atexit) and flushes its stdio. Tearing the session down
+// instead would also release executor memory piece by piece and link a
+// finalizer thunk, work the executor's exit makes pointless. The executor
+// dies inside the call, so success is an *remote.ExitError; nil means the
+// executor cannot be exited this way (not launched here, or not gorc's) and
+// the caller closes the session as usual.
+func exitExecutor(epc orc.ExecutorProcessControl, rc int) error {
+	r, ok := epc.(*remote.EPC)
+	if !ok || !r.IsGorcExecutor() || r.PID() == 0 {
+		return nil
+	}
+	h, err := r.LoadDylib("")
+	if err != nil {
+		return nil
+	}
+	addr, err := r.LookupSymbols(h, []orc.SymbolRequest{{Name: "exit"}})
+	if err != nil || addr[0] == 0 {
+		return nil
+	}
+	_, err = r.RunAsIntFunction(addr[0], rc)
+	return err
 }
 
 // setup builds the JIT for the options.
@@ -321,7 +362,7 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 	case native.Unsupported() != nil:
 		return nil, fmt.Errorf("%w (-oop-executor, -oop-executor-connect)", native.Unsupported())
 	default:
-		epc, noexecSlab, err := t.inProcess()
+		epc, err := t.inProcess()
 		if err != nil {
 			return nil, err
 		}
@@ -330,18 +371,18 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 		if err != nil {
 			return nil, err
 		}
-		if foreign != nil {
-			// -noexec links objects for another architecture into this
-			// process's memory: the JIT targets theirs, and nothing runs.
-			b.EPC = foreignEPC{epc, *foreign}
-		}
-		switch {
-		case foreign != nil:
-			b.PlatformRuntime = &foreignRuntime{noEHFrames: noEHFrames{epc}, below: foreign.Arch == triple.X86_64}
-		case noexecSlab:
-			// Code at virtual addresses must not be registered with the
-			// unwinder.
-			b.PlatformRuntime = noEHFrames{epc}
+		if o.noexec {
+			// Nothing runs (nor can, with objects for another
+			// architecture or memory at addresses that cannot be
+			// mapped): see noexecEPC.
+			ne := noexecEPC{epc, epc.TargetTriple()}
+			if foreign != nil {
+				ne.triple = *foreign
+			}
+			b.EPC, b.PlatformRuntime = ne, ne
+			if foreign != nil {
+				b.PlatformRuntime = &foreignRuntime{Runtime: ne, below: foreign.Arch == triple.X86_64}
+			}
 		}
 	}
 	b.SessionOptions = append(b.SessionOptions, orc.WithErrorReporter(func(err error) { report(t.stderr, err) }))
@@ -441,12 +482,10 @@ func (s *linkStats) print(w io.Writer) {
 	fmt.Fprintf(w, "objects linked: %d in %d graphs (inputs %d, the rest archive members)\n", s.linked.Load(), s.graphs.Load(), s.inputs.Load())
 }
 
-// noEHFrames hides the unwinder registration functions from the platform.
-type noEHFrames struct{ elfplatform.Runtime }
-
-// inProcess makes the in-process executor; noexecSlab is set when memory
-// lies at addresses that cannot be mapped (for -noexec checks only).
-func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
+// inProcess makes the in-process executor. Its memory may lie at
+// addresses that cannot be mapped (for -noexec checks only: noexecEPC
+// then keeps it from the unwinder).
+func (t *tool) inProcess() (*inprocess.EPC, error) {
 	o := t.o
 	var epcOpts []inprocess.Option
 	if o.debugger {
@@ -468,13 +507,10 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		}
 		slab, err := memory.NewSlab(o.slabSize, slabOpts...)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		if slab.Virtual() {
-			if !o.noexec {
-				return nil, false, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
-			}
-			noexecSlab = true
+		if slab.Virtual() && !o.noexec {
+			return nil, fmt.Errorf("cannot map the slab at %#x: running code needs it there (use -noexec to link only)", o.slabAddress)
 		}
 		epcOpts = append(epcOpts, inprocess.WithMemoryManager(slab))
 	}
@@ -484,17 +520,29 @@ func (t *tool) inProcess() (epc *inprocess.EPC, noexecSlab bool, err error) {
 		// always has it loaded.
 		native.Open("libgcc_s.so.1", native.RTLDNow|native.RTLDGlobal)
 	}
-	return inprocess.New(epcOpts...), noexecSlab, nil
+	return inprocess.New(epcOpts...), nil
 }
 
-// foreignEPC is the in-process executor as -noexec uses it for objects of
-// another architecture: it says it targets theirs.
-type foreignEPC struct {
+// noexecEPC is the in-process executor as -noexec uses it. For objects of
+// another architecture, it says it targets theirs. As nothing runs, it
+// offers the platform and the layers no functions to register code with
+// (the unwinder's, and the crash reports' function names): registering
+// cost about a tenth of a link's CPU, and llvm-jitlink registers nothing
+// with -noexec either. Code at addresses that cannot be mapped must not
+// be registered at all.
+type noexecEPC struct {
 	*inprocess.EPC
 	triple triple.Triple
 }
 
-func (e foreignEPC) TargetTriple() triple.Triple { return e.triple }
+func (e noexecEPC) TargetTriple() triple.Triple { return e.triple }
+
+func (e noexecEPC) RuntimeSymbol(name string) (uint64, bool) {
+	if strings.Contains(name, "eh_frame") || name == funcnames.RegisterFunction || name == funcnames.DeregisterFunction {
+		return 0, false
+	}
+	return e.EPC.RuntimeSymbol(name)
+}
 
 // foreignRuntime is the platform runtime of a -noexec link for another
 // architecture: no unwinder registration (this process's unwinder is for
@@ -503,7 +551,7 @@ func (e foreignEPC) TargetTriple() triple.Triple { return e.triple }
 // thread pointer (TLS variant 2), elsewhere after the 16-byte thread
 // control block it points at (variant 1, AArch64's).
 type foreignRuntime struct {
-	noEHFrames
+	elfplatform.Runtime
 	below bool // variant 2
 	mu    sync.Mutex
 	used  uint64
@@ -571,10 +619,14 @@ func (t *tool) needsLowAddresses() bool {
 	return false
 }
 
-// readObject reads an input object, or returns what an earlier call read.
+// readObject reads an input object, or returns what an earlier call (or
+// the read-ahead) read.
 func (t *tool) readObject(path string) ([]byte, error) {
 	if data, ok := t.objects[path]; ok {
 		return data, nil
+	}
+	if o, ok := t.ahead.peek(path); ok && o.readErr == nil {
+		return o.data, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -587,11 +639,81 @@ func (t *tool) readObject(path string) ([]byte, error) {
 	return data, nil
 }
 
-func (r noEHFrames) RuntimeSymbol(name string) (uint64, bool) {
-	if strings.Contains(name, "eh_frame") {
-		return 0, false
+// readInput returns an input object and its interface: the read-ahead's,
+// or read now.
+func (t *tool) readInput(path string) ([]byte, *jitlink.Interface, error) {
+	if o, ok := t.ahead.take(path); ok {
+		if o.readErr != nil {
+			return nil, nil, o.readErr
+		}
+		return o.data, o.iface, o.ifaceErr
 	}
-	return r.Runtime.RuntimeSymbol(name)
+	data, err := t.readObject(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	iface, err := object.ReadInterface(path, data)
+	return data, iface, err
+}
+
+// readAhead reads the input objects and parses their interfaces on a
+// goroutine of its own from the start, while an executor process starts
+// (-oop-executor) or the JIT is set up: a large object takes milliseconds.
+type readAhead struct {
+	done chan struct{} // closed when objs is complete
+	mu   sync.Mutex
+	objs map[string]aheadObject
+}
+
+type aheadObject struct {
+	data              []byte
+	iface             *jitlink.Interface
+	readErr, ifaceErr error
+}
+
+func startReadAhead(paths []string) *readAhead {
+	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}}
+	go func() {
+		defer close(r.done)
+		for _, p := range paths {
+			if kind, err := sniff(p); err != nil || kind != "object" {
+				continue // added (and any error reported) as before
+			}
+			if _, seen := r.objs[p]; seen {
+				continue
+			}
+			var o aheadObject
+			if o.data, o.readErr = os.ReadFile(p); o.readErr == nil {
+				o.iface, o.ifaceErr = object.ReadInterface(p, o.data)
+			}
+			r.objs[p] = o
+		}
+	}()
+	return r
+}
+
+// peek waits for the read-ahead and returns what it holds for path.
+func (r *readAhead) peek(path string) (aheadObject, bool) {
+	if r == nil {
+		return aheadObject{}, false
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.objs[path]
+	return o, ok
+}
+
+// take is peek, after which the read-ahead forgets path (its bytes go to
+// the layer, which drops them once linked).
+func (r *readAhead) take(path string) (aheadObject, bool) {
+	o, ok := r.peek(path)
+	if ok {
+		r.mu.Lock()
+		delete(r.objs, path)
+		r.mu.Unlock()
+	}
+	return o, ok
 }
 
 // addInputs adds absolute symbols, harness and test objects, archives and
@@ -662,23 +784,50 @@ func (t *tool) addInputs() error {
 // looked for, as gcc links it after everything: its helpers (decimal
 // float, 128-bit division, soft-float) are called by compiled code without
 // the program naming the library. Members are linked on demand; without a
-// libgcc.a there is nothing to fall back to.
+// libgcc.a there is nothing to fall back to. The archive is found and
+// opened when a lookup first reaches it: most links never do, and finding
+// it runs the compiler driver (about 1.5 ms) and opening it maps about
+// 1 MB.
 func (t *tool) addLibgcc() error {
-	path := libgccPath(t.j.ExecutorProcessControl().TargetTriple())
-	if path == "" {
-		t.logf("no libgcc.a found: no fallback for compiler helpers")
-		return nil
-	}
-	t.logf("libgcc fallback %s", path)
 	jd, err := t.j.CreateJITDylib("<libgcc>")
 	if err != nil {
 		return err
 	}
-	if err := t.j.AddArchive(jd, path); err != nil {
-		return err
-	}
+	jd.AddGenerator(&libgcc{t: t})
 	t.j.MainJITDylib().AddToLinkOrder(jd, orc.MatchExportedOnly)
 	return nil
+}
+
+// libgcc is the generator of the <libgcc> JITDylib: libgcc.a's, once a
+// lookup needs it.
+type libgcc struct {
+	t    *tool
+	once sync.Once
+	gen  orc.DefinitionGenerator // nil when there is no libgcc.a
+	err  error
+}
+
+func (l *libgcc) TryToGenerate(jd *orc.JITDylib, names orc.LookupSet) error {
+	l.once.Do(func() {
+		path := libgccPath(l.t.j.ExecutorProcessControl().TargetTriple())
+		if path == "" {
+			l.t.logf("no libgcc.a found: no fallback for compiler helpers")
+			return
+		}
+		l.t.logf("libgcc fallback %s", path)
+		// Mapped for the rest of the process, as the tool's other
+		// archives are in process.
+		a, err := archive.Open(path)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.gen, l.err = orc.NewStaticLibraryGenerator(l.t.j.ObjectLinkingLayer(), a, nil)
+	})
+	if l.gen == nil {
+		return l.err
+	}
+	return l.gen.TryToGenerate(jd, names)
 }
 
 // addInput adds one input file: an object, an archive or a shared library.
@@ -697,15 +846,11 @@ func (t *tool) addInput(path string, h *harness) error {
 	case "script":
 		return fmt.Errorf("%s: not an ELF object or archive", path)
 	}
-	data, err := t.readObject(path)
+	data, iface, err := t.readInput(path)
 	if err != nil {
 		return err
 	}
 	delete(t.objects, path) // the layer holds it from here
-	iface, err := object.ReadInterface(path, data)
-	if err != nil {
-		return err
-	}
 	if iface.ExecutableStack {
 		t.logf("%s has an executable .note.GNU-stack: the stack will be executable", path)
 		t.execStack = true

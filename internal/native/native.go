@@ -184,10 +184,13 @@ func dlsym(h unsafe.Pointer, name string) (uint64, bool) {
 // result fn(const char *args, size_t size)) and returns its result bytes, or
 // the out-of-band error it reported.
 func CallWrapper(fn uint64, args []byte) ([]byte, error) {
+	// The Go bytes themselves: a wrapper reads its arguments only during
+	// the call (the convention of LLVM's wrapper functions), and cgo pins
+	// them until it returns. Copying them to C memory cost two more cgo
+	// calls (malloc and free) per allocation action.
 	var p *C.char
 	if len(args) > 0 {
-		p = (*C.char)(C.CBytes(args))
-		defer C.free(unsafe.Pointer(p))
+		p = (*C.char)(unsafe.Pointer(unsafe.SliceData(args)))
 	}
 	r := C.gorc_call_wrapper(callStub(), C.uintptr_t(fn), p, C.size_t(len(args)))
 	size := int(r.Size)

@@ -108,16 +108,23 @@ func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]reco
 		}
 	}
 	recs := make([]record, 0, n)
+	// Each record's edges, with room for the one fix adds to an FDE (its
+	// CIE pointer), carved from one slice.
+	all := make([]jitlink.Edge, 0, len(edges)+n)
 	ei := 0
 	for off := uint64(0); off < uint64(len(c)); {
 		hdr, size, _ := recordHeader(g, sec, c, off)
 		rb := g.CreateContentBlock(sec, c[off:off+size:off+size], b.Address()+off, 4, 0)
-		start := ei
+		start := len(all)
 		for ei < len(edges) && uint64(edges[ei].Offset) < off+size {
-			edges[ei].Offset -= uint32(off)
+			e := edges[ei]
+			e.Offset -= uint32(off)
+			all = append(all, e)
 			ei++
 		}
-		rb.SetEdges(edges[start:ei:ei])
+		end := len(all)
+		rb.SetEdges(all[start : end : end+1])
+		all = all[:end+1]
 		rec := record{b: rb, hdr: hdr, isTerm: size == hdr}
 		if !rec.isTerm {
 			rec.isCIE = order.Uint32(c[off+hdr:]) == 0
@@ -247,6 +254,7 @@ func AddNullTerminator(section string) jitlink.Pass {
 		}
 		sec := secs[len(secs)-1]
 		_, end := sec.Range()
+		g.Reserve(1, 1, 0) // not a chunk of the arenas for one block
 		b := g.CreateContentBlock(sec, make([]byte, 4), end, 4, 0)
 		g.AddAnonymousSymbol(b, 0, 4, jitlink.Live)
 		return nil

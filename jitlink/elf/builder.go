@@ -117,10 +117,15 @@ func (b *builder) build() (*jitlink.LinkGraph, error) {
 	if err := b.readGroups(); err != nil {
 		return nil, err
 	}
+	perSection := b.presize()
 	if err := b.createBlocks(); err != nil {
 		return nil, err
 	}
-	b.presize()
+	for i, n := range perSection {
+		if n > 0 && b.blocks[i] != nil {
+			b.blocks[i].Section().GrowSymbols(n)
+		}
+	}
 	if err := b.createSymbols(); err != nil {
 		return nil, err
 	}
@@ -261,48 +266,64 @@ func (b *builder) createBlocks() error {
 	return nil
 }
 
-// presize counts what the graph is about to hold, so that symbols, external
-// addresses and per-section lists are allocated once at their final size.
-func (b *builder) presize() {
+// presize counts what the graph is about to hold and reserves it, so that
+// symbols, blocks and external addresses are allocated once at their
+// final size, with room for the blocks and symbols the .eh_frame pass will
+// split off and the keep-alive edges it will add (one per FDE describing
+// its code). It returns the number of symbols each section will define.
+func (b *builder) presize() (perSection []int) {
 	f := b.f
 	b.extraEdges = make([]int, len(f.sections))
-	if f.symtab < 0 {
-		b.g.Reserve(0, len(f.sections), 0)
-		return
-	}
-	perSection := make([]int, len(f.sections))
-	external := 0
-	for i := 1; i < f.nsyms; i++ {
-		shndx, info := f.symSection(i)
-		switch {
-		case elf.ST_TYPE(info) == elf.STT_SECTION || elf.ST_TYPE(info) == elf.STT_FILE:
-		case shndx == uint32(elf.SHN_UNDEF) || shndx == uint32(elf.SHN_ABS):
-			external++
-		case int(shndx) < len(perSection):
-			perSection[shndx]++
-		}
-	}
-	for i, n := range perSection {
-		if n > 0 && b.blocks[i] != nil {
-			b.blocks[i].Section().GrowSymbols(n)
-		}
-	}
-	b.g.Reserve(f.nsyms+8, len(f.sections), external+1)
+	perSection = make([]int, len(f.sections))
+	loaded := 0
 	for i := range f.sections {
-		rs := &f.sections[i]
-		if rs.typ != elf.SHT_RELA || int(rs.info) >= len(f.sections) || f.sections[rs.info].name != ".eh_frame" ||
-			rs.entsize != relaSize || b.blocks[rs.info] == nil {
-			continue
+		if ok, _ := b.loadable(i); ok {
+			loaded++
+			perSection[i] = 1 // its section symbol
 		}
-		c := f.contents(i)
-		for j := 0; j+relaSize <= len(c); j += relaSize {
-			if idx := int(le.Uint64(c[j+8:]) >> 32); idx > 0 && idx < f.nsyms {
-				if shndx, _ := f.symSection(idx); int(shndx) < len(b.extraEdges) {
-					b.extraEdges[shndx]++
+	}
+	external, common, frames := 1, 0, 0 // the absolute 0 of relocations without a symbol
+	if f.symtab >= 0 {
+		for i := 1; i < f.nsyms; i++ {
+			shndx, info := f.symSection(i)
+			switch {
+			case elf.ST_TYPE(info) == elf.STT_SECTION || elf.ST_TYPE(info) == elf.STT_FILE:
+			case shndx == uint32(elf.SHN_UNDEF) || shndx == uint32(elf.SHN_ABS):
+				external++
+			case shndx == uint32(elf.SHN_COMMON) || shndx == shnX86_64LCommon:
+				common++
+			case int(shndx) < len(perSection) && perSection[shndx] > 0:
+				perSection[shndx]++
+			}
+		}
+		for i := range f.sections {
+			rs := &f.sections[i]
+			if rs.typ != elf.SHT_RELA || int(rs.info) >= len(f.sections) || f.sections[rs.info].name != ".eh_frame" ||
+				rs.entsize != relaSize || perSection[rs.info] == 0 {
+				continue
+			}
+			c := f.contents(i)
+			frames += len(c) / relaSize
+			for j := 0; j+relaSize <= len(c); j += relaSize {
+				if idx := int(le.Uint64(c[j+8:]) >> 32); idx > 0 && idx < f.nsyms {
+					if shndx, _ := f.symSection(idx); int(shndx) < len(b.extraEdges) {
+						b.extraEdges[shndx]++
+					}
 				}
 			}
 		}
 	}
+	symbols := external + common
+	for _, n := range perSection {
+		symbols += n
+	}
+	// A record per relocation of .eh_frame (each FDE has one, for its
+	// code), its CIE and the terminator, all with a symbol.
+	if frames > 0 {
+		frames += 2
+	}
+	b.g.Reserve(symbols+frames, loaded+common+frames, external)
+	return perSection
 }
 
 func (b *builder) commonSection(name string) *jitlink.Section {

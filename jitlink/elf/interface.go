@@ -31,7 +31,23 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 	if f.symtab < 0 {
 		return iface, nil
 	}
-	out := iface.Symbols
+	// Count first: the lists are made at their size, not grown.
+	var defined, undefined, locals int
+	for i := 1; i < f.nsyms; i++ {
+		switch shndx, info := f.symSection(i); {
+		case shndx == uint32(elf.SHN_UNDEF):
+			undefined++
+		case elf.ST_BIND(info) == elf.STB_LOCAL:
+			if t := elf.ST_TYPE(info); t == elf.STT_FUNC || t == elf.STT_OBJECT || t == elf.STT_NOTYPE {
+				locals++
+			}
+		default:
+			defined++
+		}
+	}
+	out := make([]jitlink.InterfaceSymbol, 0, defined)
+	iface.Undefined = make([]string, 0, undefined)
+	iface.Locals = make([]string, 0, locals)
 	for i := 1; i < f.nsyms; i++ {
 		shndx, info := f.symSection(i)
 		if shndx == uint32(elf.SHN_UNDEF) {

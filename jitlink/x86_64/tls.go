@@ -3,7 +3,7 @@ package x86_64
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
+	"iter"
 
 	"github.com/gorc-jit/gorc/jitlink"
 )
@@ -87,9 +87,10 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 		kind   jitlink.EdgeKind
 	}
 	var sec *jitlink.Section
-	pairs := make(map[key]*jitlink.Symbol)
-	// Entries are new blocks, which the loop must not visit.
-	for _, b := range slices.Collect(g.Blocks()) {
+	var pairs map[key]*jitlink.Symbol
+	// Entries are new blocks in a new section, which the loop must not
+	// visit: it stops at the sections there were.
+	for b := range blocksOf(g.Sections()) {
 		edges := b.Edges()
 		for i := range edges {
 			e := &edges[i]
@@ -102,6 +103,7 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 			if entry == nil {
 				if sec == nil {
 					sec = g.CreateSection(TLSIndexSectionName, jitlink.ProtRead)
+					pairs = make(map[key]*jitlink.Symbol)
 				}
 				pb := g.CreateContentBlock(sec, make([]byte, 16), uint64(len(pairs))*16, 16, 0)
 				switch k.kind {
@@ -120,6 +122,20 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 		}
 	}
 	return nil
+}
+
+// blocksOf iterates over the blocks of sections, a snapshot: sections a
+// loop body creates are not visited.
+func blocksOf(sections []*jitlink.Section) iter.Seq[*jitlink.Block] {
+	return func(yield func(*jitlink.Block) bool) {
+		for _, s := range sections {
+			for _, b := range s.Blocks() {
+				if !yield(b) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // tlsNotLowered explains an unlowered TLS request.

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorc-jit/gorc/internal/testutil"
 	"github.com/gorc-jit/gorc/jitlink"
@@ -463,5 +466,118 @@ func TestReservedAddressSpaceCap(t *testing.T) {
 				t.Errorf("executor RSS is %d bytes", rss)
 			}
 		})
+	}
+}
+
+// countingWriter counts Write calls.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) { c.n.Add(1); return c.w.Write(b) }
+
+// finalizeCounter counts the allocations whose Finalize has been called.
+type finalizeCounter struct {
+	jitlink.MemoryManager
+	n atomic.Int64
+}
+
+func (m *finalizeCounter) Allocate(r *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
+	a, err := m.MemoryManager.Allocate(r)
+	if err != nil {
+		return nil, err
+	}
+	return countedAlloc{a, &m.n}, nil
+}
+
+type countedAlloc struct {
+	jitlink.InFlightAlloc
+	n *atomic.Int64
+}
+
+func (a countedAlloc) Finalize(actions []jitlink.AllocAction, done func(jitlink.FinalizedAlloc, error)) {
+	a.InFlightAlloc.Finalize(actions, done)
+	a.n.Add(1)
+}
+
+// TestFinalizeBatches: with shared memory, graphs finalized while another
+// finalize call is on its way go to gorc's executor together, in one
+// message; each gets its own outcome.
+func TestFinalizeBatches(t *testing.T) {
+	release := make(chan struct{})
+	var block, ok, fail uint64
+	var cw *countingWriter
+	epc := executorInProcessWriting(t, func(s *orcrt.Session) error {
+		if err := orcrt.AddServices(s); err != nil {
+			return err
+		}
+		var err error
+		block, err = s.RegisterWrapper("", orcrt.SyncWrapper(func([]byte) ([]byte, error) {
+			<-release
+			return sps.Marshal(struct{ E error }{})
+		}))
+		if err != nil {
+			return err
+		}
+		ok, err = s.RegisterWrapper("", orcrt.SyncWrapper(func([]byte) ([]byte, error) {
+			return sps.Marshal(struct{ E error }{})
+		}))
+		if err != nil {
+			return err
+		}
+		fail, err = s.RegisterWrapper("", orcrt.SyncWrapper(func([]byte) ([]byte, error) {
+			return sps.Marshal(struct{ E error }{errors.New("this one fails")})
+		}))
+		return err
+	}, func(w io.Writer) io.Writer { cw = &countingWriter{w: w}; return cw }, remote.SharedMemory())
+	mm := &finalizeCounter{MemoryManager: epc.MemoryManager()}
+	const n = 50
+	results := make(chan linkResult, n+1)
+	go func() {
+		results <- link(mm, tinyGraph("first", 0), jitlink.AllocAction{Finalize: jitlink.WrapperCall{Fn: block}})
+	}()
+	for mm.n.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range n {
+		act := jitlink.AllocAction{Finalize: jitlink.WrapperCall{Fn: ok}}
+		if i == 7 {
+			act.Finalize.Fn = fail
+		}
+		go func() { results <- link(mm, tinyGraph(fmt.Sprintf("g%d", i), byte(i)), act) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for mm.n.Load() < n+1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if mm.n.Load() != n+1 {
+		t.Fatalf("%d of %d graphs reached finalize", mm.n.Load(), n+1)
+	}
+	writes := cw.n.Load()
+	close(release)
+	var live []linkResult
+	for range n + 1 {
+		r := <-results
+		switch {
+		case r.g.Name() == "g7" && (r.err == nil || !strings.Contains(r.err.Error(), "this one fails")):
+			t.Errorf("g7: %v, want its action's failure", r.err)
+		case r.g.Name() != "g7" && r.err != nil:
+			t.Errorf("%s: %v", r.g.Name(), r.err)
+		case r.err == nil:
+			live = append(live, r)
+		}
+	}
+	// The 50 went in one message (header and payload in one write).
+	if d := cw.n.Load() - writes; d != 1 {
+		t.Errorf("the controller wrote %d times to finalize the 50 waiting graphs, want once", d)
+	}
+	checkDisjoint(t, live)
+	for _, r := range live {
+		for _, s := range r.segs {
+			if got := read(s.addr, len(s.content)); !bytes.Equal(got, s.content) {
+				t.Fatalf("%s: %#x holds %q, want %q", r.g.Name(), s.addr, got, s.content)
+			}
+		}
 	}
 }

@@ -25,8 +25,18 @@ import (
 // (nil: orcrt.AddServices) over pipes, in this process, and returns the
 // controller's EPC for it.
 func executorInProcess(t *testing.T, services func(*orcrt.Session) error, opts ...remote.Option) *remote.EPC {
+	return executorInProcessWriting(t, services, nil, opts...)
+}
+
+// executorInProcessWriting is executorInProcess whose controller writes
+// through w (nil: straight to the pipe).
+func executorInProcessWriting(t *testing.T, services func(*orcrt.Session) error, w func(io.Writer) io.Writer, opts ...remote.Option) *remote.EPC {
 	cr, ew := io.Pipe()
-	er, cw := io.Pipe()
+	er, pw := io.Pipe()
+	var cw io.Writer = pw
+	if w != nil {
+		cw = w(pw)
+	}
 	s := orcrt.NewSession()
 	if services == nil {
 		services = func(s *orcrt.Session) error { return orcrt.AddServices(s) }
@@ -43,7 +53,7 @@ func executorInProcess(t *testing.T, services func(*orcrt.Session) error, opts .
 		ca.Serve()
 		s.Shutdown()
 	}()
-	epc, err := remote.New(cr, cw, wire.Closers{cr, cw}, opts...)
+	epc, err := remote.New(cr, cw, wire.Closers{cr, pw}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

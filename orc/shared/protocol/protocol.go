@@ -235,6 +235,9 @@ const (
 	SlabMemoryReserve  = "__gorc_SlabMemory_reserve_wrapper"
 	SlabMemoryFinalize = "__gorc_SlabMemory_finalize_wrapper"
 	SlabMemoryRelease  = "__gorc_SlabMemory_release_wrapper"
+	// seq<Error> finalize_batch(Addr instance, seq<FinalizeRequest>):
+	// finalizes each request as SlabMemoryFinalize does, one Error each.
+	SlabMemoryFinalizeBatch = "__gorc_SlabMemory_finalize_batch_wrapper"
 )
 
 // Memory protections in a Segment: the low bits are jitlink.MemProt's,
@@ -289,6 +292,13 @@ type ReserveArgs struct {
 type FinalizeArgs struct {
 	Instance sps.Addr
 	Request  FinalizeRequest
+}
+
+// FinalizeBatchArgs: seq<Error> finalize_batch(Addr instance,
+// seq<FinalizeRequest> requests) (gorc's slab memory).
+type FinalizeBatchArgs struct {
+	Instance sps.Addr
+	Requests []FinalizeRequest
 }
 
 // DeallocateArgs: Error deallocate(Addr instance, seq<Addr> bases).

@@ -33,7 +33,8 @@ type Conn struct {
 	stall    *stallWatch   // nil: no idle timeout
 	token    []byte        // answers an executor's token challenge
 
-	wmu sync.Mutex // one message written at a time
+	wmu  sync.Mutex // one message written at a time
+	wbuf []byte     // the message being written: its header, and a small payload
 
 	mu      sync.Mutex
 	nextSeq uint64
@@ -170,11 +171,18 @@ func (c *Conn) Err() error {
 
 // send writes one message.
 func (c *Conn) send(m wireframe.Message) error {
-	h := wireframe.AppendHeader(make([]byte, 0, wireframe.HeaderSize), m)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.Err(); err != nil {
 		return err
+	}
+	c.wbuf = wireframe.AppendHeader(c.wbuf[:0], m)
+	parts := [][]byte{c.wbuf, m.Payload}
+	if len(m.Payload) <= joinedPayload {
+		// One write: the peer wakes once for the message, not for its
+		// header and then its payload.
+		c.wbuf = append(c.wbuf, m.Payload...)
+		parts = [][]byte{c.wbuf}
 	}
 	var t *time.Timer
 	if c.stall != nil {
@@ -184,13 +192,17 @@ func (c *Conn) send(m wireframe.Message) error {
 		})
 		defer t.Stop()
 	}
-	for _, b := range [][]byte{h, m.Payload} {
+	for _, b := range parts {
 		if err := c.writeAll(b, t); err != nil {
 			return c.fail(fmt.Errorf("%w: sending %s: %v", ErrClosed, m.Op, err))
 		}
 	}
 	return nil
 }
+
+// joinedPayload is the largest payload sent in one write with its header
+// (larger ones are not copied for that).
+const joinedPayload = 64 << 10
 
 // writeAll writes b; under an idle timeout, in pieces that each restart
 // the timer t, so that a large message on a slow link is not cut off.
