@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,5 +270,50 @@ func TestArchiveUnitManyMembers(t *testing.T) {
 	}
 	if got != 120 {
 		t.Fatalf("main() = %d, want 120", got)
+	}
+}
+
+// A member with thread-local data is linked as a graph of its own (a graph
+// is one TLS module), the rest of the members together.
+func TestArchiveUnitTLSMemberApart(t *testing.T) {
+	dir := t.TempDir()
+	lib := archiveOf(t, dir, map[string]string{
+		"tls.c":    `__thread int counter = 40; int bump(void) { return ++counter; }`,
+		"user.c":   `int bump(void); int helper(void); int user(void) { bump(); return bump() + helper(); }`,
+		"helper.c": `int helper(void) { return 100; }`,
+	})
+	obj := testutil.Compile(t, dir, "main.c", `int user(void); int main(void) { return user(); }`)
+	log := &pluginLog{}
+	j, err := (&lljit.Builder{ObjectLinkingLayerCreator: func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error) {
+		l := orc.NewObjectLinkingLayer(es, mm)
+		l.AddPlugin(log)
+		return l, nil
+	}}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.AddObjectFile(nil, obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddArchive(nil, lib); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := j.Lookup(t.Context(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 142 {
+		t.Fatalf("main() = %d, want 142", r)
+	}
+	var graphs []string
+	for _, l := range log.log {
+		if s, ok := strings.CutPrefix(l, "modify "); ok && s != "main.o" {
+			graphs = append(graphs, s)
+		}
+	}
+	slices.Sort(graphs)
+	if !slices.Equal(graphs, []string{"lib.a", "lib.a(tls.o)"}) {
+		t.Fatalf("linked graphs %q, want lib.a(tls.o) apart from the others' lib.a", graphs)
 	}
 }
