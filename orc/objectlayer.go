@@ -68,7 +68,8 @@ type ObjectLinkingLayer struct {
 }
 
 // SetPhaseTimer makes every later link report the time it spends in each
-// phase (see jitlink.PhaseTimer).
+// phase (see jitlink.PhaseTimer), and a set of objects (AddObjects) the
+// time building and merging their graphs ("build graphs", "merge graphs").
 func (l *ObjectLinkingLayer) SetPhaseTimer(f func(g *jitlink.LinkGraph, phase string, d time.Duration)) {
 	l.mu.Lock()
 	l.timer = f

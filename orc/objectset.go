@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/object"
@@ -136,15 +137,24 @@ func (u *setUnit) InitSymbol() Name             { return u.initSym }
 func (u *setUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
+	start := time.Now()
 	graphs, err := buildGraphs(u.objs)
 	if err != nil {
 		mr.FailMaterialization(err)
 		return
 	}
+	built := time.Now()
 	g, err := jitlink.MergeGraphs(u.name, graphs)
 	if err != nil {
 		mr.FailMaterialization(err)
 		return
+	}
+	u.layer.mu.Lock()
+	timer := u.layer.timer
+	u.layer.mu.Unlock()
+	if timer != nil {
+		timer(g, "build graphs", built.Sub(start))
+		timer(g, "merge graphs", time.Since(built))
 	}
 	u.layer.Emit(mr, g)
 }
