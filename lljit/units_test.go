@@ -149,15 +149,7 @@ func TestArchiveUnitObjectPluginKeepsMembersApart(t *testing.T) {
 		"m2.c": `int m2(void) { return 41; }`,
 	})
 	seen := &objectLog{}
-	j, err := (&lljit.Builder{ObjectLinkingLayerCreator: func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error) {
-		l := orc.NewObjectLinkingLayer(es, mm)
-		l.AddPlugin(seen)
-		return l, nil
-	}}).Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := jitWithPlugin(t, seen)
 	if err := j.AddArchive(nil, lib); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +163,21 @@ func TestArchiveUnitObjectPluginKeepsMembersApart(t *testing.T) {
 	if len(seen.objs) != 2 {
 		t.Fatalf("the plugin saw %q, want both members", seen.objs)
 	}
+}
+
+// jitWithPlugin returns an LLJIT whose object layer has plugin p.
+func jitWithPlugin(t *testing.T, p orc.Plugin) *lljit.LLJIT {
+	t.Helper()
+	j, err := (&lljit.Builder{ObjectLinkingLayerCreator: func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error) {
+		l := orc.NewObjectLinkingLayer(es, mm)
+		l.AddPlugin(p)
+		return l, nil
+	}}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
 }
 
 type objectLog struct {
@@ -284,15 +291,7 @@ func TestArchiveUnitTLSMemberApart(t *testing.T) {
 	})
 	obj := testutil.Compile(t, dir, "main.c", `int user(void); int main(void) { return user(); }`)
 	log := &pluginLog{}
-	j, err := (&lljit.Builder{ObjectLinkingLayerCreator: func(es *orc.ExecutionSession, mm jitlink.MemoryManager) (*orc.ObjectLinkingLayer, error) {
-		l := orc.NewObjectLinkingLayer(es, mm)
-		l.AddPlugin(log)
-		return l, nil
-	}}).Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := jitWithPlugin(t, log)
 	if err := j.AddObjectFile(nil, obj); err != nil {
 		t.Fatal(err)
 	}
