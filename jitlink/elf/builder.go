@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/ehframe"
 	"github.com/gorc-jit/gorc/jitlink/triple"
 )
 
@@ -58,6 +59,8 @@ type arch struct {
 	// edge maps a relocation type to an edge kind and the size of the field
 	// it patches. skip is true for relocations that patch nothing.
 	edge func(b *builder, rtype uint32, sec string, off uint64) (kind jitlink.EdgeKind, size int, skip bool, err error)
+	// ehFrame are the edge kinds splitting .eh_frame adds.
+	ehFrame ehframe.Kinds
 }
 
 // backend is a jitlink.Backend that can also adjust edges at build time.
@@ -130,6 +133,12 @@ func (b *builder) build() (*jitlink.LinkGraph, error) {
 		return nil, err
 	}
 	if err := b.addRelocations(); err != nil {
+		return nil, err
+	}
+	// Split .eh_frame here rather than in a pre-prune pass: a set of
+	// archive members is built in parallel, one graph per goroutine, and
+	// merged after (see docs/jitlink.md).
+	if err := ehframe.SplitAndFix(".eh_frame", b.arch.ehFrame)(b.g); err != nil {
 		return nil, err
 	}
 	return b.g, nil

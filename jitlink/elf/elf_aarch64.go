@@ -17,6 +17,7 @@ var archAArch64 = &arch{
 	// model.
 	newBackend: func() backend { return &aarch64Backend{} },
 	edge:       aarch64Edge,
+	ehFrame:    ehframe.Kinds{NegDelta32: aarch64.NegDelta32},
 }
 
 // Relocation types debug/elf does not name.
@@ -148,14 +149,9 @@ func aarch64Edge(b *builder, rtype uint32, sec string, off uint64) (jitlink.Edge
 }
 
 // aarch64Backend links one ELF AArch64 graph: the architecture's backend
-// plus the ELF call-frame section pass.
+// (the builder has split the call-frame section already).
 type aarch64Backend struct {
 	aarch64.Backend
-}
-
-func (be *aarch64Backend) AddDefaultPasses(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	cfg.PrePrune = append(cfg.PrePrune, ehframe.SplitAndFix(".eh_frame", ehframe.Kinds{NegDelta32: aarch64.NegDelta32}))
-	return be.Backend.AddDefaultPasses(g, cfg)
 }
 
 func (be *aarch64Backend) fixTarget(_ *builder, _ jitlink.EdgeKind, _ uint32, target *jitlink.Symbol) *jitlink.Symbol {

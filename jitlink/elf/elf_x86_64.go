@@ -18,6 +18,7 @@ var archX86_64 = &arch{
 	},
 	newBackend: func() backend { return &x86_64Backend{} },
 	edge:       x86_64Edge,
+	ehFrame:    ehframe.Kinds{NegDelta32: x86_64.NegDelta32},
 }
 
 // x86_64Edge maps an R_X86_64_* relocation to an edge kind.
@@ -95,16 +96,11 @@ func x86_64Edge(b *builder, rtype uint32, sec string, off uint64) (jitlink.EdgeK
 	return k, x86_64.FieldSize(k), false, nil
 }
 
-// x86_64Backend links one ELF x86-64 graph: the architecture's backend plus
-// the ELF call-frame section pass.
+// x86_64Backend links one ELF x86-64 graph: the architecture's backend
+// (the builder has split the call-frame section already).
 type x86_64Backend struct {
 	x86_64.Backend
 	got *jitlink.Symbol // GOT base reference, made on first use
-}
-
-func (be *x86_64Backend) AddDefaultPasses(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	cfg.PrePrune = append(cfg.PrePrune, ehframe.SplitAndFix(".eh_frame", ehframe.Kinds{NegDelta32: x86_64.NegDelta32}))
-	return be.Backend.AddDefaultPasses(g, cfg)
 }
 
 func (be *x86_64Backend) fixTarget(b *builder, kind jitlink.EdgeKind, rtype uint32, target *jitlink.Symbol) *jitlink.Symbol {
