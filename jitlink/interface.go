@@ -34,4 +34,9 @@ type Interface struct {
 	// executable stack (ELF: an executable .note.GNU-stack, as gcc emits
 	// for trampolines of nested functions).
 	ExecutableStack bool
+	// Parsed is what the format's reader kept from reading the object (its
+	// string tables, which the names above hold anyway), so that building
+	// the graph from the same bytes does not read them again
+	// (object.NewLinkGraphWith); nil if nothing was kept.
+	Parsed any
 }

@@ -165,7 +165,7 @@ func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
 func buildGraphs(objs []Object) ([]*jitlink.LinkGraph, error) {
 	graphs := make([]*jitlink.LinkGraph, len(objs))
 	errs := make([]error, len(objs))
-	forEach(len(objs), func(i int) { graphs[i], errs[i] = object.NewLinkGraph(objs[i].Name, objs[i].Data) })
+	forEach(len(objs), func(i int) { graphs[i], errs[i] = object.NewLinkGraphWith(objs[i].Name, objs[i].Data, objs[i].Interface) })
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

@@ -18,7 +18,22 @@ import (
 // graph refers to data without copying it: data must not change while the
 // graph is in use.
 func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
-	f, err := parseFile(name, data)
+	return newLinkGraph(name, data, nil)
+}
+
+// NewLinkGraphWith is NewLinkGraph for an object whose interface
+// ReadInterface has read: it reuses the string tables that read decoded
+// (iface may be nil, or for other bytes: then it reads them again).
+func NewLinkGraphWith(name string, data []byte, iface *jitlink.Interface) (*jitlink.LinkGraph, error) {
+	var kept *tables
+	if iface != nil {
+		kept, _ = iface.Parsed.(*tables)
+	}
+	return newLinkGraph(name, data, kept.of(data))
+}
+
+func newLinkGraph(name string, data []byte, kept *tables) (*jitlink.LinkGraph, error) {
+	f, err := parseFile(name, data, kept)
 	if err != nil {
 		return nil, err
 	}

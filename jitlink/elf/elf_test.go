@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -552,5 +553,61 @@ func TestCheckMachine(t *testing.T) {
 		if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
 			t.Errorf("CheckMachine(%s) = %v, want %q", tc.target, err, tc.want)
 		}
+	}
+}
+
+// NewLinkGraphWith builds from the string tables ReadInterface kept the
+// same graph NewLinkGraph builds, and ignores an interface read from other
+// bytes, even of the same size (their tables would give wrong names).
+func TestNewLinkGraphWithInterface(t *testing.T) {
+	dir := t.TempDir()
+	read := func(name, src string) []byte {
+		data, err := os.ReadFile(testutil.CompileFor(t, "x86_64", dir, name, src, "-O1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	a := read("a.c", "static int hidden_counter; int alpha_one(int x) { return x + hidden_counter++; }\nint alpha_two(void) { return alpha_one(2); }\nextern int beta(void); int call_beta(void) { return beta(); }\n")
+	// A copy with one name changed: tables of the same sizes.
+	b := bytes.ReplaceAll(a, []byte("alpha_one"), []byte("alpha_ONE"))
+	names := func(g *jitlink.LinkGraph) []string {
+		var out []string
+		for s := range g.DefinedSymbols() {
+			if s.Name() != "" {
+				out = append(out, fmt.Sprintf("%s/%v/%v", s.Name(), s.Linkage(), s.Scope()))
+			}
+		}
+		for _, s := range g.ExternalSymbols() {
+			if s.Name() != "" {
+				out = append(out, fmt.Sprintf("%s/%v/%v", s.Name(), s.Linkage(), s.Scope()))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	ifaceA, err := elf.ReadInterface("a.o", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifaceB, err := elf.ReadInterface("a.o", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := elf.NewLinkGraph("a.o", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, iface := range []*jitlink.Interface{ifaceA, ifaceB, nil} {
+		g, err := elf.NewLinkGraphWith("a.o", a, iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(g), names(want); !slices.Equal(got, want) {
+			t.Errorf("with the interface of %v: symbols %v, want %v", iface == ifaceA, got, want)
+		}
+	}
+	if len(names(want)) < 4 {
+		t.Fatalf("symbols %v: want alpha_one, alpha_two, call_beta, beta, hidden_counter", names(want))
 	}
 }

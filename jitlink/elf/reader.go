@@ -52,6 +52,7 @@ type file struct {
 	sections []section
 	symtab   int    // index of SHT_SYMTAB, -1 if none
 	strtab   string // symbol names
+	shstrtab string // section names
 	shndx    []byte // SHT_SYMTAB_SHNDX contents, if any
 	nsyms    int
 }
@@ -62,7 +63,27 @@ func (f *file) malformed(sec string, off int64, format string, args ...any) erro
 	return &jitlink.MalformedError{File: f.name, Section: sec, Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
-func parseFile(name string, data []byte) (*file, error) {
+// tables are an object's string tables as parseFile copied them out of its
+// bytes, kept in its Interface (whose names are substrings of them and so
+// keep them alive anyway) for NewLinkGraphWith to reuse.
+type tables struct {
+	data             *byte // the object's first byte: the tables are only for it
+	size             int
+	strtab, shstrtab string
+}
+
+// of returns t if t was read from data, else nil.
+func (t *tables) of(data []byte) *tables {
+	if t == nil || len(data) == 0 || t.data != &data[0] || t.size != len(data) {
+		return nil
+	}
+	return t
+}
+
+// parseFile reads and checks an object's headers. kept, if not nil, holds
+// its string tables from an earlier parseFile of the same bytes: they are
+// used instead of copying them again.
+func parseFile(name string, data []byte, kept *tables) (*file, error) {
 	f := &file{name: name, data: data, symtab: -1}
 	if len(data) < ehdrSize || string(data[:4]) != elf.ELFMAG {
 		return nil, f.malformed("", -1, "not an ELF file")
@@ -135,7 +156,13 @@ func parseFile(name string, data []byte) (*file, error) {
 	if shstr.typ != elf.SHT_STRTAB {
 		return nil, f.malformed("", -1, "section name table #%d is not a string table", shstrndx)
 	}
-	names := string(f.contents(int(shstrndx)))
+	var names string
+	if kept != nil && uint64(len(kept.shstrtab)) == shstr.size {
+		names = kept.shstrtab
+	} else {
+		names = string(f.contents(int(shstrndx)))
+	}
+	f.shstrtab = names
 	for i := range f.sections {
 		s := &f.sections[i]
 		nameOff := le.Uint32(data[shoff+uint64(i)*shdrSize:])
@@ -160,7 +187,11 @@ func parseFile(name string, data []byte) (*file, error) {
 			}
 			f.symtab = i
 			f.nsyms = int(s.size / symSize)
-			f.strtab = string(f.contents(int(s.link)))
+			if kept != nil && uint64(len(kept.strtab)) == f.sections[s.link].size {
+				f.strtab = kept.strtab
+			} else {
+				f.strtab = string(f.contents(int(s.link)))
+			}
 		}
 	}
 	for i := range f.sections {

@@ -15,8 +15,9 @@ import (
 
 // reader is what a format package provides.
 type reader struct {
-	// newLinkGraph builds the object's graph.
-	newLinkGraph func(name string, data []byte) (*jitlink.LinkGraph, error)
+	// newLinkGraph builds the object's graph, reusing what reading its
+	// interface (iface, nil if not read) kept.
+	newLinkGraph func(name string, data []byte, iface *jitlink.Interface) (*jitlink.LinkGraph, error)
 	// readInterface lists what the object defines, without a graph.
 	readInterface func(name string, data []byte) (*jitlink.Interface, error)
 	// needsLowAddresses reports code that must be linked into the low 2
@@ -28,7 +29,7 @@ type reader struct {
 	arch func(name string, data []byte) (triple.Arch, error)
 }
 
-var elfReader = reader{elf.NewLinkGraph, elf.ReadInterface, elf.NeedsLowAddresses, elf.CheckMachine, elf.Arch}
+var elfReader = reader{elf.NewLinkGraphWith, elf.ReadInterface, elf.NeedsLowAddresses, elf.CheckMachine, elf.Arch}
 
 // Format returns the object format data is in, from its magic, or
 // triple.UnknownFormat.
@@ -80,7 +81,18 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.newLinkGraph(name, data)
+	return r.newLinkGraph(name, data, nil)
+}
+
+// NewLinkGraphWith is NewLinkGraph for an object whose interface
+// ReadInterface has read (iface): the format's reader reuses what it
+// decoded then (Interface.Parsed) instead of decoding it again.
+func NewLinkGraphWith(name string, data []byte, iface *jitlink.Interface) (*jitlink.LinkGraph, error) {
+	r, err := format(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return r.newLinkGraph(name, data, iface)
 }
 
 // ReadInterface lists the symbols an object defines for other objects,
