@@ -165,7 +165,9 @@ func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
 func buildGraphs(objs []Object) ([]*jitlink.LinkGraph, error) {
 	graphs := make([]*jitlink.LinkGraph, len(objs))
 	errs := make([]error, len(objs))
-	forEach(len(objs), func(i int) { graphs[i], errs[i] = object.NewLinkGraphWith(objs[i].Name, objs[i].Data, objs[i].Interface) })
+	forEach(len(objs), func(i int) {
+		graphs[i], errs[i] = object.NewLinkGraphWith(objs[i].Name, objs[i].Data, objs[i].Interface)
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
