@@ -22,26 +22,40 @@ func NewLinkGraph(name string, data []byte) (*jitlink.LinkGraph, error) {
 }
 
 // NewLinkGraphWith is NewLinkGraph for an object whose interface
-// ReadInterface has read: it reuses the string tables that read decoded
-// (iface may be nil, or for other bytes: then it reads them again).
+// ReadInterface has read: it starts from the headers, tables and groups
+// that read decoded (iface may be nil, or for other bytes: then it reads
+// them again).
 func NewLinkGraphWith(name string, data []byte, iface *jitlink.Interface) (*jitlink.LinkGraph, error) {
-	var kept *tables
+	var p *parsed
 	if iface != nil {
-		kept, _ = iface.Parsed.(*tables)
+		p, _ = iface.Parsed.(*parsed)
 	}
-	return newLinkGraph(name, data, kept.of(data))
+	return newLinkGraph(name, data, p.of(data))
 }
 
-func newLinkGraph(name string, data []byte, kept *tables) (*jitlink.LinkGraph, error) {
-	f, err := parseFile(name, data, kept)
-	if err != nil {
-		return nil, err
+func newLinkGraph(name string, data []byte, p *parsed) (*jitlink.LinkGraph, error) {
+	var f *file
+	if p != nil {
+		f = p.f
+		if f.name != name {
+			named := *f
+			named.name = name
+			f = &named
+		}
+	} else {
+		var err error
+		if f, err = parseFile(name, data); err != nil {
+			return nil, err
+		}
 	}
 	a := archFor(func(a *arch) bool { return a.machine == f.machine })
 	if a == nil {
 		return nil, &jitlink.UnsupportedError{File: name, Offset: -1, What: "ELF machine " + f.machine.String()}
 	}
 	b := &builder{f: f, arch: a}
+	if p != nil {
+		b.inGroup, b.discard = p.inGroup, p.discard
+	}
 	return b.build()
 }
 
@@ -129,11 +143,13 @@ func (b *builder) build() (*jitlink.LinkGraph, error) {
 	n := len(f.sections)
 	b.blocks = make([]*jitlink.Block, n)
 	b.secSyms = make([]*jitlink.Symbol, n)
-	b.inGroup = make([]bool, n)
-	b.discard = make([]bool, n)
 	b.syms = make([]*jitlink.Symbol, f.nsyms)
-	if err := b.readGroups(); err != nil {
-		return nil, err
+	if b.inGroup == nil { // else ReadInterface has read them
+		b.inGroup = make([]bool, n)
+		b.discard = make([]bool, n)
+		if err := b.readGroups(); err != nil {
+			return nil, err
+		}
 	}
 	perSection := b.presize()
 	if err := b.createBlocks(); err != nil {

@@ -26,9 +26,15 @@ func FuzzNewLinkGraph(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The other readers of untrusted objects must not panic either.
-		elf.ReadInterface("fuzz.o", data)
+		iface, _ := elf.ReadInterface("fuzz.o", data)
 		elf.NeedsLowAddresses("fuzz.o", data)
+		// Building from what ReadInterface decoded fails or not as
+		// building from the bytes does.
+		_, errWith := elf.NewLinkGraphWith("fuzz.o", data, iface)
 		g, err := elf.NewLinkGraph("fuzz.o", data)
+		if (err == nil) != (errWith == nil) {
+			t.Fatalf("NewLinkGraph: %v; NewLinkGraphWith its interface: %v", err, errWith)
+		}
 		if err != nil {
 			var me *jitlink.MalformedError
 			var ue *jitlink.UnsupportedError

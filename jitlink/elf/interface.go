@@ -10,7 +10,7 @@ import (
 // linkage and scope NewLinkGraph would give them, without building the graph
 // (JIT layers use it to learn what an object provides before linking it).
 func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
-	f, err := parseFile(name, data, nil)
+	f, err := parseFile(name, data)
 	if err != nil {
 		return nil, err
 	}
@@ -18,7 +18,7 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 	if err := b.readGroups(); err != nil {
 		return nil, err
 	}
-	iface := &jitlink.Interface{Parsed: &tables{data: &data[0], size: len(data), strtab: f.strtab, shstrtab: f.shstrtab}}
+	iface := &jitlink.Interface{Parsed: &parsed{f: f, inGroup: b.inGroup, discard: b.discard}}
 	for i := range f.sections {
 		if ok, _ := b.loadable(i); ok {
 			iface.HasInitializers = iface.HasInitializers || IsInitSection(f.sections[i].name)
@@ -110,7 +110,7 @@ func ReadInterface(name string, data []byte) (*jitlink.Interface, error) {
 // built with -fno-pic in the small code model): it links only into memory
 // in the low 2 GiB of the address space.
 func NeedsLowAddresses(name string, data []byte) (bool, error) {
-	f, err := parseFile(name, data, nil)
+	f, err := parseFile(name, data)
 	if err != nil {
 		return false, err
 	}

@@ -29,12 +29,12 @@ const (
 	grpComdat        = 1
 )
 
-// section is a parsed ELF64 section header.
+// section is a parsed ELF64 section header (without sh_addr, always 0 in
+// relocatable objects and not used).
 type section struct {
 	name      string
 	typ       elf.SectionType
 	flags     elf.SectionFlag
-	addr      uint64
 	offset    uint64
 	size      uint64
 	link      uint32
@@ -52,7 +52,6 @@ type file struct {
 	sections []section
 	symtab   int    // index of SHT_SYMTAB, -1 if none
 	strtab   string // symbol names
-	shstrtab string // section names
 	shndx    []byte // SHT_SYMTAB_SHNDX contents, if any
 	nsyms    int
 }
@@ -63,27 +62,23 @@ func (f *file) malformed(sec string, off int64, format string, args ...any) erro
 	return &jitlink.MalformedError{File: f.name, Section: sec, Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
-// tables are an object's string tables as parseFile copied them out of its
-// bytes, kept in its Interface (whose names are substrings of them and so
-// keep them alive anyway) for NewLinkGraphWith to reuse.
-type tables struct {
-	data             *byte // the object's first byte: the tables are only for it
-	size             int
-	strtab, shstrtab string
+// parsed is what ReadInterface decoded of an object: its headers, string
+// tables and COMDAT groups, kept in its Interface for NewLinkGraphWith to
+// build the graph from without decoding them again.
+type parsed struct {
+	f                *file
+	inGroup, discard []bool // per section, as builder.readGroups found them
 }
 
-// of returns t if t was read from data, else nil.
-func (t *tables) of(data []byte) *tables {
-	if t == nil || len(data) == 0 || t.data != &data[0] || t.size != len(data) {
+// of returns p if p was read from data, else nil.
+func (p *parsed) of(data []byte) *parsed {
+	if p == nil || len(data) == 0 || &p.f.data[0] != &data[0] || len(p.f.data) != len(data) {
 		return nil
 	}
-	return t
+	return p
 }
 
-// parseFile reads and checks an object's headers. kept, if not nil, holds
-// its string tables from an earlier parseFile of the same bytes: they are
-// used instead of copying them again.
-func parseFile(name string, data []byte, kept *tables) (*file, error) {
+func parseFile(name string, data []byte) (*file, error) {
 	f := &file{name: name, data: data, symtab: -1}
 	if len(data) < ehdrSize || string(data[:4]) != elf.ELFMAG {
 		return nil, f.malformed("", -1, "not an ELF file")
@@ -131,7 +126,6 @@ func parseFile(name string, data []byte, kept *tables) (*file, error) {
 		*s = section{
 			typ:       elf.SectionType(le.Uint32(h[4:])),
 			flags:     elf.SectionFlag(le.Uint64(h[8:])),
-			addr:      le.Uint64(h[16:]),
 			offset:    le.Uint64(h[24:]),
 			size:      le.Uint64(h[32:]),
 			link:      le.Uint32(h[40:]),
@@ -156,13 +150,7 @@ func parseFile(name string, data []byte, kept *tables) (*file, error) {
 	if shstr.typ != elf.SHT_STRTAB {
 		return nil, f.malformed("", -1, "section name table #%d is not a string table", shstrndx)
 	}
-	var names string
-	if kept != nil && uint64(len(kept.shstrtab)) == shstr.size {
-		names = kept.shstrtab
-	} else {
-		names = string(f.contents(int(shstrndx)))
-	}
-	f.shstrtab = names
+	names := string(f.contents(int(shstrndx)))
 	for i := range f.sections {
 		s := &f.sections[i]
 		nameOff := le.Uint32(data[shoff+uint64(i)*shdrSize:])
@@ -187,11 +175,7 @@ func parseFile(name string, data []byte, kept *tables) (*file, error) {
 			}
 			f.symtab = i
 			f.nsyms = int(s.size / symSize)
-			if kept != nil && uint64(len(kept.strtab)) == f.sections[s.link].size {
-				f.strtab = kept.strtab
-			} else {
-				f.strtab = string(f.contents(int(s.link)))
-			}
+			f.strtab = string(f.contents(int(s.link)))
 		}
 	}
 	for i := range f.sections {
