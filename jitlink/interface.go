@@ -35,8 +35,9 @@ type Interface struct {
 	// for trampolines of nested functions).
 	ExecutableStack bool
 	// Parsed is what the format's reader kept from reading the object (its
-	// string tables, which the names above hold anyway), so that building
-	// the graph from the same bytes does not read them again
-	// (object.NewLinkGraphWith); nil if nothing was kept.
+	// decoded headers and string tables, which the names above hold
+	// anyway), so that building the graph from the same bytes does not
+	// decode them again (object.NewLinkGraphWith); nil if nothing was
+	// kept. Drop the Interface, or this, once the graph is built.
 	Parsed any
 }

@@ -138,7 +138,11 @@ func (u *setUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
 	start := time.Now()
-	graphs, err := buildGraphs(u.objs)
+	// The graphs hold what the link needs of the objects: their
+	// interfaces (and what reading them decoded) go as each is built.
+	objs := u.objs
+	u.objs = nil
+	graphs, err := buildGraphs(objs)
 	if err != nil {
 		mr.FailMaterialization(err)
 		return
@@ -160,13 +164,15 @@ func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
 }
 
 // buildGraphs builds the objects' graphs (in parallel: building is
-// independent per object and most of a large set's cost). The first
-// failure in object order is returned.
+// independent per object and most of a large set's cost), each from what
+// reading its interface decoded, and clears objs[i] once its graph is
+// built. The first failure in object order is returned.
 func buildGraphs(objs []Object) ([]*jitlink.LinkGraph, error) {
 	graphs := make([]*jitlink.LinkGraph, len(objs))
 	errs := make([]error, len(objs))
 	forEach(len(objs), func(i int) {
 		graphs[i], errs[i] = object.NewLinkGraphWith(objs[i].Name, objs[i].Data, objs[i].Interface)
+		objs[i] = Object{}
 	})
 	for _, err := range errs {
 		if err != nil {
