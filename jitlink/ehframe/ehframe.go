@@ -46,11 +46,12 @@ func SplitAndFix(section string, k Kinds) jitlink.Pass {
 }
 
 type record struct {
-	b      *jitlink.Block
-	sym    *jitlink.Symbol // anonymous symbol at the record's start, if made
-	hdr    uint64          // size of the length field(s): 4, or 12 for 64-bit DWARF
-	isCIE  bool
-	isTerm bool
+	b          *jitlink.Block
+	sym        *jitlink.Symbol // anonymous symbol at the record's start, if made
+	hdr        uint64          // size of the length field(s): 4, or 12 for 64-bit DWARF
+	first, end int             // its edges in the section block's (sorted) edges
+	isCIE      bool
+	isTerm     bool
 }
 
 func malformed(g *jitlink.LinkGraph, sec *jitlink.Section, off uint64, format string, args ...any) error {
@@ -109,23 +110,25 @@ func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]reco
 	}
 	recs := make([]record, 0, n)
 	// Each record's edges, with room for the one fix adds to an FDE (its
-	// CIE pointer), carved from one slice.
-	all := make([]jitlink.Edge, 0, len(edges)+n)
+	// CIE pointer), carved from one slice: the block's own when it has
+	// the room (the ELF builder leaves it), else a new one. Record i's
+	// edges move up by i slots, so they are placed last to first.
+	var all []jitlink.Edge
+	if cap(edges) >= len(edges)+n {
+		all = edges[:len(edges)+n]
+	} else {
+		all = make([]jitlink.Edge, len(edges)+n)
+	}
 	ei := 0
 	for off := uint64(0); off < uint64(len(c)); {
 		hdr, size, _ := recordHeader(g, sec, c, off)
 		rb := g.CreateContentBlock(sec, c[off:off+size:off+size], b.Address()+off, 4, 0)
-		start := len(all)
+		rec := record{b: rb, hdr: hdr, isTerm: size == hdr, first: ei}
 		for ei < len(edges) && uint64(edges[ei].Offset) < off+size {
-			e := edges[ei]
-			e.Offset -= uint32(off)
-			all = append(all, e)
+			edges[ei].Offset -= uint32(off)
 			ei++
 		}
-		end := len(all)
-		rb.SetEdges(all[start : end : end+1])
-		all = all[:end+1]
-		rec := record{b: rb, hdr: hdr, isTerm: size == hdr}
+		rec.end = ei
 		if !rec.isTerm {
 			rec.isCIE = order.Uint32(c[off+hdr:]) == 0
 		}
@@ -139,6 +142,12 @@ func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]reco
 		}
 		recs = append(recs, rec)
 		off += size
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := &recs[i]
+		start, end := r.first+i, r.end+i
+		copy(all[start:end], edges[r.first:r.end])
+		r.b.SetEdges(all[start:end:end+1])
 	}
 	if len(c) == 0 {
 		// An empty section: nothing to describe, but symbols may point here.
@@ -172,7 +181,7 @@ func fix(g *jitlink.LinkGraph, sec *jitlink.Section, recs []record, k Kinds) err
 		fn  *jitlink.Block
 		fde *jitlink.Symbol
 	}
-	var keeps []keep
+	keeps := make([]keep, 0, len(recs)-len(cies))
 	for i := range recs {
 		r := &recs[i]
 		if r.isCIE || r.isTerm {

@@ -115,7 +115,7 @@ type builder struct {
 	// edges the eh-frame pass will add (one per FDE describing its code).
 	extraEdges []int
 	absZero    *jitlink.Symbol
-	byName     map[string]*jitlink.Section
+	byName     map[string]*jitlink.Section // see findSection
 	common     map[string]*jitlink.Section
 }
 
@@ -251,7 +251,6 @@ func (b *builder) loadable(i int) (bool, error) {
 
 func (b *builder) createBlocks() error {
 	f := b.f
-	b.byName = make(map[string]*jitlink.Section)
 	var addr uint64
 	for i := range f.sections {
 		s := &f.sections[i]
@@ -264,7 +263,7 @@ func (b *builder) createBlocks() error {
 		if s.size > 1<<32-1 {
 			return b.unsupported(s.name, -1, "section size %#x (4 GiB or more)", s.size)
 		}
-		sec := b.byName[s.name]
+		sec := b.findSection(s.name)
 		if sec == nil {
 			prot := jitlink.ProtRead
 			if s.flags&elf.SHF_WRITE != 0 {
@@ -285,7 +284,9 @@ func (b *builder) createBlocks() error {
 					sec.SetLifetime(jitlink.LifetimeFinalize)
 				}
 			}
-			b.byName[s.name] = sec
+			if b.byName != nil {
+				b.byName[s.name] = sec
+			}
 		}
 		align := max(s.addralign, 1)
 		// Give each section a distinct original address, so blocks keep their
@@ -306,11 +307,35 @@ func (b *builder) createBlocks() error {
 	return nil
 }
 
+// findSection returns the graph section named name that createBlocks has
+// made, or nil. Most objects have a dozen distinct section names: they are
+// searched in order, and only objects with many (-ffunction-sections) get
+// a map.
+func (b *builder) findSection(name string) *jitlink.Section {
+	if b.byName != nil {
+		return b.byName[name]
+	}
+	secs := b.g.Sections()
+	if len(secs) < 16 {
+		for _, sec := range secs {
+			if sec.Name() == name {
+				return sec
+			}
+		}
+		return nil
+	}
+	b.byName = make(map[string]*jitlink.Section, 2*len(secs))
+	for _, sec := range secs {
+		b.byName[sec.Name()] = sec
+	}
+	return b.byName[name]
+}
+
 // presize counts what the graph is about to hold and reserves it, so that
 // symbols, blocks and external addresses are allocated once at their
-// final size, with room for the blocks and symbols the .eh_frame pass will
-// split off and the keep-alive edges it will add (one per FDE describing
-// its code). It returns the number of symbols each section will define.
+// final size, with room for the blocks and symbols splitting .eh_frame
+// makes and the edges it adds (a keep-alive edge per FDE in the block of
+// the code it describes, a CIE pointer edge per record). It returns the number of symbols each section will define.
 func (b *builder) presize() (perSection []int) {
 	f := b.f
 	b.extraEdges = make([]int, len(f.sections))
@@ -344,6 +369,10 @@ func (b *builder) presize() (perSection []int) {
 			}
 			c := f.contents(i)
 			frames += len(c) / relaSize
+			// Room for the CIE pointer edge of each record the split
+			// makes (one per relocation, plus CIEs without any), which
+			// it carves from the section's edges.
+			b.extraEdges[rs.info] += len(c)/relaSize + 2
 			for j := 0; j+relaSize <= len(c); j += relaSize {
 				if idx := int(le.Uint64(c[j+8:]) >> 32); idx > 0 && idx < f.nsyms {
 					if shndx, _ := f.symSection(idx); int(shndx) < len(b.extraEdges) {
