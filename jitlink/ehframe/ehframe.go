@@ -147,7 +147,7 @@ func split(g *jitlink.LinkGraph, sec *jitlink.Section, b *jitlink.Block) ([]reco
 		r := &recs[i]
 		start, end := r.first+i, r.end+i
 		copy(all[start:end], edges[r.first:r.end])
-		r.b.SetEdges(all[start:end:end+1])
+		r.b.SetEdges(all[start : end : end+1])
 	}
 	if len(c) == 0 {
 		// An empty section: nothing to describe, but symbols may point here.
