@@ -126,6 +126,12 @@ func (a *Archive) Lookup(symbol string) (Member, bool) {
 	return a.members[i], true
 }
 
+// LookupIndex is Lookup returning the member's index in [Archive.Members].
+func (a *Archive) LookupIndex(symbol string) (int, bool) {
+	i, ok := a.first[symbol]
+	return i, ok
+}
+
 // MemberName returns "archive(member)" for messages, using the base name
 // of the archive, e.g. "libsqlite3.a(alter.o)".
 func (a *Archive) MemberName(m Member) string {

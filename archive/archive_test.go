@@ -128,6 +128,9 @@ func checkLookup(t *testing.T, a *Archive, want map[string]string) {
 		case member != "" && m.Name != member:
 			t.Errorf("Lookup(%q) = %q, want %q", sym, m.Name, member)
 		}
+		if i, iok := a.LookupIndex(sym); iok != ok || ok && a.Members()[i].Offset != m.Offset {
+			t.Errorf("LookupIndex(%q) = %d, %v; Lookup found %q at %#x", sym, i, iok, m.Name, m.Offset)
+		}
 	}
 }
 

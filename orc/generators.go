@@ -104,22 +104,18 @@ type ObjectLayer interface {
 // the layer is an ObjectSetLayer; else each is added when the one needing
 // it is linked).
 type StaticLibraryGenerator struct {
-	layer    ObjectLayer
-	ar       *archive.Archive
-	mu       sync.Mutex
-	index    map[string]int // symbol -> member, for archives without a symbol table
-	byOffset map[int64]int  // member header offset -> member
-	loaded   map[int]bool
+	layer  ObjectLayer
+	ar     *archive.Archive
+	mu     sync.Mutex
+	index  map[string]int // symbol -> member, for archives without a symbol table
+	loaded []bool         // per member: added already
 }
 
 // NewStaticLibraryGenerator returns a generator over ar's members. Archives
 // without a symbol table are indexed with symbols(member data), which lists
 // the names a member defines (nil to make such archives an error).
 func NewStaticLibraryGenerator(layer ObjectLayer, ar *archive.Archive, symbols func(name string, data []byte) ([]string, error)) (*StaticLibraryGenerator, error) {
-	g := &StaticLibraryGenerator{layer: layer, ar: ar, loaded: make(map[int]bool), byOffset: make(map[int64]int)}
-	for i, m := range ar.Members() {
-		g.byOffset[m.Offset] = i
-	}
+	g := &StaticLibraryGenerator{layer: layer, ar: ar, loaded: make([]bool, len(ar.Members()))}
 	if !ar.HasSymbolTable() {
 		if symbols == nil {
 			return nil, fmt.Errorf("%s: archive has no symbol table (run ranlib)", ar.Name())
@@ -145,12 +141,7 @@ func (g *StaticLibraryGenerator) member(name string) (int, bool) {
 		i, ok := g.index[name]
 		return i, ok
 	}
-	m, ok := g.ar.Lookup(name)
-	if !ok {
-		return 0, false
-	}
-	i, ok := g.byOffset[m.Offset]
-	return i, ok
+	return g.ar.LookupIndex(name)
 }
 
 // TryToGenerate adds the members that define any of the names. With a
