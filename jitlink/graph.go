@@ -587,6 +587,8 @@ func (g *LinkGraph) Reserve(symbols, blocks, externals int) {
 	g.symArena.reserve(symbols)
 	g.blockArena.reserve(blocks)
 	g.addrArena.reserve(externals)
+	// Most are external: their list is grown once, not doubled.
+	g.externals = slices.Grow(g.externals, externals)
 }
 
 // CreateSection adds a section. Section names should be unique; use
