@@ -201,12 +201,23 @@ const (
 	RegisterJITLoaderGDBAllocAction = "llvm_orc_registerJITLoaderGDBAllocAction"
 )
 
+// PreloadEnv names the environment variable by which a controller that
+// launches gorc-executor chooses the libraries it loads at start (a list
+// separated by colons, possibly empty) instead of LLVM's executor's set
+// (libm, libgcc_s, libstdc++): gorc's controller loads what a program
+// needs itself. LLVM's executors ignore it.
+const PreloadEnv = "GORC_EXECUTOR_PRELOAD"
+
 // gorc's additions: an executor that publishes these is a gorc executor.
 const (
 	// RunAsVoid runs void f(void): args (Addr), result Empty.
 	RunAsVoid = "__gorc_run_as_void_wrapper"
 	// RunAsInt runs int f(int): args (Addr, int32), result int32.
 	RunAsInt = "__gorc_run_as_int_wrapper"
+	// RunAsMainAndExit runs main as RunAsMain does, answers its result,
+	// and then ends the executor process through C's exit(that result),
+	// as a native program ends: args RunAsMainArgs, result int64.
+	RunAsMainAndExit = "__gorc_run_as_main_and_exit_wrapper"
 	// CallFunction calls a function of any C signature: args
 	// CallFunctionArgs, result Expected<uint64> (the result word).
 	CallFunction = "__gorc_call_function_wrapper"
