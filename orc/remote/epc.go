@@ -113,6 +113,8 @@ func Launch(path string, opts ...Option) (*EPC, error) {
 		ourW.Close()
 		return nil, err
 	}
+	growPipe(ourW)
+	growPipe(fromExec)
 	cmd := exec.Command(path, append([]string{"filedescs=3,4"}, c.args...)...)
 	cmd.ExtraFiles = []*os.File{toExec, fromExec}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
