@@ -305,6 +305,25 @@ type FinalizeArgs struct {
 	Request  FinalizeRequest
 }
 
+// MarshalSPS encodes a as its fields, as any struct, but into a buffer
+// grown once to their size: copied segment content (1.3 MB for main +
+// libsqlite3.a) would otherwise grow it step by step, each step a new
+// allocation to fault in and a copy, on the way to running the program.
+func (a FinalizeArgs) MarshalSPS(e *sps.Encoder) error {
+	n := 64
+	for _, s := range a.Request.Segments {
+		n += 64 + len(s.Content)
+	}
+	for _, x := range a.Request.Actions {
+		n += 64 + len(x.Finalize.Args) + len(x.Dealloc.Args)
+	}
+	e.Grow(n)
+	if err := e.Encode(a.Instance); err != nil {
+		return err
+	}
+	return e.Encode(a.Request)
+}
+
 // FinalizeBatchArgs: seq<Error> finalize_batch(Addr instance,
 // seq<FinalizeRequest> requests) (gorc's slab memory).
 type FinalizeBatchArgs struct {
