@@ -611,3 +611,25 @@ func TestNewLinkGraphWithInterface(t *testing.T) {
 		t.Fatalf("symbols %v: want alpha_one, alpha_two, call_beta, beta, hidden_counter", names(want))
 	}
 }
+
+// NewLinkGraph splits .eh_frame as it builds (archive members are built in
+// parallel and merged after): the graph holds a CIE and an FDE per
+// function, each FDE kept alive by its function's block, before any pass.
+func TestEHFrameSplitAtBuild(t *testing.T) {
+	g := cGraph(t, "int f(int x) { return x + 1; }\nint g(int x) { return f(x) * 2; }\n", "-O1", "-ffunction-sections", "-fasynchronous-unwind-tables")
+	eh := g.FindSection(".eh_frame")
+	if eh == nil || len(eh.Blocks()) != 3 {
+		t.Fatalf(".eh_frame not split into a CIE and two FDEs at build: %v", eh)
+	}
+	for _, name := range []string{"f", "g"} {
+		keeps := 0
+		for _, e := range mustSymbol(t, g, name).Block().Edges() {
+			if e.Kind == jitlink.KeepAlive && e.Target.Block() != nil && e.Target.Block().Section() == eh {
+				keeps++
+			}
+		}
+		if keeps != 1 {
+			t.Errorf("%s's block keeps %d FDEs alive, want 1", name, keeps)
+		}
+	}
+}
