@@ -1,6 +1,7 @@
 package ehframe_test
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/gorc-jit/gorc/jitlink"
@@ -66,9 +67,7 @@ func TestSplitCarvesEdges(t *testing.T) {
 		// A CIE (length 12: id 0, version 1, empty augmentation, padding)
 		// and an FDE (length 20: CIE pointer, PC begin, PC range, padding).
 		c := make([]byte, 16+24)
-		le := func(off int, v uint32) {
-			c[off], c[off+1], c[off+2], c[off+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-		}
+		le := func(off int, v uint32) { binary.LittleEndian.PutUint32(c[off:], v) }
 		le(0, 12)
 		c[8] = 1
 		le(16, 20)
