@@ -35,9 +35,10 @@ type Interface struct {
 	// for trampolines of nested functions).
 	ExecutableStack bool
 	// Parsed is what the format's reader kept from reading the object (its
-	// decoded headers and string tables, which the names above hold
-	// anyway), so that building the graph from the same bytes does not
-	// decode them again (object.NewLinkGraphWith); nil if nothing was
-	// kept. Drop the Interface, or this, once the graph is built.
+	// decoded section headers and groups, and its string tables, which the
+	// names above hold anyway), so that building the graph from the same
+	// bytes does not decode them again (object.NewLinkGraphWith); nil if
+	// nothing was kept. Drop the Interface, or this, once the graph is
+	// built.
 	Parsed any
 }

@@ -111,8 +111,8 @@ type builder struct {
 	inGroup []bool            // per ELF section: member of a COMDAT group
 	discard []bool            // per ELF section: member of a duplicate COMDAT group
 	syms    []*jitlink.Symbol // per ELF symbol
-	// extraEdges[i] is room to leave in section i's edge list: the keep-alive
-	// edges the eh-frame pass will add (one per FDE describing its code).
+	// extraEdges[i] is room to leave in section i's edge list for the edges
+	// splitting .eh_frame adds (see presize).
 	extraEdges []int
 	absZero    *jitlink.Symbol
 	byName     map[string]*jitlink.Section // see findSection
@@ -335,7 +335,8 @@ func (b *builder) findSection(name string) *jitlink.Section {
 // symbols, blocks and external addresses are allocated once at their
 // final size, with room for the blocks and symbols splitting .eh_frame
 // makes and the edges it adds (a keep-alive edge per FDE in the block of
-// the code it describes, a CIE pointer edge per record). It returns the number of symbols each section will define.
+// the code it describes, a CIE pointer edge per record). It returns the
+// number of symbols each section will define.
 func (b *builder) presize() (perSection []int) {
 	f := b.f
 	b.extraEdges = make([]int, len(f.sections))
