@@ -3,6 +3,7 @@ package jitlink
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // DuplicateSymbolError reports two strong definitions of one name in
@@ -50,14 +51,20 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		sym *Symbol
 		obj string
 	}
+	// Sized for the names that take part: most of a member's symbols are
+	// local (sections, eh-frame records, static functions).
 	n := 0
 	for _, o := range graphs {
 		for _, sec := range o.sections {
-			n += len(sec.symbols)
+			for _, s := range sec.symbols {
+				if isExport(s) {
+					n++
+				}
+			}
 		}
 		n += len(o.absolutes)
 	}
-	winners := make(map[string]def, n/2)
+	winners := make(map[string]def, n)
 	var losers []*Symbol
 	consider := func(s *Symbol, obj string) error {
 		if !isExport(s) {
@@ -67,13 +74,13 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		switch {
 		case !ok:
 			winners[s.name] = def{s, obj}
-		case w.sym.linkage == Strong && s.linkage == Strong:
+		case !w.sym.is(symWeak) && !s.is(symWeak):
 			return &DuplicateSymbolError{Name: s.name, First: w.obj, Second: obj}
-		case w.sym.linkage == Weak && s.linkage == Strong:
+		case w.sym.is(symWeak) && !s.is(symWeak):
 			losers = append(losers, w.sym)
 			winners[s.name] = def{s, obj}
 		default:
-			if w.sym.common && s.common {
+			if w.sym.is(symCommon) && s.is(symCommon) {
 				growCommon(w.sym, s)
 			}
 			losers = append(losers, s)
@@ -105,7 +112,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	lost := make(map[*Symbol]*Symbol, len(losers))
 	for _, s := range losers {
 		lost[s] = winners[s.name].sym
-		s.removed = true
+		s.set(symRemoved, true)
 	}
 	kept := make(map[string]*Symbol)
 	var externals, absolutes []*Symbol
@@ -117,18 +124,18 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 				fwd[i][j] = w.sym
 			} else if k := kept[e.name]; k != nil {
 				fwd[i][j] = k
-				if !e.weakRef {
-					k.weakRef, k.linkage = false, Strong
+				if !e.is(symWeakRef) {
+					k.set(symWeakRef|symWeak, false)
 				}
 			} else {
 				kept[e.name] = e
 				externals = append(externals, e)
 				continue
 			}
-			e.removed = true
+			e.set(symRemoved, true)
 		}
 		for _, s := range o.absolutes {
-			if !s.removed {
+			if !s.is(symRemoved) {
 				absolutes = append(absolutes, s)
 			}
 		}
@@ -138,7 +145,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			for _, b := range sec.blocks {
 				for k := range b.edges {
 					t := b.edges[k].Target
-					if !t.removed {
+					if !t.is(symRemoved) {
 						continue
 					}
 					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
@@ -156,6 +163,11 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		}
 	}
 
+	nsec := 0
+	for _, o := range graphs {
+		nsec += len(o.sections)
+	}
+	g.sections = slices.Grow(g.sections, nsec-len(g.sections))
 	ordinal := 0
 	for _, sec := range g.sections {
 		ordinal = max(ordinal, sec.ordinal+1)
@@ -189,8 +201,8 @@ func growCommon(w, s *Symbol) {
 		w.size = s.size
 		wb.size = max(wb.size, s.size)
 	}
-	if sb.align > wb.align {
-		wb.align = sb.align
+	if sb.alignLog > wb.alignLog {
+		wb.alignLog = sb.alignLog
 		wb.alignOffset = 0
 	}
 }
