@@ -52,7 +52,9 @@ func TestParallelFixups(t *testing.T) {
 	// The goroutines' runs of blocks start and end within sections and
 	// at their ends, and cross empty ones.
 	for _, sections := range []int{1, 3, 7, 300} {
-		t.Run(strconv.Itoa(sections), func(t *testing.T) { testParallelFixups(t, bigGraphSections(sections, blocks, perBlock), blocks*perBlock) })
+		t.Run(strconv.Itoa(sections), func(t *testing.T) {
+			testParallelFixups(t, bigGraphSections(sections, blocks, perBlock), blocks*perBlock)
+		})
 	}
 }
 
