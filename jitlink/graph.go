@@ -586,18 +586,25 @@ func (g *LinkGraph) AllocateContent(b []byte) []byte { return append([]byte(nil)
 func (g *LinkGraph) AllocateBuffer(n int) []byte { return make([]byte, n) }
 
 // arena hands out the nodes of one graph from a few large slices. Reserve
-// adds exactly what is missing (the unused rest of the current slice is
+// adds exactly what is missing (the unused rest of the slices it holds is
 // still used first), and running dry allocates a chunk that grows with
 // what the graph has used, so a graph whose counts were reserved up front
-// costs one allocation per kind of node and wastes nothing.
+// costs one allocation per kind of node and wastes nothing. Merging graphs
+// pools their arenas (absorb): what one member's builder reserved for a
+// later pass (.eh_frame records) serves that pass on the merged graph.
 type arena[T any] struct {
-	cur, next []T
-	used      int
+	cur   []T
+	spare [][]T // further chunks, handed out after cur
+	free  int   // nodes in spare
+	used  int
 }
 
 func (a *arena[T]) alloc() *T {
 	if len(a.cur) == 0 {
-		if a.cur, a.next = a.next, nil; len(a.cur) == 0 {
+		if n := len(a.spare); n > 0 {
+			a.cur, a.spare[n-1], a.spare = a.spare[n-1], nil, a.spare[:n-1]
+			a.free -= len(a.cur)
+		} else {
 			a.cur = make([]T, min(max(a.used/8, 4), 256))
 		}
 	}
@@ -609,12 +616,22 @@ func (a *arena[T]) alloc() *T {
 
 // reserve makes room for n more nodes.
 func (a *arena[T]) reserve(n int) {
-	have := len(a.cur) + len(a.next)
-	if n <= have {
-		return
+	if have := len(a.cur) + a.free; n > have {
+		a.spare = append(a.spare, make([]T, n-have))
+		a.free += n - have
 	}
-	// The old next slice is unused: drop it for one of the full size.
-	a.next = make([]T, n-len(a.cur))
+}
+
+// absorb takes over o's unused nodes.
+func (a *arena[T]) absorb(o *arena[T]) {
+	if len(o.cur) > 0 {
+		a.spare = append(a.spare, o.cur)
+		a.free += len(o.cur)
+	}
+	a.spare = append(a.spare, o.spare...)
+	a.free += o.free
+	a.used += o.used
+	*o = arena[T]{}
 }
 
 func (g *LinkGraph) newSymbol() *Symbol { return g.symArena.alloc() }

@@ -181,6 +181,9 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			g.sections = append(g.sections, sec)
 		}
 		g.AllocActions = append(g.AllocActions, o.AllocActions...)
+		g.symArena.absorb(&o.symArena)
+		g.blockArena.absorb(&o.blockArena)
+		g.addrArena.absorb(&o.addrArena)
 	}
 	g.externals, g.absolutes = g.externals[:0], g.absolutes[:0]
 	for _, s := range externals {
