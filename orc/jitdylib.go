@@ -292,6 +292,7 @@ func (jd *JITDylib) define(mu MaterializationUnit, rt *ResourceTracker, b *batch
 		return nil
 	}
 	u := &unitEntry{mu: mu, rt: rt, symbols: syms, initSym: mu.InitSymbol()}
+	rt.names = slices.Grow(rt.names, len(syms))
 	for name, flags := range syms {
 		e := jd.symbols[name]
 		if e == nil {
