@@ -644,6 +644,7 @@ func (g *LinkGraph) Reserve(symbols, blocks, externals int) {
 	g.symArena.reserve(symbols)
 	g.blockArena.reserve(blocks)
 	g.addrArena.reserve(externals)
+	g.externals = slices.Grow(g.externals, externals)
 }
 
 // CreateSection adds a section. Section names should be unique; use

@@ -185,7 +185,8 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		g.blockArena.absorb(&o.blockArena)
 		g.addrArena.absorb(&o.addrArena)
 	}
-	g.externals, g.absolutes = g.externals[:0], g.absolutes[:0]
+	g.externals = slices.Grow(g.externals[:0], len(externals))
+	g.absolutes = slices.Grow(g.absolutes[:0], len(absolutes))
 	for _, s := range externals {
 		addTo(&g.externals, s)
 	}
