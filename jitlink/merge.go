@@ -47,10 +47,6 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		}
 	}
 
-	type def struct {
-		sym *Symbol
-		obj string
-	}
 	// Sized for the names that take part: most of a member's symbols are
 	// local (sections, eh-frame records, static functions).
 	n := 0
@@ -64,24 +60,34 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		}
 		n += len(o.absolutes)
 	}
-	winners := make(map[string]def, n)
+	// The map holds only the symbol (small entries: fewer cache misses);
+	// a definition's object is its section's, an absolute symbol's is
+	// kept aside (they are rare).
+	winners := make(map[string]*Symbol, n)
+	absObj := map[*Symbol]string{}
+	objOf := func(s *Symbol) string {
+		if s.kind == inBlock {
+			return s.base.block.section.object
+		}
+		return absObj[s]
+	}
 	var losers []*Symbol
-	consider := func(s *Symbol, obj string) error {
+	consider := func(s *Symbol) error {
 		if !isExport(s) {
 			return nil
 		}
 		w, ok := winners[s.name]
 		switch {
 		case !ok:
-			winners[s.name] = def{s, obj}
-		case !w.sym.is(symWeak) && !s.is(symWeak):
-			return &DuplicateSymbolError{Name: s.name, First: w.obj, Second: obj}
-		case w.sym.is(symWeak) && !s.is(symWeak):
-			losers = append(losers, w.sym)
-			winners[s.name] = def{s, obj}
+			winners[s.name] = s
+		case !w.is(symWeak) && !s.is(symWeak):
+			return &DuplicateSymbolError{Name: s.name, First: objOf(w), Second: objOf(s)}
+		case w.is(symWeak) && !s.is(symWeak):
+			losers = append(losers, w)
+			winners[s.name] = s
 		default:
-			if w.sym.is(symCommon) && s.is(symCommon) {
-				growCommon(w.sym, s)
+			if w.is(symCommon) && s.is(symCommon) {
+				growCommon(w, s)
 			}
 			losers = append(losers, s)
 		}
@@ -93,13 +99,14 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 				sec.object = o.name
 			}
 			for _, s := range sec.symbols {
-				if err := consider(s, sec.object); err != nil {
+				if err := consider(s); err != nil {
 					return nil, err
 				}
 			}
 		}
 		for _, s := range o.absolutes {
-			if err := consider(s, o.name); err != nil {
+			absObj[s] = o.name
+			if err := consider(s); err != nil {
 				return nil, err
 			}
 		}
@@ -111,7 +118,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	// left as it was).
 	lost := make(map[*Symbol]*Symbol, len(losers))
 	for _, s := range losers {
-		lost[s] = winners[s.name].sym
+		lost[s] = winners[s.name]
 		s.set(symRemoved, true)
 	}
 	kept := make(map[string]*Symbol)
@@ -121,7 +128,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		fwd[i] = make([]*Symbol, len(o.externals))
 		for j, e := range o.externals {
 			if w, ok := winners[e.name]; ok {
-				fwd[i][j] = w.sym
+				fwd[i][j] = w
 			} else if k := kept[e.name]; k != nil {
 				fwd[i][j] = k
 				if !e.is(symWeakRef) {
