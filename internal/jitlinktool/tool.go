@@ -69,9 +69,7 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	debugRSS("start")
 	code, err := t.run()
-	debugRSS("end")
 	t.stop()
 	if t.stats != nil {
 		// On stderr, after the program ran (lazy links happen while it
