@@ -405,18 +405,21 @@ func (s *Symbol) String() string {
 }
 
 // Section is a named set of blocks and symbols with one memory protection.
+//
+// Fields are ordered so that the small ones share the last word (96
+// bytes; a large link holds thousands).
 type Section struct {
-	name     string
-	prot     MemProt
-	lifetime Lifetime
-	ordinal  int
-	blocks   []*Block
-	symbols  []*Symbol
-	index    int32 // position in graph.sections
-	tls      bool
+	name    string
+	blocks  []*Block
+	symbols []*Symbol
 	// object names the object the section came from when it differs from
 	// the graph's name (a section of a merged graph, see MergeGraphs).
-	object string
+	object   string
+	ordinal  int
+	index    int32 // position in graph.sections
+	prot     MemProt
+	lifetime Lifetime
+	tls      bool
 }
 
 // String names the section and its protection, e.g. ".text (R-X)".

@@ -5,14 +5,18 @@ import (
 	"unsafe"
 )
 
-// A large link holds tens of thousands of symbols and blocks (see their
-// declarations): their sizes are part of its peak memory.
+// A large link holds tens of thousands of symbols and blocks and
+// thousands of sections (see their declarations): their sizes are part of
+// its peak memory.
 func TestNodeSizes(t *testing.T) {
 	if n := unsafe.Sizeof(Symbol{}); n > 48 {
 		t.Errorf("Symbol is %d bytes, want at most 48", n)
 	}
 	if n := unsafe.Sizeof(Block{}); n > 104 {
 		t.Errorf("Block is %d bytes, want at most 104", n)
+	}
+	if n := unsafe.Sizeof(Section{}); n > 96 {
+		t.Errorf("Section is %d bytes, want at most 96", n)
 	}
 }
 
