@@ -60,6 +60,19 @@ func AddBootstrap(s *Session) error {
 			native.FlushStdio()
 			return int64(r)
 		})),
+		// Answers once main returns (so the controller can tell that
+		// from main calling exit) and ends the process: exit runs the
+		// program's exit handlers and flushes its stdio.
+		protocol.RunAsMainAndExit: func(args []byte, ret Return) {
+			var a protocol.RunAsMainArgs
+			if err := sps.Unmarshal(args, &a); err != nil {
+				ret(nil, err)
+				return
+			}
+			r := native.CallMain(uint64(a.Main), a.Args)
+			ret(sps.Marshal(int64(r)))
+			native.Exit(r)
+		},
 		protocol.RunAsVoid: SyncWrapper(sps.Handler(func(fn sps.Addr) sps.Empty {
 			native.CallVoid(uint64(fn))
 			return sps.Empty{}

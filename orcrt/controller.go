@@ -109,7 +109,7 @@ var finalizeWrappers = []string{protocol.MemoryManagerFinalize, protocol.MemoryM
 	protocol.SharedMemoryMapperInitialize, protocol.SlabMemoryFinalize, protocol.SlabMemoryFinalizeBatch}
 
 // needFinalizedMemory are the wrappers that use JIT'd memory.
-var needFinalizedMemory = []string{protocol.RunAsMain, protocol.RunAsVoidFunction, protocol.RunAsIntFunction,
+var needFinalizedMemory = []string{protocol.RunAsMain, protocol.RunAsMainAndExit, protocol.RunAsVoidFunction, protocol.RunAsIntFunction,
 	protocol.RunAsVoid, protocol.RunAsInt, protocol.RegisterEHFrame, protocol.RegisterEHFrameSection}
 
 // tags returns the addresses the session publishes under names.

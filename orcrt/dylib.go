@@ -92,10 +92,14 @@ func NewDylibManager(s *Session) (*DylibManager, error) {
 
 // Open loads the library at path ("" for the process) with global
 // visibility and returns its handle. Handles count up from 1: LLVM 19 and
-// later take them for addresses, which are never 0.
+// later take them for addresses, which are never 0. A library waits for
+// the preloaded ones, which come first in the search order; the process
+// needs no wait (see Lookup).
 func (d *DylibManager) Open(path string) (uint64, error) {
-	if err := d.s.waitPreload(); err != nil {
-		return 0, err
+	if path != "" {
+		if err := d.s.waitPreload(); err != nil {
+			return 0, err
+		}
 	}
 	lib, err := native.Open(path, native.RTLDNow|native.RTLDGlobal)
 	if err != nil {
@@ -107,11 +111,12 @@ func (d *DylibManager) Open(path string) (uint64, error) {
 	return uint64(len(d.libs)), nil
 }
 
-// Lookup finds names in the library with handle h.
+// Lookup finds names in the library with handle h. In the process, a
+// name found before the preloaded libraries are in is found the same
+// after (libraries loaded later come later in the search order), so only
+// names not found wait for them: most of a C program's names are libc's,
+// and the lookups of the first links need not wait for libstdc++.
 func (d *DylibManager) Lookup(h uint64, names []protocol.LookupRequest) ([]sps.Addr, error) {
-	if err := d.s.waitPreload(); err != nil {
-		return nil, err
-	}
 	d.mu.Lock()
 	if h == 0 || h > uint64(len(d.libs)) {
 		d.mu.Unlock()
@@ -121,12 +126,21 @@ func (d *DylibManager) Lookup(h uint64, names []protocol.LookupRequest) ([]sps.A
 	d.mu.Unlock()
 	addrs := make([]sps.Addr, len(names))
 	var missing []string
+	waited := false
 	for i, n := range names {
 		a, ok := uint64(0), false
 		if lib.Path() == "" {
 			a, ok = d.s.Symbol(n.Name)
 		}
 		if !ok {
+			a, ok = lib.Lookup(n.Name)
+		}
+		if !ok && !waited && lib.Path() == "" {
+			// Perhaps in a library still loading.
+			waited = true
+			if err := d.s.waitPreload(); err != nil {
+				return nil, err
+			}
 			a, ok = lib.Lookup(n.Name)
 		}
 		if !ok && n.Required {

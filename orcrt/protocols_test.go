@@ -291,8 +291,10 @@ func TestRunWaitsForFinalize(t *testing.T) {
 }
 
 // TestPreload: libraries preloaded while the session starts are found by
-// lookups in the process; a required one that fails to load fails the
-// dylib manager's calls with its name, and optional ones are ignored.
+// lookups in the process; a required one that fails to load fails, with
+// its name, the opening of libraries and lookups of names the process
+// lacks (the process itself opens, and its names are found), and
+// optional ones are ignored.
 func TestPreload(t *testing.T) {
 	s := orcrt.NewSession(orcrt.Preload([]string{"libm.so.6"}, []string{"libgorc_no_such_lib.so.1"}))
 	if err := orcrt.AddServices(s); err != nil {
@@ -316,8 +318,23 @@ func TestPreload(t *testing.T) {
 	}
 	c, _ = connect(t, s, nil)
 	inst = sps.Addr(c.syms[protocol.DylibManagerInstance])
-	_, err = sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+	h, err = sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst})
+	if err != nil {
+		t.Fatalf("opening the process after a failed preload: %v", err)
+	}
+	lookup := func(name string) error {
+		_, err := sps.CallExpected[[]protocol.SymbolDef](c, c.syms[protocol.DylibManagerLookup],
+			protocol.LookupArgs{Instance: inst, Handle: h, Names: []protocol.LookupRequest{{Name: name, Required: true}}})
+		return err
+	}
+	if err := lookup("malloc"); err != nil {
+		t.Fatalf("malloc after a failed preload: %v", err)
+	}
+	if err := lookup("gorc_no_such_symbol"); err == nil || !strings.Contains(err.Error(), "preloading libgorc_no_such_lib.so.1") {
+		t.Fatalf("a missing name after a failed required preload: %v", err)
+	}
+	_, err = sps.CallExpected[uint64](c, c.syms[protocol.DylibManagerOpen], protocol.OpenArgs{Instance: inst, Path: "libz.so.1"})
 	if err == nil || !strings.Contains(err.Error(), "preloading libgorc_no_such_lib.so.1") {
-		t.Fatalf("open after a failed required preload: %v", err)
+		t.Fatalf("opening a library after a failed required preload: %v", err)
 	}
 }

@@ -176,8 +176,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	native.InstallCrashHandler("gorc-executor: JIT'd code crashed: ")
 	// Loaded while Setup goes out and the controller starts linking.
-	preload := orcrt.Preload([]string{"libm.so.6"}, []string{"libgcc_s.so.1", "libstdc++.so.6"})
-	s := orcrt.NewSession(orcrt.WithProtocol(proto), preload)
+	s := orcrt.NewSession(orcrt.WithProtocol(proto), orcrt.Preload(preloads()))
 	if err := orcrt.AddServices(s, c.memory...); err != nil {
 		return err
 	}
@@ -192,6 +191,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// exit handlers the JIT'd program registered can still run at exit.
 	s.Detach()
 	return err
+}
+
+// preloads returns the libraries to load at start: what a launching
+// controller chose (protocol.PreloadEnv, not passed on to JIT'd code;
+// each where installed, as the controller's own process has them), or
+// what LLVM's executor, a C++ program, has loaded: libm, and where
+// installed libgcc_s and libstdc++.
+func preloads() (required, optional []string) {
+	v, ok := os.LookupEnv(protocol.PreloadEnv)
+	if !ok {
+		return []string{"libm.so.6"}, []string{"libgcc_s.so.1", "libstdc++.so.6"}
+	}
+	os.Unsetenv(protocol.PreloadEnv)
+	for lib := range strings.SplitSeq(v, ":") {
+		if lib != "" {
+			optional = append(optional, lib)
+		}
+	}
+	return nil, optional
 }
 
 // connOptions are the limits every session's connection gets.

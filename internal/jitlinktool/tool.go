@@ -266,9 +266,17 @@ func (t *tool) run() (int, error) {
 	if o.showTimes {
 		t.times.print(t.stderr)
 	}
-	rc, err := j.ExecutorProcessControl().RunAsMain(entry, argv)
-	if _, inProcess := j.ExecutorProcessControl().(*inprocess.EPC); inProcess {
-		// Exit handlers and finalizers run when this process exits.
+	var rc int
+	ended := false // the executor ended with main (see exitExecutor)
+	if r, ok := j.ExecutorProcessControl().(*remote.EPC); ok {
+		rc, ended, err = r.RunAsMainAndExit(entry, argv)
+	}
+	if !ended {
+		rc, err = j.ExecutorProcessControl().RunAsMain(entry, argv)
+	}
+	if _, inProcess := j.ExecutorProcessControl().(*inprocess.EPC); inProcess || (ended && err == nil) {
+		// Exit handlers and finalizers run when this process exits, or
+		// ran as the executor ended.
 		return rc, err
 	}
 	if err == nil {
@@ -300,7 +308,9 @@ func (t *tool) run() (int, error) {
 }
 
 // exitExecutor ends a gorc-executor this tool launched as a native program
-// ends once main returns: by calling the C library's exit(rc) there, which
+// ends once main returns (remote.EPC.RunAsMainAndExit does so in the call
+// that runs main; this is for gorc-executors without it): by calling the C
+// library's exit(rc) there, which
 // runs the program's exit handlers and finalizers (the platform registers
 // them with __cxa_atexit) and flushes its stdio. Tearing the session down
 // instead would also release executor memory piece by piece and link a
@@ -338,7 +348,15 @@ func (t *tool) setup() (*lljit.LLJIT, error) {
 	}
 	switch {
 	case o.oopExecutor != "":
-		epc, err := remote.Launch(o.oopExecutor, append(remoteOpts, remote.Stdio(t.stdout, t.stderr))...)
+		// The executor's program sees the libraries it would see in this
+		// process (see inProcess); the C++ runtime and libm are loaded
+		// when the command line or the objects ask for them.
+		var preload []string
+		if !o.noProcessSyms {
+			preload = append(preload, "libgcc_s.so.1")
+		}
+		remoteOpts = append(remoteOpts, remote.Stdio(t.stdout, t.stderr), remote.ExecutorPreload(preload...))
+		epc, err := remote.Launch(o.oopExecutor, remoteOpts...)
 		if err != nil {
 			return nil, err
 		}

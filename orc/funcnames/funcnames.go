@@ -45,10 +45,11 @@ func (p *Plugin) ModifyPassConfig(_ *orc.MaterializationResponsibility, _ *jitli
 }
 
 // addActions encodes (start, size, name length, name) for each named
-// callable symbol.
+// callable symbol. Deregistering needs only the starts: its entries have
+// no names, so an executor process receives and keeps the names once.
 func (p *Plugin) addActions(g *jitlink.LinkGraph) error {
 	le := binary.LittleEndian
-	var args []byte
+	var args, dereg []byte
 	for s := range g.DefinedSymbols() {
 		if !s.IsCallable() || s.Name() == "" {
 			continue
@@ -59,6 +60,8 @@ func (p *Plugin) addActions(g *jitlink.LinkGraph) error {
 		}
 		args = le.AppendUint64(args, s.Address())
 		args = le.AppendUint64(args, size)
+		dereg = append(dereg, args[len(args)-16:]...)
+		dereg = le.AppendUint64(dereg, 0)
 		args = le.AppendUint64(args, uint64(len(s.Name())))
 		args = append(args, s.Name()...)
 	}
@@ -67,7 +70,7 @@ func (p *Plugin) addActions(g *jitlink.LinkGraph) error {
 	}
 	g.AllocActions = append(g.AllocActions, jitlink.AllocAction{
 		Finalize: jitlink.WrapperCall{Fn: p.reg, Args: args},
-		Dealloc:  jitlink.WrapperCall{Fn: p.dereg, Args: args},
+		Dealloc:  jitlink.WrapperCall{Fn: p.dereg, Args: dereg},
 	})
 	return nil
 }

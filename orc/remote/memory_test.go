@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/x86_64"
 	"github.com/gorc-jit/gorc/lljit"
+	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/remote"
 	"github.com/gorc-jit/gorc/orc/shared/sps"
 	"github.com/gorc-jit/gorc/orcrt"
@@ -579,5 +581,83 @@ func TestFinalizeBatches(t *testing.T) {
 				t.Fatalf("%s: %#x holds %q, want %q", r.g.Name(), s.addr, got, s.content)
 			}
 		}
+	}
+}
+
+// TestRunAsMainAndExit: a launched gorc-executor runs main and exits with
+// its result; a main that ends the process itself (exit, a crash) is an
+// ExitError, as from RunAsMain. libc's functions stand in for main:
+// abs(argc) returns, exit(argc) exits, and address 16 faults.
+func TestRunAsMainAndExit(t *testing.T) {
+	exe := buildExecutor(t)
+	for _, tc := range []struct {
+		main   string
+		status int
+		exit   *remote.ExitError
+	}{
+		{main: "abs", status: 3},
+		{main: "exit", exit: &remote.ExitError{Code: 3}},
+		{main: "", exit: &remote.ExitError{Signal: syscall.SIGSEGV}},
+	} {
+		epc, err := remote.Launch(exe, remote.Stdio(io.Discard, io.Discard))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := uint64(16)
+		if tc.main != "" {
+			h, err := epc.LoadDylib("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addrs, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: tc.main, Required: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr = addrs[0]
+		}
+		status, ok, err := epc.RunAsMainAndExit(addr, []string{"prog", "a", "b"})
+		var exit *remote.ExitError
+		switch {
+		case !ok:
+			t.Errorf("%s: not run", tc.main)
+		case tc.exit == nil && (err != nil || status != tc.status):
+			t.Errorf("%s: status %d, %v; want %d", tc.main, status, err, tc.status)
+		case tc.exit != nil && (!errors.As(err, &exit) || *exit != *tc.exit):
+			t.Errorf("%s: %v, want %v", tc.main, err, tc.exit)
+		}
+		epc.Close()
+	}
+	// Not with an executor that was not launched here: nothing runs.
+	if _, ok, err := executorInProcess(t, nil).RunAsMainAndExit(16, nil); ok || err != nil {
+		t.Errorf("in-process executor: ran %v, %v", ok, err)
+	}
+}
+
+// TestExecutorPreload: a launched gorc-executor loads at start what the
+// controller asks for, and else libm and the C++ runtime, as LLVM's.
+func TestExecutorPreload(t *testing.T) {
+	exe := buildExecutor(t)
+	for _, tc := range []struct {
+		name string
+		opts []remote.Option
+		libm bool
+	}{
+		{"default", nil, true},
+		{"libm", []remote.Option{remote.ExecutorPreload("libm.so.6")}, true},
+		{"none", []remote.Option{remote.ExecutorPreload()}, false},
+	} {
+		epc, err := remote.Launch(exe, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := epc.LoadDylib("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs, err := epc.LookupSymbols(h, []orc.SymbolRequest{{Name: "cbrt"}})
+		if err != nil || (addrs[0] != 0) != tc.libm {
+			t.Errorf("%s: cbrt at %#x, %v; want libm loaded %v", tc.name, addrs[0], err, tc.libm)
+		}
+		epc.Close()
 	}
 }

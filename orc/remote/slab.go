@@ -39,6 +39,7 @@ type slabManager struct {
 	fall                                 *copyingManager
 	batch                                uint64          // finalize_batch, if the executor has it
 	finalizer                            *batchFinalizer // nil: one call per allocation
+	ready                                chan struct{}   // closed once the slab is set up (or failed to be)
 
 	mu    sync.Mutex
 	slab  *clientSlab
@@ -64,12 +65,23 @@ func newSlabManager(e *EPC, shared bool) (*slabManager, error) {
 			return nil, errors.New("the executor has no slab memory")
 		}
 	}
-	return &slabManager{e: e, wantShared: shared, fall: newCopyingManager(e),
+	m := &slabManager{e: e, wantShared: shared, fall: newCopyingManager(e),
 		instance: e.sym(protocol.SlabMemoryInstance),
 		reserve:  e.sym(protocol.SlabMemoryReserve),
 		finalize: e.sym(protocol.SlabMemoryFinalize),
 		release:  e.sym(protocol.SlabMemoryRelease),
-		batch:    e.sym(protocol.SlabMemoryFinalizeBatch)}, nil
+		batch:    e.sym(protocol.SlabMemoryFinalizeBatch),
+		ready:    make(chan struct{})}
+	// At once, rather than at the first allocation: the round trip then
+	// overlaps the JIT's construction and the adding of inputs instead of
+	// delaying the first graph.
+	go func() {
+		defer close(m.ready)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.fails = m.setUp() != nil
+	}()
+	return m, nil
 }
 
 // setUp reserves the slab and, for shared memory, maps its file here.
@@ -111,10 +123,8 @@ type slabPiece struct {
 }
 
 func (m *slabManager) Allocate(req *jitlink.AllocRequest) (jitlink.InFlightAlloc, error) {
+	<-m.ready
 	m.mu.Lock()
-	if m.slab == nil && !m.fails {
-		m.fails = m.setUp() != nil
-	}
 	a, ok := m.place(req.Segments)
 	m.mu.Unlock()
 	if !ok {

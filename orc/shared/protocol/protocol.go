@@ -201,12 +201,23 @@ const (
 	RegisterJITLoaderGDBAllocAction = "llvm_orc_registerJITLoaderGDBAllocAction"
 )
 
+// PreloadEnv names the environment variable by which a controller that
+// launches gorc-executor chooses the libraries it loads at start (a list
+// separated by colons, possibly empty) instead of LLVM's executor's set
+// (libm, libgcc_s, libstdc++): gorc's controller loads what a program
+// needs itself. LLVM's executors ignore it.
+const PreloadEnv = "GORC_EXECUTOR_PRELOAD"
+
 // gorc's additions: an executor that publishes these is a gorc executor.
 const (
 	// RunAsVoid runs void f(void): args (Addr), result Empty.
 	RunAsVoid = "__gorc_run_as_void_wrapper"
 	// RunAsInt runs int f(int): args (Addr, int32), result int32.
 	RunAsInt = "__gorc_run_as_int_wrapper"
+	// RunAsMainAndExit runs main as RunAsMain does, answers its result,
+	// and then ends the executor process through C's exit(that result),
+	// as a native program ends: args RunAsMainArgs, result int64.
+	RunAsMainAndExit = "__gorc_run_as_main_and_exit_wrapper"
 	// CallFunction calls a function of any C signature: args
 	// CallFunctionArgs, result Expected<uint64> (the result word).
 	CallFunction = "__gorc_call_function_wrapper"
@@ -292,6 +303,25 @@ type ReserveArgs struct {
 type FinalizeArgs struct {
 	Instance sps.Addr
 	Request  FinalizeRequest
+}
+
+// MarshalSPS encodes a as its fields, as any struct, but into a buffer
+// grown once to their size: copied segment content (1.3 MB for main +
+// libsqlite3.a) would otherwise grow it step by step, each step a new
+// allocation to fault in and a copy, on the way to running the program.
+func (a FinalizeArgs) MarshalSPS(e *sps.Encoder) error {
+	n := 64
+	for _, s := range a.Request.Segments {
+		n += 64 + len(s.Content)
+	}
+	for _, x := range a.Request.Actions {
+		n += 64 + len(x.Finalize.Args) + len(x.Dealloc.Args)
+	}
+	e.Grow(n)
+	if err := e.Encode(a.Instance); err != nil {
+		return err
+	}
+	return e.Encode(a.Request)
 }
 
 // FinalizeBatchArgs: seq<Error> finalize_batch(Addr instance,

@@ -1,6 +1,7 @@
 package protocol_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -70,5 +71,44 @@ func TestProtWireValues(t *testing.T) {
 	}
 	if p := protocol.MemProt(protocol.ProtRead | protocol.ProtExec | protocol.ProtFinalizeOnly); p != jitlink.ProtRead|jitlink.ProtExec {
 		t.Fatalf("MemProt(R-X, finalize-only) = %s", p)
+	}
+}
+
+// TestFinalizeArgsEncoding: FinalizeArgs, which sizes its buffer before
+// encoding, encodes as any struct of its fields does (LLVM's layout), and
+// decodes back.
+func TestFinalizeArgsEncoding(t *testing.T) {
+	args := protocol.FinalizeArgs{Instance: 0x1234, Request: protocol.FinalizeRequest{
+		Segments: []protocol.Segment{
+			{Prot: protocol.ProtRead, Addr: 0x10000, Size: 300000, Content: bytes.Repeat([]byte{1, 2, 3}, 100000)},
+			{Prot: protocol.ProtRead, Addr: 0x80000, Size: 4096},
+		},
+		Actions: []protocol.ActionPair{{
+			Finalize: protocol.WrapperCall{Fn: 0x500, Args: []byte("register")},
+			Dealloc:  protocol.WrapperCall{Fn: 0x600, Args: []byte("deregister")},
+		}},
+	}}
+	got, err := sps.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sps.Marshal(struct {
+		Instance sps.Addr
+		Request  protocol.FinalizeRequest
+	}{args.Instance, args.Request})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("FinalizeArgs encodes as %d bytes, not as its fields (%d bytes)", len(got), len(want))
+	}
+	var back protocol.FinalizeArgs
+	if err := sps.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	again, err := sps.Marshal(back)
+	if err != nil || !bytes.Equal(again, got) || back.Instance != args.Instance || len(back.Request.Segments) != 2 ||
+		!bytes.Equal(back.Request.Segments[0].Content, args.Request.Segments[0].Content) {
+		t.Fatalf("decoded and encoded again: %d bytes, %v", len(again), err)
 	}
 }

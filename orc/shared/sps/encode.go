@@ -16,6 +16,10 @@ type Encoder struct {
 // Bytes returns the encoded bytes.
 func (e *Encoder) Bytes() []byte { return e.buf }
 
+// Grow makes room for n more bytes, so that encoding that many does not
+// grow the buffer step by step.
+func (e *Encoder) Grow(n int) { e.buf = slices.Grow(e.buf, n) }
+
 // Reset empties the buffer, keeping its memory.
 func (e *Encoder) Reset() { e.buf = e.buf[:0] }
 
