@@ -23,7 +23,7 @@ import (
 // names the archive and member and wraps the underlying error, so
 // errors.Is(err, fs.ErrNotExist) works.
 func Open(path string) (*Archive, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, evict, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +38,11 @@ func Open(path string) (*Archive, error) {
 		return nil, err
 	}
 	a.unmap = unmap
+	// Parsing read every member header, and the kernel maps the pages
+	// around each page read (fault-around), so by now the whole file
+	// counts in the process's resident set. A link reads a few members:
+	// let only theirs come back.
+	evict()
 	return a, nil
 }
 

@@ -13,12 +13,12 @@ func TestArenaReserve(t *testing.T) {
 	a.reserve(3)
 	first := a.alloc()
 	a.reserve(5) // 2 left in the current chunk: 3 more are needed
-	if len(a.cur) != 2 || len(a.next) != 3 {
-		t.Fatalf("after reserve: cur %d, next %d; want 2, 3", len(a.cur), len(a.next))
+	if len(a.cur) != 2 || a.free != 3 || len(a.spare) != 1 {
+		t.Fatalf("after reserve: cur %d, spare %d; want 2, 3", len(a.cur), a.free)
 	}
-	cur, next := &a.cur[0], &a.next[0]
+	cur, next := &a.cur[0], &a.spare[0][0]
 	got := []*Symbol{a.alloc(), a.alloc(), a.alloc(), a.alloc(), a.alloc()}
-	if got[0] != cur || got[2] != next || len(a.cur)+len(a.next) != 0 {
+	if got[0] != cur || got[2] != next || len(a.cur)+a.free != 0 {
 		t.Fatal("reserved nodes were not handed out in order")
 	}
 	first.name = "kept"
@@ -29,6 +29,31 @@ func TestArenaReserve(t *testing.T) {
 	a.alloc()
 	if len(a.cur) != 3 { // min 4, one taken
 		t.Fatalf("a chunk of %d after running dry, want 4", len(a.cur)+1)
+	}
+}
+
+// A merged graph uses what its members reserved and did not use before
+// allocating more.
+func TestArenaAbsorb(t *testing.T) {
+	var a, b arena[Block]
+	a.reserve(2)
+	a.alloc()
+	b.reserve(3)
+	b.alloc()
+	a.absorb(&b)
+	if b.free != 0 || len(b.cur) != 0 || a.used != 2 || len(a.cur)+a.free != 3 {
+		t.Fatalf("after absorb: a has %d+%d free, used %d; b %+v", len(a.cur), a.free, a.used, b)
+	}
+	a.reserve(3) // covered
+	if a.free != 2 {
+		t.Fatalf("reserve allocated: %d spare", a.free)
+	}
+	seen := map[*Block]bool{}
+	for range 3 {
+		seen[a.alloc()] = true
+	}
+	if len(seen) != 3 || len(a.cur)+a.free != 0 || len(a.spare) != 0 {
+		t.Fatalf("%d distinct nodes, %d+%d left", len(seen), len(a.cur), a.free)
 	}
 }
 
@@ -44,7 +69,7 @@ func TestReserveCoversCreation(t *testing.T) {
 		}
 		g.AddExternalSymbol("x", 0, Strong)
 	}
-	if g.symArena.used != 40 || len(g.symArena.cur)+len(g.symArena.next) != 0 ||
+	if g.symArena.used != 40 || len(g.symArena.cur)+g.symArena.free != 0 ||
 		g.blockArena.used != 10 || len(g.blockArena.cur) != 0 || g.addrArena.used != 10 || len(g.addrArena.cur) != 0 {
 		t.Fatalf("arenas: %+v %+v %+v", g.symArena.used, g.blockArena.used, g.addrArena.used)
 	}

@@ -25,12 +25,12 @@ func (g *LinkGraph) Dump(w io.Writer) error {
 			if b.IsZeroFill() {
 				kind = "zero-fill"
 			}
-			p.printf("  block %#x size %#x align %d+%d %s\n", b.addr, b.size, b.align, b.alignOffset, kind)
+			p.printf("  block %#x size %#x align %d+%d %s\n", b.addr, b.size, b.Alignment(), b.alignOffset, kind)
 			bs := syms[b]
 			slices.SortFunc(bs, func(x, y *Symbol) int { return cmp.Compare(x.offset, y.offset) })
 			for _, s := range bs {
 				p.printf("    symbol %#x+%#x %s size %#x %s %s%s%s\n", b.addr, s.offset, displayName(s), s.size,
-					s.linkage, s.scope, flag(s.callable, " callable"), flag(s.live, " live"))
+					s.Linkage(), s.scope, flag(s.IsCallable(), " callable"), flag(s.IsLive(), " live"))
 			}
 			edges := slices.Clone(b.edges)
 			slices.SortFunc(edges, func(x, y Edge) int { return cmp.Compare(x.Offset, y.Offset) })
@@ -40,10 +40,10 @@ func (g *LinkGraph) Dump(w io.Writer) error {
 		}
 	}
 	for _, s := range g.externals {
-		p.printf("external %s%s -> %#x\n", s.name, flag(s.weakRef, " (weak)"), s.base.addr)
+		p.printf("external %s%s -> %#x\n", s.name, flag(s.IsWeaklyReferenced(), " (weak)"), s.base.addr)
 	}
 	for _, s := range g.absolutes {
-		p.printf("absolute %s = %#x %s %s\n", displayName(s), s.Address(), s.linkage, s.scope)
+		p.printf("absolute %s = %#x %s %s\n", displayName(s), s.Address(), s.Linkage(), s.scope)
 	}
 	return p.err
 }

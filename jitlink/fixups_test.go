@@ -16,10 +16,21 @@ import (
 // goroutines: each 8-byte slot of each block points at x plus its index.
 // bad, if >= 0, is a block whose slot 0 holds a 32-bit pointer to far<bad>.
 func bigGraph(blocks, perBlock int, bad ...int) *jitlink.LinkGraph {
+	return bigGraphSections(1, blocks, perBlock, bad...)
+}
+
+// bigGraphSections is bigGraph with its blocks in runs over sections
+// sections, each followed by an empty one.
+func bigGraphSections(sections, blocks, perBlock int, bad ...int) *jitlink.LinkGraph {
 	g := x86_64.NewLinkGraph("big.o")
-	sec := g.CreateSection(".data", jitlink.ProtRead|jitlink.ProtWrite)
+	var secs []*jitlink.Section
+	for i := range sections {
+		secs = append(secs, g.CreateSection(".data"+strconv.Itoa(i), jitlink.ProtRead|jitlink.ProtWrite))
+		g.CreateSection(".empty"+strconv.Itoa(i), jitlink.ProtRead|jitlink.ProtWrite)
+	}
 	x := g.AddExternalSymbol("x", 0, jitlink.Strong)
 	for i := range blocks {
+		sec := secs[i*sections/blocks]
 		b := g.CreateContentBlock(sec, make([]byte, 8*perBlock), uint64(i*8*perBlock), 8, 0)
 		g.AddDefinedSymbol(b, 0, "", 0, jitlink.Strong, jitlink.ScopeLocal, jitlink.Live)
 		for j := range perBlock {
@@ -38,7 +49,16 @@ func bigGraph(blocks, perBlock int, bad ...int) *jitlink.LinkGraph {
 func TestParallelFixups(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	const blocks, perBlock = 300, 64 // 19,200 edges: four goroutines
-	g := bigGraph(blocks, perBlock)
+	// The goroutines' runs of blocks start and end within sections and
+	// at their ends, and cross empty ones.
+	for _, sections := range []int{1, 3, 7, 300} {
+		t.Run(strconv.Itoa(sections), func(t *testing.T) {
+			testParallelFixups(t, bigGraphSections(sections, blocks, perBlock), blocks*perBlock)
+		})
+	}
+}
+
+func testParallelFixups(t *testing.T, g *jitlink.LinkGraph, slots int) {
 	mem := &jitlinktest.Memory{Base: 0x10000}
 	if err := jitlinktest.Link(g, jitlinktest.Options{Memory: mem, Externals: map[string]uint64{"x": 0x5000_0000_0000}}); err != nil {
 		t.Fatal(err)
@@ -52,8 +72,8 @@ func TestParallelFixups(t *testing.T) {
 			n++
 		}
 	}
-	if n != blocks*perBlock {
-		t.Fatalf("%d slots, want %d", n, blocks*perBlock)
+	if n != slots {
+		t.Fatalf("%d slots, want %d", n, slots)
 	}
 }
 
@@ -62,7 +82,7 @@ func TestParallelFixups(t *testing.T) {
 func TestParallelFixupsFirstError(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	for range 5 {
-		g := bigGraph(300, 64, 7, 290)
+		g := bigGraphSections(5, 300, 64, 7, 290)
 		far := map[string]uint64{"x": 0}
 		for _, s := range g.ExternalSymbols() {
 			if strings.HasPrefix(s.Name(), "far") {

@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -143,17 +144,29 @@ func (e *Edge) IsRelocation() bool { return e.Kind >= FirstArchKind }
 
 // Block is a contiguous chunk of content (or zero-fill) that is laid out as a
 // unit.
+//
+// A graph holds one per section of each object and one per .eh_frame
+// record, tens of thousands in a large link: the small fields share the
+// last word (the alignment as its log2), 104 bytes in all.
 type Block struct {
 	Addressable
 	section     *Section
 	content     []byte // nil for zero-fill blocks
 	size        uint64
-	align       uint64
 	alignOffset uint64
 	edges       []Edge
-	mutable     bool  // content is owned by the graph (or working memory)
 	index       int32 // position in section.blocks
+	alignLog    uint8 // log2 of the alignment
+	mutable     bool  // content is owned by the graph (or working memory)
 	visited     bool  // scratch flag for the pruner
+}
+
+// log2Align returns the log2 of the smallest power of two >= align.
+func log2Align(align uint64) uint8 {
+	if align <= 1 {
+		return 0
+	}
+	return uint8(bits.Len64(align - 1))
 }
 
 // Section returns the block's section.
@@ -163,15 +176,17 @@ func (b *Block) Section() *Section { return b.section }
 func (b *Block) Size() uint64 { return b.size }
 
 // Alignment returns the block's required alignment (a power of two).
-func (b *Block) Alignment() uint64 { return b.align }
+func (b *Block) Alignment() uint64 { return 1 << b.alignLog }
 
 // AlignmentOffset returns the required offset from the alignment:
 // Address() % Alignment() == AlignmentOffset().
 func (b *Block) AlignmentOffset() uint64 { return b.alignOffset }
 
-// SetAlignment sets the alignment and alignment offset.
+// SetAlignment sets the alignment (rounded up to a power of two) and
+// alignment offset.
 func (b *Block) SetAlignment(align, offset uint64) {
-	b.align, b.alignOffset = align, offset%align
+	b.alignLog = log2Align(align)
+	b.alignOffset = offset % b.Alignment()
 }
 
 // IsZeroFill reports whether the block has no content (all zeroes).
@@ -246,6 +261,9 @@ const (
 
 // Symbol names a location: an offset into a block, an external definition, or
 // an absolute value.
+//
+// A large link holds tens of thousands: the yes/no properties and the
+// linkage share one byte (bits), 48 bytes in all.
 type Symbol struct {
 	name      string
 	base      *Addressable
@@ -253,15 +271,32 @@ type Symbol struct {
 	size      uint64
 	index     int32 // position in the list that holds the symbol
 	kind      symKind
-	linkage   Linkage
 	scope     Scope
-	callable  bool
-	live      bool
-	autoHide  bool
-	weakRef   bool
-	removed   bool
-	common    bool
+	bits      symBits
 	userFlags uint8
+}
+
+// symBits are a symbol's yes/no properties.
+type symBits uint8
+
+const (
+	symWeak     symBits = 1 << iota // linkage Weak
+	symCallable                     // names code
+	symLive                         // survives dead-stripping
+	symAutoHide                     // may be hidden once linked
+	symWeakRef                      // an external that may stay unresolved
+	symRemoved                      // no longer in its graph
+	symCommon                       // a common (tentative) definition
+)
+
+func (s *Symbol) is(b symBits) bool { return s.bits&b != 0 }
+
+func (s *Symbol) set(b symBits, on bool) {
+	if on {
+		s.bits |= b
+	} else {
+		s.bits &^= b
+	}
 }
 
 // Name returns the symbol's name ("" for anonymous symbols).
@@ -305,10 +340,15 @@ func (s *Symbol) Size() uint64 { return s.size }
 func (s *Symbol) SetSize(n uint64) { s.size = n }
 
 // Linkage returns the symbol's linkage.
-func (s *Symbol) Linkage() Linkage { return s.linkage }
+func (s *Symbol) Linkage() Linkage {
+	if s.is(symWeak) {
+		return Weak
+	}
+	return Strong
+}
 
 // SetLinkage sets the symbol's linkage.
-func (s *Symbol) SetLinkage(l Linkage) { s.linkage = l }
+func (s *Symbol) SetLinkage(l Linkage) { s.set(symWeak, l == Weak) }
 
 // Scope returns the symbol's scope.
 func (s *Symbol) Scope() Scope { return s.scope }
@@ -317,32 +357,32 @@ func (s *Symbol) Scope() Scope { return s.scope }
 func (s *Symbol) SetScope(sc Scope) { s.scope = sc }
 
 // IsCallable reports whether the symbol names code.
-func (s *Symbol) IsCallable() bool { return s.callable }
+func (s *Symbol) IsCallable() bool { return s.is(symCallable) }
 
 // SetCallable marks the symbol as code.
-func (s *Symbol) SetCallable(c bool) { s.callable = c }
+func (s *Symbol) SetCallable(c bool) { s.set(symCallable, c) }
 
 // IsLive reports whether the symbol survives dead-stripping.
-func (s *Symbol) IsLive() bool { return s.live }
+func (s *Symbol) IsLive() bool { return s.is(symLive) }
 
 // SetLive marks the symbol as a live root (before pruning).
-func (s *Symbol) SetLive(l bool) { s.live = l }
+func (s *Symbol) SetLive(l bool) { s.set(symLive, l) }
 
 // IsWeaklyReferenced reports whether an external symbol may stay unresolved
 // (it then resolves to address 0).
-func (s *Symbol) IsWeaklyReferenced() bool { return s.weakRef }
+func (s *Symbol) IsWeaklyReferenced() bool { return s.is(symWeakRef) }
 
 // SetWeaklyReferenced marks an external symbol as a weak reference.
-func (s *Symbol) SetWeaklyReferenced(w bool) { s.weakRef = w }
+func (s *Symbol) SetWeaklyReferenced(w bool) { s.set(symWeakRef, w) }
 
 // IsCommon reports whether the symbol is a common (tentative) definition:
 // a weak zero-fill block of its own, which a larger common of the same
 // name replaces when graphs are merged.
-func (s *Symbol) IsCommon() bool { return s.common }
+func (s *Symbol) IsCommon() bool { return s.is(symCommon) }
 
 // IsAutoHide reports whether a defined symbol may be hidden from other
 // dylibs once linked (e.g. Mach-O weak_def_can_be_hidden). Informational.
-func (s *Symbol) IsAutoHide() bool { return s.autoHide }
+func (s *Symbol) IsAutoHide() bool { return s.is(symAutoHide) }
 
 // Flags returns free-form bits a format builder or pass attached.
 func (s *Symbol) Flags() uint8 { return s.userFlags }
@@ -365,18 +405,21 @@ func (s *Symbol) String() string {
 }
 
 // Section is a named set of blocks and symbols with one memory protection.
+//
+// Fields are ordered so that the small ones share the last word (96
+// bytes; a large link holds thousands).
 type Section struct {
-	name     string
-	prot     MemProt
-	lifetime Lifetime
-	ordinal  int
-	blocks   []*Block
-	symbols  []*Symbol
-	index    int32 // position in graph.sections
-	tls      bool
+	name    string
+	blocks  []*Block
+	symbols []*Symbol
 	// object names the object the section came from when it differs from
 	// the graph's name (a section of a merged graph, see MergeGraphs).
-	object string
+	object   string
+	ordinal  int
+	index    int32 // position in graph.sections
+	prot     MemProt
+	lifetime Lifetime
+	tls      bool
 }
 
 // String names the section and its protection, e.g. ".text (R-X)".
@@ -546,18 +589,25 @@ func (g *LinkGraph) AllocateContent(b []byte) []byte { return append([]byte(nil)
 func (g *LinkGraph) AllocateBuffer(n int) []byte { return make([]byte, n) }
 
 // arena hands out the nodes of one graph from a few large slices. Reserve
-// adds exactly what is missing (the unused rest of the current slice is
+// adds exactly what is missing (the unused rest of the slices it holds is
 // still used first), and running dry allocates a chunk that grows with
 // what the graph has used, so a graph whose counts were reserved up front
-// costs one allocation per kind of node and wastes nothing.
+// costs one allocation per kind of node and wastes nothing. Merging graphs
+// pools their arenas (absorb): what one member's builder reserved for a
+// later pass (.eh_frame records) serves that pass on the merged graph.
 type arena[T any] struct {
-	cur, next []T
-	used      int
+	cur   []T
+	spare [][]T // further chunks, handed out after cur
+	free  int   // nodes in spare
+	used  int
 }
 
 func (a *arena[T]) alloc() *T {
 	if len(a.cur) == 0 {
-		if a.cur, a.next = a.next, nil; len(a.cur) == 0 {
+		if n := len(a.spare); n > 0 {
+			a.cur, a.spare[n-1], a.spare = a.spare[n-1], nil, a.spare[:n-1]
+			a.free -= len(a.cur)
+		} else {
 			a.cur = make([]T, min(max(a.used/8, 4), 256))
 		}
 	}
@@ -569,12 +619,22 @@ func (a *arena[T]) alloc() *T {
 
 // reserve makes room for n more nodes.
 func (a *arena[T]) reserve(n int) {
-	have := len(a.cur) + len(a.next)
-	if n <= have {
-		return
+	if have := len(a.cur) + a.free; n > have {
+		a.spare = append(a.spare, make([]T, n-have))
+		a.free += n - have
 	}
-	// The old next slice is unused: drop it for one of the full size.
-	a.next = make([]T, n-len(a.cur))
+}
+
+// absorb takes over o's unused nodes.
+func (a *arena[T]) absorb(o *arena[T]) {
+	if len(o.cur) > 0 {
+		a.spare = append(a.spare, o.cur)
+		a.free += len(o.cur)
+	}
+	a.spare = append(a.spare, o.spare...)
+	a.free += o.free
+	a.used += o.used
+	*o = arena[T]{}
 }
 
 func (g *LinkGraph) newSymbol() *Symbol { return g.symArena.alloc() }
@@ -587,7 +647,6 @@ func (g *LinkGraph) Reserve(symbols, blocks, externals int) {
 	g.symArena.reserve(symbols)
 	g.blockArena.reserve(blocks)
 	g.addrArena.reserve(externals)
-	// Most are external: their list is grown once, not doubled.
 	g.externals = slices.Grow(g.externals, externals)
 }
 
@@ -637,7 +696,7 @@ func (g *LinkGraph) Sections() []*Section { return g.sections }
 // target its symbols must already be gone.
 func (g *LinkGraph) RemoveSection(s *Section) {
 	for _, sym := range s.symbols {
-		sym.removed = true
+		sym.set(symRemoved, true)
 	}
 	i := int(s.index)
 	last := len(g.sections) - 1
@@ -650,15 +709,11 @@ func (g *LinkGraph) RemoveSection(s *Section) {
 }
 
 func (g *LinkGraph) newBlock(sec *Section, addr, align, alignOffset uint64) *Block {
-	if align == 0 {
-		align = 1
-	}
 	b := g.blockArena.alloc()
 	b.Addressable = Addressable{addr: addr, defined: true}
 	b.block = b
 	b.section = sec
-	b.align = align
-	b.alignOffset = alignOffset % align
+	b.SetAlignment(align, alignOffset)
 	b.index = int32(len(sec.blocks))
 	sec.blocks = append(sec.blocks, b)
 	return b
@@ -750,7 +805,7 @@ func removeFrom(list *[]*Symbol, s *Symbol) {
 	l[i].index = int32(i)
 	l[last] = nil
 	*list = l[:last]
-	s.removed = true
+	s.set(symRemoved, true)
 }
 
 // AddExternalSymbol adds a symbol to be resolved outside the graph. Weak
@@ -758,7 +813,9 @@ func removeFrom(list *[]*Symbol, s *Symbol) {
 func (g *LinkGraph) AddExternalSymbol(name string, size uint64, l Linkage) *Symbol {
 	a := g.newAddressable()
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: a, size: size, linkage: l, weakRef: l == Weak, scope: ScopeDefault, kind: external}
+	*s = Symbol{name: name, base: a, size: size, scope: ScopeDefault, kind: external}
+	s.SetLinkage(l)
+	s.set(symWeakRef, l == Weak)
 	addTo(&g.externals, s)
 	return s
 }
@@ -783,7 +840,8 @@ func (g *LinkGraph) AddAbsoluteSymbol(name string, addr, size uint64, l Linkage,
 	a := g.newAddressable()
 	a.addr, a.defined = addr, true
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: a, size: size, linkage: l, scope: sc, kind: absolute}
+	*s = Symbol{name: name, base: a, size: size, scope: sc, kind: absolute}
+	s.SetLinkage(l)
 	s.setAttrs(attrs)
 	addTo(&g.absolutes, s)
 	return s
@@ -792,7 +850,8 @@ func (g *LinkGraph) AddAbsoluteSymbol(name string, addr, size uint64, l Linkage,
 // AddDefinedSymbol adds a named symbol at offset into b.
 func (g *LinkGraph) AddDefinedSymbol(b *Block, offset uint64, name string, size uint64, l Linkage, sc Scope, attrs SymbolAttrs) *Symbol {
 	s := g.newSymbol()
-	*s = Symbol{name: name, base: &b.Addressable, offset: offset, size: size, linkage: l, scope: sc}
+	*s = Symbol{name: name, base: &b.Addressable, offset: offset, size: size, scope: sc}
+	s.SetLinkage(l)
 	s.setAttrs(attrs)
 	addTo(&b.section.symbols, s)
 	return s
@@ -808,12 +867,13 @@ func (g *LinkGraph) AddAnonymousSymbol(b *Block, offset, size uint64, attrs Symb
 func (g *LinkGraph) AddCommonSymbol(name string, sc Scope, sec *Section, addr, size, align uint64, attrs SymbolAttrs) *Symbol {
 	b := g.CreateZeroFillBlock(sec, size, addr, align, 0)
 	s := g.AddDefinedSymbol(b, 0, name, size, Weak, sc, attrs)
-	s.common = true
+	s.set(symCommon, true)
 	return s
 }
 
 func (s *Symbol) setAttrs(a SymbolAttrs) {
-	s.callable, s.live = a&Callable != 0, a&Live != 0
+	s.set(symCallable, a&Callable != 0)
+	s.set(symLive, a&Live != 0)
 }
 
 // MakeExternal turns a defined or absolute symbol into an external one. Its
@@ -823,11 +883,11 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 		return
 	}
 	g.detach(s)
-	s.removed, s.common = false, false
+	s.set(symRemoved|symCommon, false)
 	a := g.newAddressable()
 	s.base, s.offset, s.kind = a, 0, external
 	s.scope = ScopeDefault
-	s.weakRef = s.linkage == Weak
+	s.set(symWeakRef, s.is(symWeak))
 	addTo(&g.externals, s)
 }
 
@@ -835,9 +895,11 @@ func (g *LinkGraph) MakeExternal(s *Symbol) {
 // with attrs (replacing any it had).
 func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Linkage, sc Scope, attrs SymbolAttrs) {
 	g.detach(s)
-	s.removed, s.common = false, false
+	s.set(symRemoved|symCommon, false)
 	s.base, s.offset, s.size, s.kind = &b.Addressable, offset, size, inBlock
-	s.linkage, s.scope, s.weakRef = l, sc, false
+	s.SetLinkage(l)
+	s.scope = sc
+	s.set(symWeakRef, false)
 	s.setAttrs(attrs)
 	addTo(&b.section.symbols, s)
 }
@@ -845,11 +907,11 @@ func (g *LinkGraph) MakeDefined(s *Symbol, b *Block, offset, size uint64, l Link
 // MakeAbsolute turns an external or defined symbol into an absolute one.
 func (g *LinkGraph) MakeAbsolute(s *Symbol, addr uint64) {
 	g.detach(s)
-	s.removed, s.common = false, false
+	s.set(symRemoved|symCommon, false)
 	a := g.newAddressable()
 	a.addr, a.defined = addr, true
 	s.base, s.offset, s.kind = a, 0, absolute
-	s.weakRef = false
+	s.set(symWeakRef, false)
 	addTo(&g.absolutes, s)
 }
 
@@ -860,7 +922,7 @@ func (g *LinkGraph) TransferSymbol(s *Symbol, to *Block, offset uint64) {
 		return
 	}
 	g.detach(s)
-	s.removed = false
+	s.set(symRemoved, false)
 	s.base, s.offset, s.kind = &to.Addressable, offset, inBlock
 	addTo(&to.section.symbols, s)
 }
@@ -881,7 +943,7 @@ func (g *LinkGraph) detach(s *Symbol) {
 func (g *LinkGraph) RemoveSymbol(s *Symbol) { g.detach(s) }
 
 // IsRemoved reports whether s has been removed from its graph.
-func (s *Symbol) IsRemoved() bool { return s.removed }
+func (s *Symbol) IsRemoved() bool { return s.is(symRemoved) }
 
 // RemoveBlock removes a block. Symbols defined in it must already be gone.
 func (g *LinkGraph) RemoveBlock(b *Block) {
@@ -902,7 +964,7 @@ func (g *LinkGraph) SplitBlock(b *Block, offset uint64) *Block {
 	if offset == 0 || offset >= b.size {
 		panic(fmt.Sprintf("jitlink: SplitBlock offset %#x out of range for %v", offset, b))
 	}
-	nb := g.newBlock(b.section, b.addr, b.align, b.alignOffset)
+	nb := g.newBlock(b.section, b.addr, b.Alignment(), b.alignOffset)
 	if b.content != nil {
 		nb.content, nb.mutable = b.content[:offset:offset], b.mutable
 		b.content = b.content[offset:]
@@ -910,7 +972,7 @@ func (g *LinkGraph) SplitBlock(b *Block, offset uint64) *Block {
 	nb.size = offset
 	b.size -= offset
 	b.addr += offset
-	b.alignOffset = (b.alignOffset + offset) % b.align
+	b.alignOffset = (b.alignOffset + offset) % b.Alignment()
 	// Move the low edges to the new block, rebase the rest.
 	kept := b.edges[:0]
 	for _, e := range b.edges {

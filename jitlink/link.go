@@ -237,20 +237,26 @@ func applyFixups(g *LinkGraph) error {
 		return nil
 	}
 	// A large graph: blocks are independent, so fix them up on several
-	// goroutines, each a run of blocks with about the same number of edges.
-	blocks := slices.Collect(g.Blocks())
+	// goroutines, each a run of blocks (from a section and block index to
+	// another, walked in place) with about the same number of edges.
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	start, done := 0, 0
+	from, to := blockPos{}, blockPos{}
+	done := 0
 	for w := range workers {
-		end, n := start, 0
-		for end < len(blocks) && (w == workers-1 || n < (edges-done)/(workers-w)) {
-			n += len(blocks[end].edges)
-			end++
+		n := 0
+		for to.sec < len(g.sections) && (w == workers-1 || n < (edges-done)/(workers-w)) {
+			blocks := g.sections[to.sec].blocks
+			if to.blk < len(blocks) {
+				n += len(blocks[to.blk].edges)
+				to.blk++
+				continue
+			}
+			to = blockPos{to.sec + 1, 0}
 		}
-		run := blocks[start:end]
-		wg.Go(func() { errs[w] = fixupBlocks(g, run) })
-		start, done = end, done+n
+		start, end := from, to
+		wg.Go(func() { errs[w] = fixupRange(g, start, end) })
+		from, done = to, done+n
 	}
 	wg.Wait()
 	// The first error in block order, as a sequential loop would return.
@@ -265,6 +271,26 @@ func applyFixups(g *LinkGraph) error {
 // parallelFixupEdges is how many edges make it worth a goroutine to apply
 // fixups (tens of microseconds of work against about one to start it).
 const parallelFixupEdges = 4096
+
+// blockPos is a block's place in its graph: section and block index.
+type blockPos struct{ sec, blk int }
+
+// fixupRange fixes up the blocks from start up to (not including) end.
+func fixupRange(g *LinkGraph, start, end blockPos) error {
+	for i := start.sec; i <= end.sec && i < len(g.sections); i++ {
+		blocks := g.sections[i].blocks
+		if i == end.sec {
+			blocks = blocks[:end.blk]
+		}
+		if i == start.sec {
+			blocks = blocks[start.blk:]
+		}
+		if err := fixupBlocks(g, blocks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func fixupBlocks(g *LinkGraph, blocks []*Block) error {
 	be := g.backend
@@ -286,7 +312,7 @@ func fixupBlocks(g *LinkGraph, blocks []*Block) error {
 func MarkAllSymbolsLive(g *LinkGraph) error {
 	for _, sec := range g.sections {
 		for _, s := range sec.symbols {
-			s.live = true
+			s.set(symLive, true)
 		}
 	}
 	return nil
@@ -301,7 +327,7 @@ func isExport(s *Symbol) bool { return s.HasName() && s.scope != ScopeLocal }
 func MarkExportsLive(g *LinkGraph) error {
 	for s := range g.DefinedSymbols() {
 		if isExport(s) {
-			s.live = true
+			s.set(symLive, true)
 		}
 	}
 	return nil
@@ -339,7 +365,7 @@ func prune(g *LinkGraph) {
 	}
 	for _, sec := range g.sections {
 		for _, s := range sec.symbols {
-			if s.live {
+			if s.is(symLive) {
 				visit(s)
 			}
 		}
@@ -349,12 +375,12 @@ func prune(g *LinkGraph) {
 		work = work[:len(work)-1]
 		for i := range b.edges {
 			t := b.edges[i].Target
-			t.live = true
+			t.set(symLive, true)
 			visit(t)
 		}
 	}
 	for _, sec := range g.sections {
-		sec.symbols = filterSymbols(sec.symbols, func(s *Symbol) bool { return s.live })
+		sec.symbols = filterSymbols(sec.symbols, func(s *Symbol) bool { return s.is(symLive) })
 		kept := sec.blocks[:0]
 		for _, b := range sec.blocks {
 			if b.visited {
@@ -368,8 +394,8 @@ func prune(g *LinkGraph) {
 		clear(sec.blocks[len(kept):])
 		sec.blocks = kept
 	}
-	g.externals = filterSymbols(g.externals, func(s *Symbol) bool { return s.live })
-	g.absolutes = filterSymbols(g.absolutes, func(s *Symbol) bool { return s.live })
+	g.externals = filterSymbols(g.externals, func(s *Symbol) bool { return s.is(symLive) })
+	g.absolutes = filterSymbols(g.absolutes, func(s *Symbol) bool { return s.is(symLive) })
 }
 
 func filterSymbols(list []*Symbol, keep func(*Symbol) bool) []*Symbol {
@@ -379,7 +405,7 @@ func filterSymbols(list []*Symbol, keep func(*Symbol) bool) []*Symbol {
 			s.index = int32(len(kept))
 			kept = append(kept, s)
 		} else {
-			s.removed = true
+			s.set(symRemoved, true)
 		}
 	}
 	clear(list[len(kept):])
@@ -492,11 +518,11 @@ func computeLayout(g *LinkGraph) *graphLayout {
 				seg.Request.ContentSize = off
 				content = false
 			}
-			off = alignWithOffset(off, b.align, b.alignOffset)
+			off = alignWithOffset(off, b.Alignment(), b.alignOffset)
 			seg.Offsets[i] = off
 			off += b.size
-			if b.align > seg.Request.Align {
-				seg.Request.Align = b.align
+			if b.Alignment() > seg.Request.Align {
+				seg.Request.Align = b.Alignment()
 			}
 		}
 		if content {

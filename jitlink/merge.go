@@ -3,6 +3,7 @@ package jitlink
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // DuplicateSymbolError reports two strong definitions of one name in
@@ -46,35 +47,47 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		}
 	}
 
-	type def struct {
-		sym *Symbol
-		obj string
-	}
+	// Sized for the names that take part: most of a member's symbols are
+	// local (sections, eh-frame records, static functions).
 	n := 0
 	for _, o := range graphs {
 		for _, sec := range o.sections {
-			n += len(sec.symbols)
+			for _, s := range sec.symbols {
+				if isExport(s) {
+					n++
+				}
+			}
 		}
 		n += len(o.absolutes)
 	}
-	winners := make(map[string]def, n/2)
+	// The map holds only the symbol (small entries: fewer cache misses);
+	// a definition's object is its section's, an absolute symbol's is
+	// kept aside (they are rare).
+	winners := make(map[string]*Symbol, n)
+	absObj := map[*Symbol]string{}
+	objOf := func(s *Symbol) string {
+		if s.kind == inBlock {
+			return s.base.block.section.object
+		}
+		return absObj[s]
+	}
 	var losers []*Symbol
-	consider := func(s *Symbol, obj string) error {
+	consider := func(s *Symbol) error {
 		if !isExport(s) {
 			return nil
 		}
 		w, ok := winners[s.name]
 		switch {
 		case !ok:
-			winners[s.name] = def{s, obj}
-		case w.sym.linkage == Strong && s.linkage == Strong:
-			return &DuplicateSymbolError{Name: s.name, First: w.obj, Second: obj}
-		case w.sym.linkage == Weak && s.linkage == Strong:
-			losers = append(losers, w.sym)
-			winners[s.name] = def{s, obj}
+			winners[s.name] = s
+		case !w.is(symWeak) && !s.is(symWeak):
+			return &DuplicateSymbolError{Name: s.name, First: objOf(w), Second: objOf(s)}
+		case w.is(symWeak) && !s.is(symWeak):
+			losers = append(losers, w)
+			winners[s.name] = s
 		default:
-			if w.sym.common && s.common {
-				growCommon(w.sym, s)
+			if w.is(symCommon) && s.is(symCommon) {
+				growCommon(w, s)
 			}
 			losers = append(losers, s)
 		}
@@ -86,13 +99,14 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 				sec.object = o.name
 			}
 			for _, s := range sec.symbols {
-				if err := consider(s, sec.object); err != nil {
+				if err := consider(s); err != nil {
 					return nil, err
 				}
 			}
 		}
 		for _, s := range o.absolutes {
-			if err := consider(s, o.name); err != nil {
+			absObj[s] = o.name
+			if err := consider(s); err != nil {
 				return nil, err
 			}
 		}
@@ -104,8 +118,8 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	// left as it was).
 	lost := make(map[*Symbol]*Symbol, len(losers))
 	for _, s := range losers {
-		lost[s] = winners[s.name].sym
-		s.removed = true
+		lost[s] = winners[s.name]
+		s.set(symRemoved, true)
 	}
 	kept := make(map[string]*Symbol)
 	var externals, absolutes []*Symbol
@@ -114,21 +128,21 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		fwd[i] = make([]*Symbol, len(o.externals))
 		for j, e := range o.externals {
 			if w, ok := winners[e.name]; ok {
-				fwd[i][j] = w.sym
+				fwd[i][j] = w
 			} else if k := kept[e.name]; k != nil {
 				fwd[i][j] = k
-				if !e.weakRef {
-					k.weakRef, k.linkage = false, Strong
+				if !e.is(symWeakRef) {
+					k.set(symWeakRef|symWeak, false)
 				}
 			} else {
 				kept[e.name] = e
 				externals = append(externals, e)
 				continue
 			}
-			e.removed = true
+			e.set(symRemoved, true)
 		}
 		for _, s := range o.absolutes {
-			if !s.removed {
+			if !s.is(symRemoved) {
 				absolutes = append(absolutes, s)
 			}
 		}
@@ -138,7 +152,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			for _, b := range sec.blocks {
 				for k := range b.edges {
 					t := b.edges[k].Target
-					if !t.removed {
+					if !t.is(symRemoved) {
 						continue
 					}
 					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
@@ -156,6 +170,11 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 		}
 	}
 
+	nsec := 0
+	for _, o := range graphs {
+		nsec += len(o.sections)
+	}
+	g.sections = slices.Grow(g.sections, nsec-len(g.sections))
 	ordinal := 0
 	for _, sec := range g.sections {
 		ordinal = max(ordinal, sec.ordinal+1)
@@ -169,8 +188,12 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			g.sections = append(g.sections, sec)
 		}
 		g.AllocActions = append(g.AllocActions, o.AllocActions...)
+		g.symArena.absorb(&o.symArena)
+		g.blockArena.absorb(&o.blockArena)
+		g.addrArena.absorb(&o.addrArena)
 	}
-	g.externals, g.absolutes = g.externals[:0], g.absolutes[:0]
+	g.externals = slices.Grow(g.externals[:0], len(externals))
+	g.absolutes = slices.Grow(g.absolutes[:0], len(absolutes))
 	for _, s := range externals {
 		addTo(&g.externals, s)
 	}
@@ -189,8 +212,8 @@ func growCommon(w, s *Symbol) {
 		w.size = s.size
 		wb.size = max(wb.size, s.size)
 	}
-	if sb.align > wb.align {
-		wb.align = sb.align
+	if sb.alignLog > wb.alignLog {
+		wb.alignLog = sb.alignLog
 		wb.alignOffset = 0
 	}
 }

@@ -101,6 +101,14 @@ func TestMergeDuplicateStrong(t *testing.T) {
 	if !errors.As(err, &de) || de.Name != "dup" || de.First != "lib.a(a.o)" || de.Second != "lib.a(b.o)" {
 		t.Fatalf("want a duplicate definition of dup in a.o and b.o, got %v", err)
 	}
+	// An absolute symbol names its graph too.
+	c, d := newMember("lib.a(c.o)", 8), newMember("lib.a(d.o)", 8)
+	c.define("dup", 0, jitlink.Strong, jitlink.ScopeDefault)
+	d.g.AddAbsoluteSymbol("dup", 0x1000, 0, jitlink.Strong, jitlink.ScopeDefault, jitlink.NoAttrs)
+	_, err = jitlink.MergeGraphs("lib.a", []*jitlink.LinkGraph{d.g, c.g})
+	if !errors.As(err, &de) || de.Name != "dup" || de.First != "lib.a(d.o)" || de.Second != "lib.a(c.o)" {
+		t.Fatalf("want a duplicate definition of dup in d.o and c.o, got %v", err)
+	}
 }
 
 func TestMergeCommons(t *testing.T) {

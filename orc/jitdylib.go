@@ -292,6 +292,15 @@ func (jd *JITDylib) define(mu MaterializationUnit, rt *ResourceTracker, b *batch
 		return nil
 	}
 	u := &unitEntry{mu: mu, rt: rt, symbols: syms, initSym: mu.InitSymbol()}
+	rt.names = slices.Grow(rt.names, len(syms))
+	if len(syms) > len(jd.symbols) {
+		// Grown once to its new size, not doubling its way there (an
+		// archive's unit defines thousands of names at once); copying
+		// the smaller old table keeps the cost proportional to syms.
+		grown := make(map[Name]*symbolEntry, len(jd.symbols)+len(syms))
+		maps.Copy(grown, jd.symbols)
+		jd.symbols = grown
+	}
 	for name, flags := range syms {
 		e := jd.symbols[name]
 		if e == nil {

@@ -77,7 +77,7 @@ func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs [
 		o := set[0]
 		return l.AddWithInterface(rt, o.Name, o.Data, InterfaceFlags(o.Interface), o.Interface.HasInitializers)
 	}
-	flags, owner, inits, err := setInterface(set)
+	flags, inits, err := setInterface(set)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs [
 	}
 	err = rt.jd.DefineWithTracker(u, rt)
 	if de := (*DuplicateDefinitionError)(nil); errors.As(err, &de) {
-		if i, ok := owner[de.Name]; ok {
+		if i := owner(set, de.Name.String()); i >= 0 {
 			return fmt.Errorf("%s: %w", set[i].Name, err) // which member
 		}
 	}
@@ -97,14 +97,13 @@ func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs [
 
 // setInterface combines the objects' interfaces as JITDylib.Define would
 // if they were added one by one, and as jitlink.MergeGraphs resolves their
-// definitions. owner tells which object's definition of a name wins.
-func setInterface(objs []Object) (flags SymbolFlagsMap, owner map[Name]int, inits bool, err error) {
+// definitions.
+func setInterface(objs []Object) (flags SymbolFlagsMap, inits bool, err error) {
 	n := 0
 	for _, o := range objs {
 		n += len(o.Interface.Symbols)
 	}
 	flags = make(SymbolFlagsMap, n+1)
-	owner = make(map[Name]int, n)
 	for i, o := range objs {
 		inits = inits || o.Interface.HasInitializers
 		for _, s := range o.Interface.Symbols {
@@ -113,13 +112,34 @@ func setInterface(objs []Object) (flags SymbolFlagsMap, owner map[Name]int, init
 			old, ok := flags[name]
 			switch {
 			case !ok, old&Weak != 0 && f&Weak == 0:
-				flags[name], owner[name] = f, i
+				flags[name] = f
 			case old&Weak == 0 && f&Weak == 0:
-				return nil, nil, false, &jitlink.DuplicateSymbolError{Name: s.Name, First: objs[owner[name]].Name, Second: o.Name}
+				return nil, false, &jitlink.DuplicateSymbolError{Name: s.Name, First: objs[owner(objs[:i], s.Name)].Name, Second: o.Name}
 			}
 		}
 	}
-	return flags, owner, inits, nil
+	return flags, inits, nil
+}
+
+// owner returns the index of the object whose definition of name wins
+// (the first strong one, else the first), or -1. Only errors need it, so
+// it is searched for rather than kept for every name.
+func owner(objs []Object, name string) int {
+	first := -1
+	for i, o := range objs {
+		for _, s := range o.Interface.Symbols {
+			if s.Name != name {
+				continue
+			}
+			if s.Linkage != jitlink.Weak {
+				return i
+			}
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	return first
 }
 
 // setUnit is a set of objects added with AddObjects and not yet linked.

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gorc-jit/gorc/archive"
@@ -156,5 +157,16 @@ func TestAddObjectsInterface(t *testing.T) {
 	var de *jitlink.DuplicateSymbolError
 	if !errors.As(err, &de) || de.Name != "w" || de.First != "lib.a(s.o)" || de.Second != "lib.a(s2.o)" {
 		t.Fatalf("want w defined twice, in s.o and s2.o, got %v", err)
+	}
+	// A name the JITDylib defines already: the error names the member
+	// whose definition would have won (the strong one).
+	jd3 := mustJD(t, es, "taken")
+	if err := jd3.Define(orc.AbsoluteSymbols(orc.SymbolMap{N("w"): {Addr: 1, Flags: orc.Exported}})); err != nil {
+		t.Fatal(err)
+	}
+	err = l.AddObjects(jd3.DefaultResourceTracker(), "lib.a", []orc.Object{member("lib.a(w.o)"), member("lib.a(s.o)")})
+	var dd *orc.DuplicateDefinitionError
+	if !errors.As(err, &dd) || !strings.HasPrefix(err.Error(), "lib.a(s.o): ") {
+		t.Fatalf("want w already defined, naming s.o, got %v", err)
 	}
 }

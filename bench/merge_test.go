@@ -1,0 +1,39 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/internal/testutil"
+	"github.com/gorc-jit/gorc/jitlink"
+	"github.com/gorc-jit/gorc/jitlink/object"
+)
+
+// BenchmarkMergeCrypto merges the graphs of every member of libcrypto.a
+// as the object layer merges the members one lookup pulls (the crypto
+// link pulls 723 of them): the graphs are built outside the timer.
+func BenchmarkMergeCrypto(b *testing.B) {
+	testutil.NeedFile(b, cryptoArchive)
+	a, err := archive.Open(cryptoArchive)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	members := a.Members()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		graphs := make([]*jitlink.LinkGraph, 0, len(members))
+		for _, m := range members {
+			g, err := object.NewLinkGraph(a.MemberName(m), m.Data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			graphs = append(graphs, g)
+		}
+		b.StartTimer()
+		if _, err := jitlink.MergeGraphs("libcrypto.a", graphs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
