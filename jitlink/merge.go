@@ -3,7 +3,10 @@ package jitlink
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // DuplicateSymbolError reports two strong definitions of one name in
@@ -147,23 +150,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			}
 		}
 	}
-	for i, o := range graphs {
-		for _, sec := range o.sections {
-			for _, b := range sec.blocks {
-				for k := range b.edges {
-					t := b.edges[k].Target
-					if !t.is(symRemoved) {
-						continue
-					}
-					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
-						b.edges[k].Target = fwd[i][t.index]
-					} else if f := lost[t]; f != nil {
-						b.edges[k].Target = f
-					}
-				}
-			}
-		}
-	}
+	forwardEdges(graphs, fwd, lost)
 	for _, s := range losers {
 		if s.kind == inBlock {
 			removeFrom(&s.base.block.section.symbols, s)
@@ -203,6 +190,54 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	g.name = name
 	return g, nil
 }
+
+// forwardEdges points every edge of graphs that targets a removed symbol
+// at the symbol that stands for it: an external through its graph's fwd
+// slice, a losing definition through lost. Each graph's edges refer only
+// to its own symbols and the work only reads the removal marks, so graphs
+// are independent: a large merge shares them out among goroutines.
+func forwardEdges(graphs []*LinkGraph, fwd [][]*Symbol, lost map[*Symbol]*Symbol) {
+	forward := func(i int) {
+		o := graphs[i]
+		for _, sec := range o.sections {
+			for _, b := range sec.blocks {
+				for k := range b.edges {
+					t := b.edges[k].Target
+					if !t.is(symRemoved) {
+						continue
+					}
+					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
+						b.edges[k].Target = fwd[i][t.index]
+					} else if f := lost[t]; f != nil {
+						b.edges[k].Target = f
+					}
+				}
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(graphs)/parallelMergeGraphs)
+	if workers < 2 {
+		for i := range graphs {
+			forward(i)
+		}
+		return
+	}
+	// Graphs handed out one at a time: their sizes vary widely.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(graphs); i = int(next.Add(1) - 1) {
+				forward(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// parallelMergeGraphs is how many graphs make it worth a goroutine to
+// forward their edges.
+const parallelMergeGraphs = 64
 
 // growCommon makes common symbol w as large and as aligned as common
 // symbol s, which loses to it.

@@ -231,8 +231,15 @@ func (t *Tables) Stub(target *Symbol) *Symbol {
 // name or an edge of one of the GOTRelativeEdges kinds. It returns the
 // symbol, or nil when nothing refers to it.
 func (l *TableLayout) DefineGOTBase(g *LinkGraph) *Symbol {
+	return l.DefineGOTBaseIfUsed(g, hasEdgeKind(g, l.GOTRelativeEdges))
+}
+
+// DefineGOTBaseIfUsed is DefineGOTBase for a caller that knows whether any
+// edge is one of the GOTRelativeEdges kinds (gotRelative; LowerTableEdges
+// says), saving a walk over every edge.
+func (l *TableLayout) DefineGOTBaseIfUsed(g *LinkGraph, gotRelative bool) *Symbol {
 	ext := g.FindExternalSymbol(l.GOTSymbol)
-	if ext == nil && !hasEdgeKind(g, l.GOTRelativeEdges) {
+	if ext == nil && !gotRelative {
 		return nil
 	}
 	sec := g.FindSection(l.GOTSection)
@@ -274,47 +281,58 @@ const (
 // LowerTableEdges is the body of an architecture's post-prune GOT-and-stubs
 // pass. For each edge outside the tables, lower says what the edge goes
 // through and its new kind; such an edge is retargeted to its target's GOT
-// entry or stub, which are made as needed.
-func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) {
+// entry or stub, which are made as needed. It reports whether any edge,
+// lowered or not, is one of the GOTRelativeEdges kinds (for
+// DefineGOTBaseIfUsed: table entries never are).
+func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) (gotRelative bool) {
 	// Creating entries adds blocks to the graph, which the loops must not
 	// visit: take the list of sections first (tables are new sections).
 	sections := slices.Clone(g.Sections())
-	each := func(f func(e *Edge, kind EdgeKind, use TableUse)) {
-		for _, sec := range sections {
-			if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
-				continue
-			}
-			for _, b := range sec.Blocks() {
-				for i := range b.edges {
-					if kind, use := lower(&b.edges[i]); use != NoTable {
-						f(&b.edges[i], kind, use)
-					}
+	// Count first, so that the tables are made at their size: an entry
+	// per target at most, and no more targets than edges. The same walk
+	// looks for GOT-relative edges.
+	var gots, stubs int
+	for _, sec := range sections {
+		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
+			continue
+		}
+		for _, b := range sec.blocks {
+			for i := range b.edges {
+				kind, use := lower(&b.edges[i])
+				switch use {
+				case ViaStub:
+					stubs++
+				case ViaGOTEntry:
+					gots++
+				}
+				if !gotRelative && slices.Contains(l.GOTRelativeEdges, kind) {
+					gotRelative = true
 				}
 			}
 		}
 	}
-	// Count first, so that the tables are made at their size: an entry
-	// per target at most, and no more targets than edges.
-	var gots, stubs int
-	each(func(_ *Edge, _ EdgeKind, use TableUse) {
-		if use == ViaStub {
-			stubs++
-		} else {
-			gots++
-		}
-	})
 	if gots+stubs == 0 {
-		return
+		return gotRelative
 	}
 	// Most tabled edges go to external symbols; many edges share one.
 	limit := len(g.ExternalSymbols()) + 16
 	stubs = min(stubs, limit)
 	t := l.newTables(g, min(gots+stubs, limit), stubs)
-	each(func(e *Edge, kind EdgeKind, use TableUse) {
-		if use == ViaStub {
-			e.Kind, e.Target = kind, t.Stub(e.Target)
-		} else {
-			e.Kind, e.Target = kind, t.GOTEntry(e.Target)
+	for _, sec := range sections {
+		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
+			continue
 		}
-	})
+		for _, b := range sec.blocks {
+			for i := range b.edges {
+				e := &b.edges[i]
+				switch kind, use := lower(e); use {
+				case ViaStub:
+					e.Kind, e.Target = kind, t.Stub(e.Target)
+				case ViaGOTEntry:
+					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
+				}
+			}
+		}
+	}
+	return gotRelative
 }

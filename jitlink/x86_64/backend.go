@@ -36,7 +36,7 @@ func (be *Backend) ApplyFixup(g *jitlink.LinkGraph, b *jitlink.Block, e *jitlink
 
 // AddDefaultPasses installs GOT and stub building and relaxation.
 func (be *Backend) AddDefaultPasses(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	cfg.PostPrune = append(cfg.PostPrune, BuildGOTAndStubs, be.defineGOTSymbol)
+	cfg.PostPrune = append(cfg.PostPrune, be.buildTables)
 	cfg.PreFixup = append(cfg.PreFixup, OptimizeGOTAndStubs)
 	return nil
 }
@@ -48,10 +48,13 @@ func GOTSymbol(g *jitlink.LinkGraph) *jitlink.Symbol {
 	return externalSymbol(g, GOTSymbolName)
 }
 
-// defineGOTSymbol is a post-prune pass that defines the GOT base at the
-// start of the graph's GOT if anything refers to it (DefineGOTBase).
-func (be *Backend) defineGOTSymbol(g *jitlink.LinkGraph) error {
-	if s := tableLayout.DefineGOTBase(g); s != nil {
+// buildTables is a post-prune pass: BuildGOTAndStubs, then the GOT base
+// defined at the start of the graph's GOT if anything refers to it
+// (DefineGOTBase), the lowering having looked for references on its walk
+// over every edge.
+func (be *Backend) buildTables(g *jitlink.LinkGraph) error {
+	gotRelative := tableLayout.LowerTableEdges(g, lowerTableEdge)
+	if s := tableLayout.DefineGOTBaseIfUsed(g, gotRelative); s != nil {
 		be.gotSym = s
 	}
 	return nil

@@ -40,10 +40,22 @@ func (Target) GOTEntryTarget(s *jitlink.Symbol) *jitlink.Symbol { return tableLa
 // entry).
 func (Target) StubTarget(s *jitlink.Symbol) *jitlink.Symbol { return tableLayout.StubTarget(s) }
 
-// AddTLSPasses installs BuildTLSIndexes and LowerStaticTLS.
+// AddTLSPasses installs BuildTLSIndexes and LowerStaticTLS. The second
+// runs only if the first saw an edge for it: no pass in between makes
+// initial- or local-exec edges, and most graphs have none.
 func (Target) AddTLSPasses(cfg *jitlink.PassConfig, staticTPOff func(key uint64) (int64, bool)) {
-	cfg.PostPrune = append(cfg.PostPrune, BuildTLSIndexes)
-	cfg.PreFixup = append(cfg.PreFixup, LowerStaticTLS(staticTPOff))
+	var staticTLS bool
+	lower := LowerStaticTLS(staticTPOff)
+	cfg.PostPrune = append(cfg.PostPrune, func(g *jitlink.LinkGraph) error {
+		staticTLS = buildTLSIndexes(g)
+		return nil
+	})
+	cfg.PreFixup = append(cfg.PreFixup, func(g *jitlink.LinkGraph) error {
+		if !staticTLS {
+			return nil
+		}
+		return lower(g)
+	})
 }
 
 // FlushInstructionCache does nothing: x86-64 keeps instruction fetch

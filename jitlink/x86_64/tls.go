@@ -82,6 +82,14 @@ func applyTLSFixup(g *jitlink.LinkGraph, b *jitlink.Block, e *jitlink.Edge, p []
 // general-dynamic model, module and 0 for local-dynamic), or (initial
 // exec) a word holding the target's offset from the thread pointer.
 func BuildTLSIndexes(g *jitlink.LinkGraph) error {
+	buildTLSIndexes(g)
+	return nil
+}
+
+// buildTLSIndexes is BuildTLSIndexes; it reports whether any edge is an
+// initial- or local-exec kind LowerStaticTLS lowers, so that AddTLSPasses
+// can spare that pass its walk over every edge when none is.
+func buildTLSIndexes(g *jitlink.LinkGraph) (staticTLS bool) {
 	type key struct {
 		target *jitlink.Symbol
 		kind   jitlink.EdgeKind
@@ -96,6 +104,7 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 			e := &edges[i]
 			if e.Kind != RequestTLSGDAndTransformToDelta32 && e.Kind != RequestTLSLDAndTransformToDelta32 &&
 				e.Kind != RequestGOTTPOFFAndTransformToDelta32 {
+				staticTLS = staticTLS || e.Kind == TPOff32 || e.Kind == TPOff64
 				continue
 			}
 			k := key{e.Target, e.Kind}
@@ -109,6 +118,7 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 				switch k.kind {
 				case RequestGOTTPOFFAndTransformToDelta32:
 					pb.AddEdge(TPOff64, 0, e.Target, 0)
+					staticTLS = true
 				case RequestTLSGDAndTransformToDelta32:
 					pb.AddEdge(DTPMod64, 0, e.Target, 0)
 					pb.AddEdge(DTPOff64, 8, e.Target, 0)
@@ -121,7 +131,7 @@ func BuildTLSIndexes(g *jitlink.LinkGraph) error {
 			e.Kind, e.Target = Delta32, entry
 		}
 	}
-	return nil
+	return staticTLS
 }
 
 // blocksOf iterates over the blocks of sections, a snapshot: sections a
