@@ -374,9 +374,12 @@ func prune(g *LinkGraph) {
 		b := work[len(work)-1]
 		work = work[:len(work)-1]
 		for i := range b.edges {
-			t := b.edges[i].Target
-			t.set(symLive, true)
-			visit(t)
+			// Many edges share a target: test before writing, so that its
+			// cache line stays clean.
+			if t := b.edges[i].Target; !t.is(symLive) {
+				t.set(symLive, true)
+				visit(t)
+			}
 		}
 	}
 	for _, sec := range g.sections {
