@@ -27,7 +27,8 @@ type TableLayout struct {
 	GOTBaseAlign     uint64
 	GOTRelativeEdges []EdgeKind
 
-	gotTemplate, stubTemplate []byte // entriesPerTableBlock entries each
+	gotTemplate, stubTemplate []byte           // entriesPerTableBlock entries each
+	gotRelative               [256 / 64]uint64 // GOTRelativeEdges as a set
 }
 
 // TableEdge is an edge of a stub to its GOT entry.
@@ -52,6 +53,9 @@ func NewTableLayout(l TableLayout) *TableLayout {
 	l.stubTemplate = make([]byte, 0, len(l.Stub)*entriesPerTableBlock)
 	for range entriesPerTableBlock {
 		l.stubTemplate = append(l.stubTemplate, l.Stub...)
+	}
+	for _, k := range l.GOTRelativeEdges {
+		l.gotRelative[k/64] |= 1 << (k % 64)
 	}
 	return &l
 }
@@ -285,50 +289,58 @@ const (
 // lowered or not, is one of the GOTRelativeEdges kinds (for
 // DefineGOTBaseIfUsed: table entries never are).
 func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) (gotRelative bool) {
-	// Creating entries adds blocks to the graph, which the loops must not
+	// Creating entries adds blocks to the graph, which the loop must not
 	// visit: take the list of sections first (tables are new sections).
-	sections := slices.Clone(g.Sections())
-	// Count first, so that the tables are made at their size: an entry
-	// per target at most, and no more targets than edges. The same walk
-	// looks for GOT-relative edges.
-	var gots, stubs int
+	sections := slices.DeleteFunc(slices.Clone(g.Sections()), func(sec *Section) bool {
+		return sec.Name() == l.GOTSection || sec.Name() == l.StubsSection
+	})
+	// The tables are made at the first edge that needs them, sized for an
+	// entry per tabled edge at most and an entry per external symbol and
+	// a few more: most tabled edges go to external symbols, and many
+	// edges share one. A small graph counts its tabled edges first; on a
+	// large one that walk would cost as much as the lowering (a cache
+	// miss per edge and per branch target), and the count would exceed
+	// the bound anyway.
+	limit := len(g.ExternalSymbols()) + 16
+	gotHint, stubHint := limit, limit
+	edges := 0
 	for _, sec := range sections {
-		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
-			continue
-		}
 		for _, b := range sec.blocks {
-			for i := range b.edges {
-				kind, use := lower(&b.edges[i])
-				switch use {
-				case ViaStub:
-					stubs++
-				case ViaGOTEntry:
-					gots++
-				}
-				if !gotRelative && slices.Contains(l.GOTRelativeEdges, kind) {
-					gotRelative = true
+			edges += len(b.edges)
+		}
+	}
+	if edges < countTableEdgesBelow {
+		var gots, stubs int
+		for _, sec := range sections {
+			for _, b := range sec.blocks {
+				for i := range b.edges {
+					switch _, use := lower(&b.edges[i]); use {
+					case ViaStub:
+						stubs++
+					case ViaGOTEntry:
+						gots++
+					}
 				}
 			}
 		}
+		gotHint, stubHint = min(gots+stubs, limit), min(stubs, limit)
 	}
-	if gots+stubs == 0 {
-		return gotRelative
-	}
-	// Most tabled edges go to external symbols; many edges share one.
-	limit := len(g.ExternalSymbols()) + 16
-	stubs = min(stubs, limit)
-	t := l.newTables(g, min(gots+stubs, limit), stubs)
+	var t *Tables
 	for _, sec := range sections {
-		if sec.Name() == l.GOTSection || sec.Name() == l.StubsSection {
-			continue
-		}
 		for _, b := range sec.blocks {
 			for i := range b.edges {
 				e := &b.edges[i]
-				switch kind, use := lower(e); use {
-				case ViaStub:
+				kind, use := lower(e)
+				gotRelative = gotRelative || l.gotRelative[kind/64]&(1<<(kind%64)) != 0
+				if use == NoTable {
+					continue
+				}
+				if t == nil {
+					t = l.newTables(g, gotHint, stubHint)
+				}
+				if use == ViaStub {
 					e.Kind, e.Target = kind, t.Stub(e.Target)
-				case ViaGOTEntry:
+				} else {
 					e.Kind, e.Target = kind, t.GOTEntry(e.Target)
 				}
 			}
@@ -336,3 +348,7 @@ func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKin
 	}
 	return gotRelative
 }
+
+// countTableEdgesBelow is the number of edges below which LowerTableEdges
+// counts the tabled edges before making the tables.
+const countTableEdgesBelow = 8192
