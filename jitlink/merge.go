@@ -126,13 +126,26 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	}
 	kept := make(map[string]*Symbol)
 	var externals, absolutes []*Symbol
+	// First (on several goroutines for a large merge: the map is only
+	// read) the externals that a definition resolves, then in order the
+	// ones left, which merge among themselves.
 	fwd := make([][]*Symbol, len(graphs))
-	for i, o := range graphs {
+	eachGraph(len(graphs), func(i int) {
+		o := graphs[i]
 		fwd[i] = make([]*Symbol, len(o.externals))
 		for j, e := range o.externals {
 			if w, ok := winners[e.name]; ok {
 				fwd[i][j] = w
-			} else if k := kept[e.name]; k != nil {
+				e.set(symRemoved, true)
+			}
+		}
+	})
+	for i, o := range graphs {
+		for j, e := range o.externals {
+			if fwd[i][j] != nil {
+				continue
+			}
+			if k := kept[e.name]; k != nil {
 				fwd[i][j] = k
 				if !e.is(symWeakRef) {
 					k.set(symWeakRef|symWeak, false)
@@ -197,7 +210,7 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 // to its own symbols and the work only reads the removal marks, so graphs
 // are independent: a large merge shares them out among goroutines.
 func forwardEdges(graphs []*LinkGraph, fwd [][]*Symbol, lost map[*Symbol]*Symbol) {
-	forward := func(i int) {
+	eachGraph(len(graphs), func(i int) {
 		o := graphs[i]
 		for _, sec := range o.sections {
 			for _, b := range sec.blocks {
@@ -214,11 +227,16 @@ func forwardEdges(graphs []*LinkGraph, fwd [][]*Symbol, lost map[*Symbol]*Symbol
 				}
 			}
 		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(graphs)/parallelMergeGraphs)
+	})
+}
+
+// eachGraph calls f for each of n graphs' indexes, on several goroutines
+// when there are many graphs. The calls must be independent.
+func eachGraph(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMergeGraphs)
 	if workers < 2 {
-		for i := range graphs {
-			forward(i)
+		for i := range n {
+			f(i)
 		}
 		return
 	}
@@ -227,16 +245,16 @@ func forwardEdges(graphs []*LinkGraph, fwd [][]*Symbol, lost map[*Symbol]*Symbol
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(graphs); i = int(next.Add(1) - 1) {
-				forward(i)
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
 			}
 		})
 	}
 	wg.Wait()
 }
 
-// parallelMergeGraphs is how many graphs make it worth a goroutine to
-// forward their edges.
+// parallelMergeGraphs is how many graphs make it worth a goroutine in
+// eachGraph.
 const parallelMergeGraphs = 64
 
 // growCommon makes common symbol w as large and as aligned as common

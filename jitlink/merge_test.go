@@ -3,6 +3,7 @@ package jitlink_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -165,5 +166,48 @@ func TestMergeFixupErrorNamesMember(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "lib.a(b.o): section .data") {
 		t.Fatalf("error %q does not start with the member and section", err)
+	}
+}
+
+// TestMergeManyGraphs merges enough graphs that the merge forwards
+// references on several goroutines: a ring where each member defines
+// f<i>, points at f<i+1> and a weak w (the first member's wins) and at
+// libc's "ext" (one external left). Linked, every pointer holds its
+// target's address.
+func TestMergeManyGraphs(t *testing.T) {
+	const n = 500
+	members := make([]member, n)
+	graphs := make([]*jitlink.LinkGraph, n)
+	for i := range members {
+		m := newMember(fmt.Sprintf("lib.a(m%d.o)", i), 32)
+		m.define(fmt.Sprintf("f%d", i), 0, jitlink.Strong, jitlink.ScopeDefault)
+		m.define("w", 8, jitlink.Weak, jitlink.ScopeDefault)
+		m.pointTo(0, m.g.AddExternalSymbol(fmt.Sprintf("f%d", (i+1)%n), 0, jitlink.Strong))
+		m.pointTo(8, m.g.AddExternalSymbol("w", 0, jitlink.Strong))
+		m.pointTo(16, m.g.AddExternalSymbol("ext", 0, jitlink.Strong))
+		members[i], graphs[i] = m, m.g
+	}
+	g, err := jitlink.MergeGraphs("lib.a", graphs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext := g.ExternalSymbols(); len(ext) != 1 || ext[0].Name() != "ext" {
+		t.Fatalf("externals after merge: %v, want only ext", ext)
+	}
+	if err := jitlinktest.Link(g, jitlinktest.Options{Externals: map[string]uint64{"ext": 0x1234}}); err != nil {
+		t.Fatal(err)
+	}
+	w := members[0].data.Address() + 8
+	for i, m := range members {
+		next := members[(i+1)%n].data.Address()
+		if got := word(m.data, 0); got != next {
+			t.Fatalf("member %d: pointer to f%d is %#x, want %#x", i, (i+1)%n, got, next)
+		}
+		if got := word(m.data, 8); got != w {
+			t.Fatalf("member %d: pointer to w is %#x, want the first member's %#x", i, got, w)
+		}
+		if got := word(m.data, 16); got != 0x1234 {
+			t.Fatalf("member %d: pointer to ext is %#x, want 0x1234", i, got)
+		}
 	}
 }
