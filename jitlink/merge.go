@@ -3,10 +3,7 @@ package jitlink
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 )
 
 // DuplicateSymbolError reports two strong definitions of one name in
@@ -126,26 +123,13 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	}
 	kept := make(map[string]*Symbol)
 	var externals, absolutes []*Symbol
-	// First (on several goroutines for a large merge: the map is only
-	// read) the externals that a definition resolves, then in order the
-	// ones left, which merge among themselves.
 	fwd := make([][]*Symbol, len(graphs))
-	eachGraph(len(graphs), func(i int) {
-		o := graphs[i]
+	for i, o := range graphs {
 		fwd[i] = make([]*Symbol, len(o.externals))
 		for j, e := range o.externals {
 			if w, ok := winners[e.name]; ok {
 				fwd[i][j] = w
-				e.set(symRemoved, true)
-			}
-		}
-	})
-	for i, o := range graphs {
-		for j, e := range o.externals {
-			if fwd[i][j] != nil {
-				continue
-			}
-			if k := kept[e.name]; k != nil {
+			} else if k := kept[e.name]; k != nil {
 				fwd[i][j] = k
 				if !e.is(symWeakRef) {
 					k.set(symWeakRef|symWeak, false)
@@ -163,7 +147,23 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 			}
 		}
 	}
-	forwardEdges(graphs, fwd, lost)
+	for i, o := range graphs {
+		for _, sec := range o.sections {
+			for _, b := range sec.blocks {
+				for k := range b.edges {
+					t := b.edges[k].Target
+					if !t.is(symRemoved) {
+						continue
+					}
+					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
+						b.edges[k].Target = fwd[i][t.index]
+					} else if f := lost[t]; f != nil {
+						b.edges[k].Target = f
+					}
+				}
+			}
+		}
+	}
 	for _, s := range losers {
 		if s.kind == inBlock {
 			removeFrom(&s.base.block.section.symbols, s)
@@ -203,59 +203,6 @@ func MergeGraphs(name string, graphs []*LinkGraph) (*LinkGraph, error) {
 	g.name = name
 	return g, nil
 }
-
-// forwardEdges points every edge of graphs that targets a removed symbol
-// at the symbol that stands for it: an external through its graph's fwd
-// slice, a losing definition through lost. Each graph's edges refer only
-// to its own symbols and the work only reads the removal marks, so graphs
-// are independent: a large merge shares them out among goroutines.
-func forwardEdges(graphs []*LinkGraph, fwd [][]*Symbol, lost map[*Symbol]*Symbol) {
-	eachGraph(len(graphs), func(i int) {
-		o := graphs[i]
-		for _, sec := range o.sections {
-			for _, b := range sec.blocks {
-				for k := range b.edges {
-					t := b.edges[k].Target
-					if !t.is(symRemoved) {
-						continue
-					}
-					if t.kind == external && int(t.index) < len(o.externals) && o.externals[t.index] == t {
-						b.edges[k].Target = fwd[i][t.index]
-					} else if f := lost[t]; f != nil {
-						b.edges[k].Target = f
-					}
-				}
-			}
-		}
-	})
-}
-
-// eachGraph calls f for each of n graphs' indexes, on several goroutines
-// when there are many graphs. The calls must be independent.
-func eachGraph(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/parallelMergeGraphs)
-	if workers < 2 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	// Graphs handed out one at a time: their sizes vary widely.
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// parallelMergeGraphs is how many graphs make it worth a goroutine in
-// eachGraph.
-const parallelMergeGraphs = 64
 
 // growCommon makes common symbol w as large and as aligned as common
 // symbol s, which loses to it.

@@ -169,8 +169,8 @@ func TestMergeFixupErrorNamesMember(t *testing.T) {
 	}
 }
 
-// TestMergeManyGraphs merges enough graphs that the merge forwards
-// references on several goroutines: a ring where each member defines
+// TestMergeManyGraphs merges many graphs, as a large archive link does: a
+// ring where each member defines
 // f<i>, points at f<i+1> and a weak w (the first member's wins) and at
 // libc's "ext" (one external left). Linked, every pointer holds its
 // target's address.
