@@ -170,10 +170,9 @@ func TestMergeFixupErrorNamesMember(t *testing.T) {
 }
 
 // TestMergeManyGraphs merges many graphs, as a large archive link does: a
-// ring where each member defines
-// f<i>, points at f<i+1> and a weak w (the first member's wins) and at
-// libc's "ext" (one external left). Linked, every pointer holds its
-// target's address.
+// ring where each member defines f<i> and a weak w (the first member's
+// wins) and points at f<i+1>, w and libc's "ext" (the one external left).
+// Linked, every pointer holds its target's address.
 func TestMergeManyGraphs(t *testing.T) {
 	const n = 500
 	members := make([]member, n)
