@@ -161,11 +161,9 @@ func (b *Builder) Create() (*LLJIT, error) {
 		if err != nil {
 			return fail(err)
 		}
-		gen, err := orc.NewProcessSymbolsGenerator(epc, b.ProcessSymbolsFilter)
-		if err != nil {
-			return fail(err)
-		}
-		ps.AddGenerator(gen)
+		// Opening the process is a round trip out of process that
+		// nothing needs before the first lookup reaches it.
+		ps.AddGenerator(orc.StartDylibGenerator(epc, "", b.ProcessSymbolsFilter))
 		j.process = ps
 	}
 	main, err := j.CreateJITDylib("main")
@@ -307,6 +305,18 @@ func (j *LLJIT) LoadDylib(path string) error {
 	}
 	j.libs.AddGenerator(gen)
 	return nil
+}
+
+// StartLoadDylib is LoadDylib without waiting for the library to load (a
+// round trip out of process): loads started one after another go out
+// together and overlap what follows. A lookup that reaches the library
+// waits for it and fails if it could not be loaded; loaded waits and
+// returns that error, which a lookup that never reached the library
+// would not report.
+func (j *LLJIT) StartLoadDylib(path string) (loaded func() error) {
+	gen := orc.StartDylibGenerator(j.epc, path, nil)
+	j.libs.AddGenerator(gen)
+	return gen.Loaded
 }
 
 // AddObject adds an ELF relocatable object to jd (nil: the main JITDylib).

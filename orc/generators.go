@@ -30,9 +30,11 @@ func (f GeneratorFunc) TryToGenerate(jd *JITDylib, names LookupSet) error { retu
 // or a shared library it loads (NewDylibGenerator).
 type DylibSearchGenerator struct {
 	epc    ExecutorProcessControl
-	handle DylibHandle
 	allow  func(Name) bool
 	prefix string
+	loaded chan struct{} // closed once handle or err is set
+	handle DylibHandle
+	err    error
 }
 
 // NewProcessSymbolsGenerator returns a generator for the symbols of the
@@ -45,18 +47,51 @@ func NewProcessSymbolsGenerator(epc ExecutorProcessControl, allow func(Name) boo
 // NewDylibGenerator loads a shared library in the executor and returns a
 // generator for its symbols.
 func NewDylibGenerator(epc ExecutorProcessControl, path string, allow func(Name) bool) (*DylibSearchGenerator, error) {
-	h, err := epc.LoadDylib(path)
+	g := newDylibGenerator(epc, allow)
+	g.load(path)
+	if g.err != nil {
+		return nil, g.err
+	}
+	return g, nil
+}
+
+// StartDylibGenerator is NewDylibGenerator without the wait: the library
+// is loaded on a goroutine of its own, and the generator's first lookup
+// (or Loaded) waits for it. Out of process a load is a round trip; loads
+// started together go out together, and overlap the work that follows
+// (adding inputs, linking the first graphs) rather than delaying it.
+func StartDylibGenerator(epc ExecutorProcessControl, path string, allow func(Name) bool) *DylibSearchGenerator {
+	g := newDylibGenerator(epc, allow)
+	go g.load(path)
+	return g
+}
+
+func newDylibGenerator(epc ExecutorProcessControl, allow func(Name) bool) *DylibSearchGenerator {
+	g := &DylibSearchGenerator{epc: epc, allow: allow, loaded: make(chan struct{})}
+	if epc.TargetTriple().Format == triple.MachO {
+		g.prefix = "_"
+	}
+	return g
+}
+
+func (g *DylibSearchGenerator) load(path string) {
+	defer close(g.loaded)
+	h, err := g.epc.LoadDylib(path)
 	if err != nil {
 		if path == "" {
 			path = "<process>"
 		}
-		return nil, fmt.Errorf("loading %s: %w", path, err)
+		g.err = fmt.Errorf("loading %s: %w", path, err)
+		return
 	}
-	g := &DylibSearchGenerator{epc: epc, handle: h, allow: allow}
-	if epc.TargetTriple().Format == triple.MachO {
-		g.prefix = "_"
-	}
-	return g, nil
+	g.handle = h
+}
+
+// Loaded waits for the library to be loaded and returns why it could not
+// be, if it could not.
+func (g *DylibSearchGenerator) Loaded() error {
+	<-g.loaded
+	return g.err
 }
 
 // TryToGenerate looks the names up in the library and defines those found.
@@ -76,6 +111,9 @@ func (g *DylibSearchGenerator) TryToGenerate(jd *JITDylib, names LookupSet) erro
 	}
 	if len(reqs) == 0 {
 		return nil
+	}
+	if err := g.Loaded(); err != nil {
+		return err
 	}
 	addrs, err := g.epc.LookupSymbols(g.handle, reqs)
 	if err != nil {

@@ -123,6 +123,7 @@ type tool struct {
 	rec         *recorder
 	perf        *perfjit.Plugin  // -perf-support
 	lazy        *lljit.LLLazyJIT // -lazy
+	dylibs      []func() error   // shared libraries loading (see loadDylib)
 	stats       *linkStats       // -show-stats
 	times       *timings
 	// names interface symbols of every input object, to link them all with
@@ -221,6 +222,12 @@ func (t *tool) run() (int, error) {
 			set[i] = orc.LookupEntry{Name: n, Weak: true}
 		}
 		if _, err := j.Session().Lookup(ctx, main.LinkOrder(), set, orc.Ready); err != nil {
+			return 0, err
+		}
+	}
+	for _, loaded := range t.dylibs {
+		// A library no lookup reached has not been checked yet.
+		if err := loaded(); err != nil {
 			return 0, err
 		}
 	}
@@ -860,7 +867,7 @@ func (t *tool) addInput(path string, h *harness) error {
 		return t.addArchive(path)
 	case "shared":
 		t.logf("shared library %s", path)
-		return t.j.LoadDylib(path)
+		return t.loadDylib(path)
 	case "script":
 		return fmt.Errorf("%s: not an ELF object or archive", path)
 	}
@@ -889,6 +896,13 @@ func (t *tool) addInput(path string, h *harness) error {
 	return t.j.ObjectLinkingLayer().AddWithInterface(main.DefaultResourceTracker(), path, data, flags, iface.HasInitializers)
 }
 
+// loadDylib loads a shared library in the executor without waiting for
+// it: run checks that it loaded once the link is done.
+func (t *tool) loadDylib(path string) error {
+	t.dylibs = append(t.dylibs, t.j.StartLoadDylib(path))
+	return nil
+}
+
 // addArchive links an archive's members on demand (with -lazy, each on
 // its first call).
 func (t *tool) addArchive(path string) error {
@@ -908,7 +922,7 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 	switch kind {
 	case "shared":
 		t.logf("library %s", path)
-		return t.j.LoadDylib(path)
+		return t.loadDylib(path)
 	case "archive":
 		t.logf("library %s", path)
 		return t.addArchive(path)
