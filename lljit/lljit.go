@@ -354,6 +354,17 @@ func (j *LLJIT) addArchive(jd *orc.JITDylib, path string, layer orc.ObjectLayer)
 	if err != nil {
 		return err
 	}
+	return j.addOpenArchive(jd, a, layer)
+}
+
+// AddOpenArchive is AddArchive for an archive opened already (with
+// archive.Open, e.g. while the executor starts). The JIT owns a from here:
+// Close closes it (as does a failure here).
+func (j *LLJIT) AddOpenArchive(jd *orc.JITDylib, a *archive.Archive) error {
+	return j.addOpenArchive(jd, a, j.objLayer)
+}
+
+func (j *LLJIT) addOpenArchive(jd *orc.JITDylib, a *archive.Archive, layer orc.ObjectLayer) error {
 	gen, err := orc.NewStaticLibraryGenerator(layer, a, memberSymbols)
 	if err != nil {
 		a.Close()

@@ -193,6 +193,7 @@ func (t *tool) logf(format string, args ...any) {
 func (t *tool) run() (int, error) {
 	o := t.o
 	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...))
+	defer t.ahead.closeArchives()
 	start := time.Now()
 	j, err := t.setup()
 	if err != nil {
@@ -681,13 +682,21 @@ func (t *tool) readInput(path string) ([]byte, *jitlink.Interface, error) {
 	return data, iface, err
 }
 
-// readAhead reads the input objects and parses their interfaces on a
-// goroutine of its own from the start, while an executor process starts
-// (-oop-executor) or the JIT is set up: a large object takes milliseconds.
+// readAhead reads the input objects and parses their interfaces, and
+// opens the input archives, on a goroutine of its own from the start,
+// while an executor process starts (-oop-executor) or the JIT is set up:
+// a large object takes milliseconds, opening an archive reads each of its
+// member headers.
 type readAhead struct {
-	done chan struct{} // closed when objs is complete
-	mu   sync.Mutex
-	objs map[string]aheadObject
+	done     chan struct{} // closed when objs and archives are complete
+	mu       sync.Mutex
+	objs     map[string]aheadObject
+	archives map[string]aheadArchive
+}
+
+type aheadArchive struct {
+	a   *archive.Archive
+	err error
 }
 
 type aheadObject struct {
@@ -697,14 +706,22 @@ type aheadObject struct {
 }
 
 func startReadAhead(paths []string) *readAhead {
-	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}}
+	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}, archives: map[string]aheadArchive{}}
 	go func() {
 		defer close(r.done)
 		for _, p := range paths {
-			if kind, err := sniff(p); err != nil || kind != "object" {
-				continue // added (and any error reported) as before
+			kind, err := sniff(p)
+			if err != nil {
+				continue // added (and the error reported) as before
 			}
-			if _, seen := r.objs[p]; seen {
+			if kind == "archive" {
+				if _, seen := r.archives[p]; !seen {
+					a, err := archive.Open(p)
+					r.archives[p] = aheadArchive{a, err}
+				}
+				continue
+			}
+			if _, seen := r.objs[p]; seen || kind != "object" {
 				continue
 			}
 			var o aheadObject
@@ -727,6 +744,37 @@ func (r *readAhead) peek(path string) (aheadObject, bool) {
 	defer r.mu.Unlock()
 	o, ok := r.objs[path]
 	return o, ok
+}
+
+// takeArchive returns the archive at path opened ahead, if it was, and
+// forgets it (the caller owns it).
+func (r *readAhead) takeArchive(path string) (aheadArchive, bool) {
+	if r == nil {
+		return aheadArchive{}, false
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.archives[path]
+	delete(r.archives, path)
+	return a, ok
+}
+
+// closeArchives closes the archives opened ahead that were not taken
+// (inputs not added after an error).
+func (r *readAhead) closeArchives() {
+	if r == nil {
+		return
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p, a := range r.archives {
+		if a.a != nil {
+			a.a.Close()
+		}
+		delete(r.archives, p)
+	}
 }
 
 // take is peek, after which the read-ahead forgets path (its bytes go to
@@ -906,7 +954,15 @@ func (t *tool) loadDylib(path string) error {
 // addArchive links an archive's members on demand (with -lazy, each on
 // its first call).
 func (t *tool) addArchive(path string) error {
-	if t.lazy != nil {
+	ahead, ok := t.ahead.takeArchive(path)
+	switch {
+	case ok && ahead.err != nil:
+		return ahead.err
+	case ok && t.lazy != nil:
+		return t.lazy.AddLazyOpenArchive(nil, ahead.a)
+	case ok:
+		return t.j.AddOpenArchive(nil, ahead.a)
+	case t.lazy != nil:
 		return t.lazy.AddLazyArchive(nil, path)
 	}
 	return t.j.AddArchive(nil, path)
