@@ -222,7 +222,7 @@ func (j *LLLazyJIT) AddLazyArchive(jd *orc.JITDylib, path string) error {
 // AddLazyOpenArchive is AddLazyArchive for an archive opened already (see
 // AddOpenArchive).
 func (j *LLLazyJIT) AddLazyOpenArchive(jd *orc.JITDylib, a *archive.Archive) error {
-	return j.addOpenArchive(jd, a, lazyObjectLayer{j})
+	return j.addOpenArchive(jd, a, nil, lazyObjectLayer{j})
 }
 
 // lazyObjectLayer adds archive members as lazy objects.

@@ -354,22 +354,24 @@ func (j *LLJIT) addArchive(jd *orc.JITDylib, path string, layer orc.ObjectLayer)
 	if err != nil {
 		return err
 	}
-	return j.addOpenArchive(jd, a, layer)
+	return j.addOpenArchive(jd, a, nil, layer)
 }
 
 // AddOpenArchive is AddArchive for an archive opened already (with
-// archive.Open, e.g. while the executor starts). The JIT owns a from here:
-// Close closes it (as does a failure here).
-func (j *LLJIT) AddOpenArchive(jd *orc.JITDylib, a *archive.Archive) error {
-	return j.addOpenArchive(jd, a, j.objLayer)
+// archive.Open, e.g. while the executor starts), with the interfaces of
+// members read then (orc.ReadMemberInterfaces; nil if none were). The JIT
+// owns a from here: Close closes it (as does a failure here).
+func (j *LLJIT) AddOpenArchive(jd *orc.JITDylib, a *archive.Archive, ahead orc.MemberInterfaces) error {
+	return j.addOpenArchive(jd, a, ahead, j.objLayer)
 }
 
-func (j *LLJIT) addOpenArchive(jd *orc.JITDylib, a *archive.Archive, layer orc.ObjectLayer) error {
+func (j *LLJIT) addOpenArchive(jd *orc.JITDylib, a *archive.Archive, ahead orc.MemberInterfaces, layer orc.ObjectLayer) error {
 	gen, err := orc.NewStaticLibraryGenerator(layer, a, memberSymbols)
 	if err != nil {
 		a.Close()
 		return err
 	}
+	gen.UseInterfaces(ahead)
 	j.mu.Lock()
 	j.archives = append(j.archives, a)
 	j.mu.Unlock()

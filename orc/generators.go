@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/triple"
 )
@@ -147,6 +148,7 @@ type StaticLibraryGenerator struct {
 	mu     sync.Mutex
 	index  map[string]int // symbol -> member, for archives without a symbol table
 	loaded []bool         // per member: added already
+	ahead  MemberInterfaces
 }
 
 // NewStaticLibraryGenerator returns a generator over ar's members. Archives
@@ -180,6 +182,76 @@ func (g *StaticLibraryGenerator) member(name string) (int, bool) {
 		return i, ok
 	}
 	return g.ar.LookupIndex(name)
+}
+
+// MemberInterfaces are interfaces of an archive's members read ahead, by
+// member index (see ReadMemberInterfaces).
+type MemberInterfaces map[int]*jitlink.Interface
+
+// ReadMemberInterfaces reads the interfaces of the members of ar (which
+// must have a symbol table) that a lookup of names pulls, with the members
+// they need in turn, as a static library generator would if nothing else
+// defined those names: to do it ahead, before the JIT exists (while an
+// executor process starts). A member whose interface cannot be read is
+// left out (the generator reads it again, and reports the error, if it
+// is needed).
+func ReadMemberInterfaces(ar *archive.Archive, names []string) MemberInterfaces {
+	if !ar.HasSymbolTable() {
+		return nil
+	}
+	members := ar.Members()
+	out := MemberInterfaces{}
+	seen := make([]bool, len(members))
+	var pull []int
+	want := func(names []string) {
+		for _, n := range names {
+			if i, ok := ar.LookupIndex(n); ok && !seen[i] {
+				seen[i] = true
+				pull = append(pull, i)
+			}
+		}
+	}
+	want(names)
+	for len(pull) > 0 {
+		round := make([]*jitlink.Interface, len(pull))
+		forEach(len(pull), func(k int) {
+			m := members[pull[k]]
+			round[k], _ = object.ReadInterface(ar.MemberName(m), m.Data)
+		})
+		idx := pull
+		pull = nil
+		for k, iface := range round {
+			if iface != nil {
+				out[idx[k]] = iface
+				want(StrongUndefined(iface))
+			}
+		}
+	}
+	return out
+}
+
+// StrongUndefined returns the names an object needs a definition of: its
+// undefined names but the weak references.
+func StrongUndefined(iface *jitlink.Interface) []string {
+	if len(iface.WeakUndefined) == 0 {
+		return iface.Undefined
+	}
+	var out []string
+	for _, u := range iface.Undefined {
+		if !slices.Contains(iface.WeakUndefined, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// UseInterfaces gives the generator member interfaces read ahead
+// (ReadMemberInterfaces) for the members it pulls, instead of reading them
+// then.
+func (g *StaticLibraryGenerator) UseInterfaces(ifaces MemberInterfaces) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ahead = ifaces
 }
 
 // TryToGenerate adds the members that define any of the names. With a
@@ -241,9 +313,14 @@ func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Objec
 		forEach(len(pull), func(k int) {
 			m := members[pull[k]]
 			name := g.ar.MemberName(m)
-			round[k] = Object{Name: name, Data: m.Data}
-			round[k].Interface, errs[k] = object.ReadInterface(name, m.Data)
+			round[k] = Object{Name: name, Data: m.Data, Interface: g.ahead[pull[k]]}
+			if round[k].Interface == nil {
+				round[k].Interface, errs[k] = object.ReadInterface(name, m.Data)
+			}
 		})
+		for _, i := range pull {
+			delete(g.ahead, i) // the layer holds it from here
+		}
 		for _, err := range errs {
 			if err != nil {
 				return nil, err
@@ -257,8 +334,8 @@ func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Objec
 		var cands []string
 		var idx []int
 		for _, o := range round {
-			for _, u := range o.Interface.Undefined {
-				if defined[u] || slices.Contains(o.Interface.WeakUndefined, u) {
+			for _, u := range StrongUndefined(o.Interface) {
+				if defined[u] {
 					continue
 				}
 				if i, ok := g.member(u); ok && !g.loaded[i] {

@@ -120,6 +120,63 @@ int top(void) { printf("x"); return mid() + pre() + (weakref ? weakref() : 0); }
 	}
 }
 
+// Member interfaces read ahead are those the generator would read for
+// the same names (less what the JITDylib defines, which is not known
+// ahead), and the generator passes them on rather than reading them again.
+func TestReadMemberInterfaces(t *testing.T) {
+	a := testArchive(t, map[string]string{
+		"top.c": `int mid(void); int pre(void); __attribute__((weak)) int weakref(void);
+int top(void) { return mid() + pre() + (weakref ? weakref() : 0); }`,
+		"mid.c":   `int leaf(void); int mid(void) { return leaf(); }`,
+		"leaf.c":  `int leaf(void) { return 1; }`,
+		"weak.c":  `int weakref(void) { return 2; }`,
+		"pre.c":   `int pre(void) { return 3; }`,
+		"other.c": `int other(void) { return 4; }`,
+	})
+	ahead := orc.ReadMemberInterfaces(a, []string{"top", "not_in_the_archive"})
+	var got []string
+	for i := range ahead {
+		got = append(got, a.MemberName(a.Members()[i]))
+	}
+	slices.Sort(got)
+	if want := []string{"lib.a(leaf.o)", "lib.a(mid.o)", "lib.a(pre.o)", "lib.a(top.o)"}; !slices.Equal(got, want) {
+		t.Fatalf("read ahead %q, want %q", got, want)
+	}
+	passed := map[*jitlink.Interface]bool{}
+	for _, iface := range ahead {
+		passed[iface] = true
+	}
+	l := &ifaceLayer{}
+	gen, err := orc.NewStaticLibraryGenerator(l, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen.UseInterfaces(ahead)
+	es := newSession(t)
+	if err := gen.TryToGenerate(mustJD(t, es, "main"), orc.LookupSet{{Name: N("top")}, {Name: N("other")}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.objs) != 5 {
+		t.Fatalf("pulled %d members, want 5", len(l.objs))
+	}
+	for _, o := range l.objs {
+		if read := !passed[o.Interface]; read != strings.HasSuffix(o.Name, "(other.o)") {
+			t.Errorf("%s: interface read again: %v", o.Name, read)
+		}
+	}
+}
+
+// ifaceLayer records the objects added as sets.
+type ifaceLayer struct {
+	setLayer
+	objs []orc.Object
+}
+
+func (l *ifaceLayer) AddObjects(rt *orc.ResourceTracker, name string, objs []orc.Object) error {
+	l.objs = append(l.objs, objs...)
+	return nil
+}
+
 func equalSets(a, b [][]string) bool {
 	return slices.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
 }

@@ -192,7 +192,7 @@ func (t *tool) logf(format string, args ...any) {
 
 func (t *tool) run() (int, error) {
 	o := t.o
-	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...))
+	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...), !o.lazy)
 	defer t.ahead.closeArchives()
 	start := time.Now()
 	j, err := t.setup()
@@ -695,8 +695,9 @@ type readAhead struct {
 }
 
 type aheadArchive struct {
-	a   *archive.Archive
-	err error
+	a       *archive.Archive
+	members orc.MemberInterfaces // the members the input objects pull
+	err     error
 }
 
 type aheadObject struct {
@@ -705,7 +706,10 @@ type aheadObject struct {
 	readErr, ifaceErr error
 }
 
-func startReadAhead(paths []string) *readAhead {
+// startReadAhead starts reading paths; with members, it also reads the
+// interfaces of the archive members the input objects pull (what linking
+// them eagerly does first).
+func startReadAhead(paths []string, members bool) *readAhead {
 	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}, archives: map[string]aheadArchive{}}
 	go func() {
 		defer close(r.done)
@@ -717,7 +721,7 @@ func startReadAhead(paths []string) *readAhead {
 			if kind == "archive" {
 				if _, seen := r.archives[p]; !seen {
 					a, err := archive.Open(p)
-					r.archives[p] = aheadArchive{a, err}
+					r.archives[p] = aheadArchive{a: a, err: err}
 				}
 				continue
 			}
@@ -730,8 +734,40 @@ func startReadAhead(paths []string) *readAhead {
 			}
 			r.objs[p] = o
 		}
+		if members {
+			r.readMembers()
+		}
 	}()
 	return r
+}
+
+// readMembers reads the interfaces of the members the objects read ahead
+// pull from each archive (and those these pull in turn).
+func (r *readAhead) readMembers() {
+	defined := map[string]bool{}
+	for _, o := range r.objs {
+		if o.iface != nil {
+			for _, s := range o.iface.Symbols {
+				defined[s.Name] = true
+			}
+		}
+	}
+	var undefined []string
+	for _, o := range r.objs {
+		if o.iface != nil {
+			for _, u := range orc.StrongUndefined(o.iface) {
+				if !defined[u] {
+					undefined = append(undefined, u)
+				}
+			}
+		}
+	}
+	for p, a := range r.archives {
+		if a.a != nil {
+			a.members = orc.ReadMemberInterfaces(a.a, undefined)
+			r.archives[p] = a
+		}
+	}
 }
 
 // peek waits for the read-ahead and returns what it holds for path.
@@ -961,7 +997,7 @@ func (t *tool) addArchive(path string) error {
 	case ok && t.lazy != nil:
 		return t.lazy.AddLazyOpenArchive(nil, ahead.a)
 	case ok:
-		return t.j.AddOpenArchive(nil, ahead.a)
+		return t.j.AddOpenArchive(nil, ahead.a, ahead.members)
 	case t.lazy != nil:
 		return t.lazy.AddLazyArchive(nil, path)
 	}
