@@ -120,6 +120,31 @@ int top(void) { printf("x"); return mid() + pre() + (weakref ? weakref() : 0); }
 	}
 }
 
+// A name a pulled member defines pulls no other member, even where the
+// archive's index names another member for it (the first of several that
+// define it).
+func TestStaticLibraryClosureDefinedElsewhere(t *testing.T) {
+	a := testArchive(t, map[string]string{
+		"a_dup.c": `int dup(void) { return 1; }`,
+		"top.c":   `int x(void); int top(void) { return x(); }`,
+		"x.c":     `int y(void); int dup(void) { return 2; } int x(void) { return y(); }`,
+		"y.c":     `int dup(void); int y(void) { return dup(); }`,
+	})
+	es := newSession(t)
+	jd := mustJD(t, es, "main")
+	l := &setLayer{}
+	gen, err := orc.NewStaticLibraryGenerator(l, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.TryToGenerate(jd, orc.LookupSet{{Name: N("top")}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]string{{"lib.a(top.o)", "lib.a(x.o)", "lib.a(y.o)"}}; !equalSets(l.sets, want) {
+		t.Fatalf("pulled %q, want %q", l.sets, want)
+	}
+}
+
 func equalSets(a, b [][]string) bool {
 	return slices.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
 }
