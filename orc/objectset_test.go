@@ -1,7 +1,9 @@
 package orc_test
 
 import (
+	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -193,5 +195,46 @@ func TestAddObjectsInterface(t *testing.T) {
 	var dd *orc.DuplicateDefinitionError
 	if !errors.As(err, &dd) || !strings.HasPrefix(err.Error(), "lib.a(s.o): ") {
 		t.Fatalf("want w already defined, naming s.o, got %v", err)
+	}
+}
+
+// A link resolves every symbol its responsibility covers or none: a
+// covered name the object does not define fails the link, naming it,
+// without resolving the rest. Weak definitions the interface leaves out
+// are claimed and resolved with the others.
+func TestLinkResolvesAllCovered(t *testing.T) {
+	obj, err := os.ReadFile(testutil.Compile(t, t.TempDir(), "o.c", `int real(void) { return 1; }
+__attribute__((weak)) int extra(void) { return 3; }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := newSession(t)
+	l := orc.NewObjectLinkingLayer(es, &jitlinktest.Memory{Base: 0x10000})
+	bad := mustJD(t, es, "bad")
+	flags := orc.SymbolFlagsMap{N("real"): orc.Exported | orc.Callable, N("ghost"): orc.Exported}
+	if err := l.AddWithInterface(bad.DefaultResourceTracker(), "o.o", obj, flags, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Lookup(context.Background(), N("real")); err == nil || !strings.Contains(err.Error(), "does not define ghost") {
+		t.Fatalf("lookup of real: %v, want an error naming ghost", err)
+	}
+	if st, _ := bad.SymbolState(N("real")); st >= orc.Resolved {
+		t.Errorf("real is %v after the failed link, want it unresolved", st)
+	}
+
+	good := mustJD(t, es, "good")
+	flags = orc.SymbolFlagsMap{N("real"): orc.Exported | orc.Callable}
+	if err := l.AddWithInterface(good.DefaultResourceTracker(), "o.o", obj, flags, false); err != nil {
+		t.Fatal(err)
+	}
+	m := lookup(t, good, "real")
+	if m[N("real")].Addr < 0x10000 {
+		t.Fatalf("real at %#x, want in the layer's memory", m[N("real")].Addr)
+	}
+	if st, ok := good.SymbolState(N("extra")); !ok || st != orc.Ready {
+		t.Fatalf("extra: state %v (defined %v), want claimed and Ready", st, ok)
+	}
+	if e := lookup(t, good, "extra")[N("extra")].Addr; e < 0x10000 || e == m[N("real")].Addr {
+		t.Fatalf("extra at %#x (real at %#x), want its own address in the layer's memory", e, m[N("real")].Addr)
 	}
 }
