@@ -154,8 +154,13 @@ func (mr *MaterializationResponsibility) NotifyResolved(syms SymbolMap) error {
 		if err = mr.check(); err != nil {
 			return
 		}
-		entries := make([]*symbolEntry, 0, len(syms))
-		for name := range syms {
+		type resolution struct {
+			e *symbolEntry
+			s Symbol
+		}
+		// Checked before anything changes.
+		rs := make([]resolution, 0, len(syms))
+		for name, s := range syms {
 			e, oerr := mr.own(name)
 			if oerr != nil {
 				err = oerr
@@ -165,15 +170,14 @@ func (mr *MaterializationResponsibility) NotifyResolved(syms SymbolMap) error {
 				err = fmt.Errorf("symbol %s resolved twice", name)
 				return
 			}
-			entries = append(entries, e)
+			rs = append(rs, resolution{e, s})
 		}
-		for _, e := range entries {
-			s := syms[e.name]
-			e.addr, e.state = s.Addr, Resolved
-			if s.Flags&Callable != 0 {
-				e.flags |= Callable
+		for _, r := range rs {
+			r.e.addr, r.e.state = r.s.Addr, Resolved
+			if r.s.Flags&Callable != 0 {
+				r.e.flags |= Callable
 			}
-			mr.es.notifyQueries(e, b)
+			mr.es.notifyQueries(r.e, b)
 		}
 	})
 	return err
