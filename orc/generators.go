@@ -296,7 +296,11 @@ func (g *StaticLibraryGenerator) TryToGenerate(jd *JITDylib, names LookupSet) er
 func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Object, error) {
 	members := g.ar.Members()
 	var objs []Object
-	defined := make(map[string]bool)
+	// A name a pulled member defines pulls nothing: that is its index
+	// member, loaded, or, rarely (a name several members define), a name
+	// recorded here. Checking the index this way needs no set of every
+	// name pulled, which would grow by thousands in a large closure.
+	var elsewhere map[string]bool
 	var pull []int
 	for _, n := range names {
 		if i, ok := g.member(n.Name.String()); ok && !g.loaded[i] {
@@ -326,19 +330,21 @@ func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Objec
 				return nil, err
 			}
 		}
-		for _, o := range round {
+		for k, o := range round {
 			for _, s := range o.Interface.Symbols {
-				defined[s.Name] = true
+				if i, ok := g.member(s.Name); ok && i != pull[k] && !g.loaded[i] {
+					if elsewhere == nil {
+						elsewhere = make(map[string]bool)
+					}
+					elsewhere[s.Name] = true
+				}
 			}
 		}
 		var cands []string
 		var idx []int
 		for _, o := range round {
 			for _, u := range StrongUndefined(o.Interface) {
-				if defined[u] {
-					continue
-				}
-				if i, ok := g.member(u); ok && !g.loaded[i] {
+				if i, ok := g.member(u); ok && !g.loaded[i] && !elsewhere[u] {
 					cands = append(cands, u)
 					idx = append(idx, i)
 				}
