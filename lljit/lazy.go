@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gorc-jit/gorc/archive"
 	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/orc"
 	"github.com/gorc-jit/gorc/orc/compile"
@@ -216,6 +217,12 @@ func (j *LLLazyJIT) objectsJITDylib(jd *orc.JITDylib) (*orc.JITDylib, error) {
 // define symbols it lacks, each lazily (see AddLazyObject).
 func (j *LLLazyJIT) AddLazyArchive(jd *orc.JITDylib, path string) error {
 	return j.addArchive(jd, path, lazyObjectLayer{j})
+}
+
+// AddLazyOpenArchive is AddLazyArchive for an archive opened already (see
+// AddOpenArchive).
+func (j *LLLazyJIT) AddLazyOpenArchive(jd *orc.JITDylib, a *archive.Archive) error {
+	return j.addOpenArchive(jd, a, nil, lazyObjectLayer{j})
 }
 
 // lazyObjectLayer adds archive members as lazy objects.

@@ -161,11 +161,9 @@ func (b *Builder) Create() (*LLJIT, error) {
 		if err != nil {
 			return fail(err)
 		}
-		gen, err := orc.NewProcessSymbolsGenerator(epc, b.ProcessSymbolsFilter)
-		if err != nil {
-			return fail(err)
-		}
-		ps.AddGenerator(gen)
+		// Opening the process is a round trip out of process that
+		// nothing needs before the first lookup reaches it.
+		ps.AddGenerator(orc.StartDylibGenerator(epc, "", b.ProcessSymbolsFilter))
 		j.process = ps
 	}
 	main, err := j.CreateJITDylib("main")
@@ -309,6 +307,18 @@ func (j *LLJIT) LoadDylib(path string) error {
 	return nil
 }
 
+// StartLoadDylib is LoadDylib without waiting for the library to load (a
+// round trip out of process): loads started one after another go out
+// together and overlap what follows. A lookup that reaches the library
+// waits for it and fails if it could not be loaded; loaded waits and
+// returns that error, which a lookup that never reached the library
+// would not report.
+func (j *LLJIT) StartLoadDylib(path string) (loaded func() error) {
+	gen := orc.StartDylibGenerator(j.epc, path, nil)
+	j.libs.AddGenerator(gen)
+	return gen.Loaded
+}
+
 // AddObject adds an ELF relocatable object to jd (nil: the main JITDylib).
 // It is linked when one of its symbols is first looked up.
 func (j *LLJIT) AddObject(jd *orc.JITDylib, name string, obj []byte) error {
@@ -344,11 +354,24 @@ func (j *LLJIT) addArchive(jd *orc.JITDylib, path string, layer orc.ObjectLayer)
 	if err != nil {
 		return err
 	}
+	return j.addOpenArchive(jd, a, nil, layer)
+}
+
+// AddOpenArchive is AddArchive for an archive opened already (with
+// archive.Open, e.g. while the executor starts), with the interfaces of
+// members read then (orc.ReadMemberInterfaces; nil if none were). The JIT
+// owns a from here: Close closes it (as does a failure here).
+func (j *LLJIT) AddOpenArchive(jd *orc.JITDylib, a *archive.Archive, ahead orc.MemberInterfaces) error {
+	return j.addOpenArchive(jd, a, ahead, j.objLayer)
+}
+
+func (j *LLJIT) addOpenArchive(jd *orc.JITDylib, a *archive.Archive, ahead orc.MemberInterfaces, layer orc.ObjectLayer) error {
 	gen, err := orc.NewStaticLibraryGenerator(layer, a, memberSymbols)
 	if err != nil {
 		a.Close()
 		return err
 	}
+	gen.UseInterfaces(ahead)
 	j.mu.Lock()
 	j.archives = append(j.archives, a)
 	j.mu.Unlock()

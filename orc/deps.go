@@ -179,36 +179,17 @@ func (es *ExecutionSession) merge(units []*emitUnit) *emitUnit {
 // emit records the emission of mr's symbols. Called locked.
 func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []DependenceGroup, b *batch) {
 	jd := mr.jd
-	type newUnit struct {
-		u      *emitUnit
-		direct []*symbolEntry
-	}
 	units := make([]newUnit, 0, len(groups)+1)
 	grouped := make(map[Name]bool, len(mr.symbols))
 	for _, g := range groups {
 		nu := newUnit{u: &emitUnit{jd: jd, syms: make([]*symbolEntry, 0, len(g.Symbols))}}
-		deps := 0
-		for _, names := range g.Dependencies {
-			deps += len(names)
-		}
-		nu.direct = make([]*symbolEntry, 0, deps)
 		for _, name := range g.Symbols {
 			if !grouped[name] {
 				grouped[name] = true
 				nu.u.syms = append(nu.u.syms, jd.symbols[name])
 			}
 		}
-		for depJD, names := range g.Dependencies {
-			for _, n := range names {
-				if de := depJD.symbols[n]; de != nil {
-					nu.direct = append(nu.direct, de)
-				} else if _, ok := depJD.absolute(n); ok {
-					// Ready from the start.
-				} else if nu.u.cause == nil {
-					nu.u.cause = fmt.Errorf("dependency %s in %s is not defined", n, depJD.name)
-				}
-			}
-		}
+		nu.dependOn(g.Dependencies)
 		units = append(units, nu)
 	}
 	if len(grouped) < len(mr.symbols) {
@@ -220,6 +201,41 @@ func (es *ExecutionSession) emit(mr *MaterializationResponsibility, groups []Dep
 		}
 		units = append(units, newUnit{u: rest})
 	}
+	es.emitUnits(units, b)
+}
+
+// newUnit is a unit of symbols being emitted, with the entries they
+// directly depend on.
+type newUnit struct {
+	u      *emitUnit
+	direct []*symbolEntry
+}
+
+// dependOn makes nu depend on deps. A dependency that is not defined fails
+// the unit.
+func (nu *newUnit) dependOn(deps map[*JITDylib][]Name) {
+	n := 0
+	for _, names := range deps {
+		n += len(names)
+	}
+	nu.direct = make([]*symbolEntry, 0, n)
+	for depJD, names := range deps {
+		for _, n := range names {
+			if de := depJD.symbols[n]; de != nil {
+				nu.direct = append(nu.direct, de)
+			} else if _, ok := depJD.absolute(n); ok {
+				// Ready from the start.
+			} else if nu.u.cause == nil {
+				nu.u.cause = fmt.Errorf("dependency %s in %s is not defined", n, depJD.name)
+			}
+		}
+	}
+}
+
+// emitUnits marks the units' symbols emitted and records what they wait
+// for; units that wait for nothing, and their waiters, become Ready.
+// Called locked.
+func (es *ExecutionSession) emitUnits(units []newUnit, b *batch) {
 	// The new symbols are emitted: their dependants now wait for their
 	// units instead.
 	for _, nu := range units {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gorc-jit/gorc/archive"
+	"github.com/gorc-jit/gorc/jitlink"
 	"github.com/gorc-jit/gorc/jitlink/object"
 	"github.com/gorc-jit/gorc/jitlink/triple"
 )
@@ -30,9 +31,11 @@ func (f GeneratorFunc) TryToGenerate(jd *JITDylib, names LookupSet) error { retu
 // or a shared library it loads (NewDylibGenerator).
 type DylibSearchGenerator struct {
 	epc    ExecutorProcessControl
-	handle DylibHandle
 	allow  func(Name) bool
 	prefix string
+	loaded chan struct{} // closed once handle or err is set
+	handle DylibHandle
+	err    error
 }
 
 // NewProcessSymbolsGenerator returns a generator for the symbols of the
@@ -45,18 +48,51 @@ func NewProcessSymbolsGenerator(epc ExecutorProcessControl, allow func(Name) boo
 // NewDylibGenerator loads a shared library in the executor and returns a
 // generator for its symbols.
 func NewDylibGenerator(epc ExecutorProcessControl, path string, allow func(Name) bool) (*DylibSearchGenerator, error) {
-	h, err := epc.LoadDylib(path)
+	g := newDylibGenerator(epc, allow)
+	g.load(path)
+	if g.err != nil {
+		return nil, g.err
+	}
+	return g, nil
+}
+
+// StartDylibGenerator is NewDylibGenerator without the wait: the library
+// is loaded on a goroutine of its own, and the generator's first lookup
+// (or Loaded) waits for it. Out of process a load is a round trip; loads
+// started together go out together, and overlap the work that follows
+// (adding inputs, linking the first graphs) rather than delaying it.
+func StartDylibGenerator(epc ExecutorProcessControl, path string, allow func(Name) bool) *DylibSearchGenerator {
+	g := newDylibGenerator(epc, allow)
+	go g.load(path)
+	return g
+}
+
+func newDylibGenerator(epc ExecutorProcessControl, allow func(Name) bool) *DylibSearchGenerator {
+	g := &DylibSearchGenerator{epc: epc, allow: allow, loaded: make(chan struct{})}
+	if epc.TargetTriple().Format == triple.MachO {
+		g.prefix = "_"
+	}
+	return g
+}
+
+func (g *DylibSearchGenerator) load(path string) {
+	defer close(g.loaded)
+	h, err := g.epc.LoadDylib(path)
 	if err != nil {
 		if path == "" {
 			path = "<process>"
 		}
-		return nil, fmt.Errorf("loading %s: %w", path, err)
+		g.err = fmt.Errorf("loading %s: %w", path, err)
+		return
 	}
-	g := &DylibSearchGenerator{epc: epc, handle: h, allow: allow}
-	if epc.TargetTriple().Format == triple.MachO {
-		g.prefix = "_"
-	}
-	return g, nil
+	g.handle = h
+}
+
+// Loaded waits for the library to be loaded and returns why it could not
+// be, if it could not.
+func (g *DylibSearchGenerator) Loaded() error {
+	<-g.loaded
+	return g.err
 }
 
 // TryToGenerate looks the names up in the library and defines those found.
@@ -76,6 +112,9 @@ func (g *DylibSearchGenerator) TryToGenerate(jd *JITDylib, names LookupSet) erro
 	}
 	if len(reqs) == 0 {
 		return nil
+	}
+	if err := g.Loaded(); err != nil {
+		return err
 	}
 	addrs, err := g.epc.LookupSymbols(g.handle, reqs)
 	if err != nil {
@@ -109,6 +148,7 @@ type StaticLibraryGenerator struct {
 	mu     sync.Mutex
 	index  map[string]int // symbol -> member, for archives without a symbol table
 	loaded []bool         // per member: added already
+	ahead  MemberInterfaces
 }
 
 // NewStaticLibraryGenerator returns a generator over ar's members. Archives
@@ -142,6 +182,76 @@ func (g *StaticLibraryGenerator) member(name string) (int, bool) {
 		return i, ok
 	}
 	return g.ar.LookupIndex(name)
+}
+
+// MemberInterfaces are interfaces of an archive's members read ahead, by
+// member index (see ReadMemberInterfaces).
+type MemberInterfaces map[int]*jitlink.Interface
+
+// ReadMemberInterfaces reads the interfaces of the members of ar (which
+// must have a symbol table) that a lookup of names pulls, with the members
+// they need in turn, as a static library generator would if nothing else
+// defined those names: to do it ahead, before the JIT exists (while an
+// executor process starts). A member whose interface cannot be read is
+// left out (the generator reads it again, and reports the error, if it
+// is needed).
+func ReadMemberInterfaces(ar *archive.Archive, names []string) MemberInterfaces {
+	if !ar.HasSymbolTable() {
+		return nil
+	}
+	members := ar.Members()
+	out := MemberInterfaces{}
+	seen := make([]bool, len(members))
+	var pull []int
+	want := func(names []string) {
+		for _, n := range names {
+			if i, ok := ar.LookupIndex(n); ok && !seen[i] {
+				seen[i] = true
+				pull = append(pull, i)
+			}
+		}
+	}
+	want(names)
+	for len(pull) > 0 {
+		round := make([]*jitlink.Interface, len(pull))
+		forEach(len(pull), func(k int) {
+			m := members[pull[k]]
+			round[k], _ = object.ReadInterface(ar.MemberName(m), m.Data)
+		})
+		idx := pull
+		pull = nil
+		for k, iface := range round {
+			if iface != nil {
+				out[idx[k]] = iface
+				want(StrongUndefined(iface))
+			}
+		}
+	}
+	return out
+}
+
+// StrongUndefined returns the names an object needs a definition of: its
+// undefined names but the weak references.
+func StrongUndefined(iface *jitlink.Interface) []string {
+	if len(iface.WeakUndefined) == 0 {
+		return iface.Undefined
+	}
+	var out []string
+	for _, u := range iface.Undefined {
+		if !slices.Contains(iface.WeakUndefined, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// UseInterfaces gives the generator member interfaces read ahead
+// (ReadMemberInterfaces) for the members it pulls, instead of reading them
+// then.
+func (g *StaticLibraryGenerator) UseInterfaces(ifaces MemberInterfaces) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ahead = ifaces
 }
 
 // TryToGenerate adds the members that define any of the names. With a
@@ -186,7 +296,11 @@ func (g *StaticLibraryGenerator) TryToGenerate(jd *JITDylib, names LookupSet) er
 func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Object, error) {
 	members := g.ar.Members()
 	var objs []Object
-	defined := make(map[string]bool)
+	// A name a pulled member defines pulls nothing: that is its index
+	// member, loaded, or, rarely (a name several members define), a name
+	// recorded here. Checking the index this way needs no set of every
+	// name pulled, which would grow by thousands in a large closure.
+	var elsewhere map[string]bool
 	var pull []int
 	for _, n := range names {
 		if i, ok := g.member(n.Name.String()); ok && !g.loaded[i] {
@@ -203,27 +317,34 @@ func (g *StaticLibraryGenerator) closure(jd *JITDylib, names LookupSet) ([]Objec
 		forEach(len(pull), func(k int) {
 			m := members[pull[k]]
 			name := g.ar.MemberName(m)
-			round[k] = Object{Name: name, Data: m.Data}
-			round[k].Interface, errs[k] = object.ReadInterface(name, m.Data)
+			round[k] = Object{Name: name, Data: m.Data, Interface: g.ahead[pull[k]]}
+			if round[k].Interface == nil {
+				round[k].Interface, errs[k] = object.ReadInterface(name, m.Data)
+			}
 		})
+		for _, i := range pull {
+			delete(g.ahead, i) // the layer holds it from here
+		}
 		for _, err := range errs {
 			if err != nil {
 				return nil, err
 			}
 		}
-		for _, o := range round {
+		for k, o := range round {
 			for _, s := range o.Interface.Symbols {
-				defined[s.Name] = true
+				if i, ok := g.member(s.Name); ok && i != pull[k] && !g.loaded[i] {
+					if elsewhere == nil {
+						elsewhere = make(map[string]bool)
+					}
+					elsewhere[s.Name] = true
+				}
 			}
 		}
 		var cands []string
 		var idx []int
 		for _, o := range round {
-			for _, u := range o.Interface.Undefined {
-				if defined[u] || slices.Contains(o.Interface.WeakUndefined, u) {
-					continue
-				}
-				if i, ok := g.member(u); ok && !g.loaded[i] {
+			for _, u := range StrongUndefined(o.Interface) {
+				if i, ok := g.member(u); ok && !g.loaded[i] && !elsewhere[u] {
 					cands = append(cands, u)
 					idx = append(idx, i)
 				}

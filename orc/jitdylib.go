@@ -301,10 +301,21 @@ func (jd *JITDylib) define(mu MaterializationUnit, rt *ResourceTracker, b *batch
 		maps.Copy(grown, jd.symbols)
 		jd.symbols = grown
 	}
+	// The new entries and their states are carved from two slices, two
+	// allocations per unit rather than two per symbol. (A slice lives as
+	// long as any of its entries; a unit's entries go together, when its
+	// tracker is removed, and their states once they are all Ready.)
+	entries := make([]symbolEntry, len(syms)-len(overridden))
+	states := make([]matState, len(syms)-len(overridden))
 	for name, flags := range syms {
-		e := jd.symbols[name]
+		var e *symbolEntry
+		if len(overridden) > 0 {
+			e = jd.symbols[name]
+		}
 		if e == nil {
-			e = &symbolEntry{name: name}
+			e, entries = &entries[0], entries[1:]
+			e.name = name
+			e.m, states = &states[0], states[1:]
 			jd.symbols[name] = e
 		}
 		e.flags, e.state, e.rt = flags, NeverSearched, rt

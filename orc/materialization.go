@@ -48,6 +48,9 @@ type MaterializationResponsibility struct {
 	initSym Name                //
 	unit    MaterializationUnit // to materialize, until dispatched
 	done    bool                // guarded by es.mu
+	// resolved are the entries resolveDefs resolved, kept for
+	// emitResolved. Guarded by es.mu.
+	resolved []*symbolEntry
 }
 
 // startMaterializing turns u into a responsibility and queues it for
@@ -116,16 +119,17 @@ func (mr *MaterializationResponsibility) check() error {
 	return nil
 }
 
-// own returns the entry of a covered symbol, or an error.
+// own returns the entry of a covered symbol, or an error. While mr is live,
+// an entry is owned by mr exactly when its name is in mr.symbols (every
+// change of one changes the other), so one lookup decides the usual case.
 func (mr *MaterializationResponsibility) own(name Name) (*symbolEntry, error) {
+	if e := mr.jd.symbols[name]; e != nil && e.owner() == mr {
+		return e, nil
+	}
 	if _, ok := mr.symbols[name]; !ok {
 		return nil, fmt.Errorf("symbol %s is not part of this materialization responsibility", name)
 	}
-	e := mr.jd.symbols[name]
-	if e == nil || e.owner() != mr {
-		return nil, fmt.Errorf("symbol %s was removed from JITDylib %s during materialization", name, mr.jd.name)
-	}
-	return e, nil
+	return nil, fmt.Errorf("symbol %s was removed from JITDylib %s during materialization", name, mr.jd.name)
 }
 
 // checkOwns reports whether the responsibility is live and covers every
@@ -147,23 +151,78 @@ func (mr *MaterializationResponsibility) checkOwns(names iter.Seq[Name]) error {
 func (mr *MaterializationResponsibility) NotifyResolved(syms SymbolMap) error {
 	var err error
 	mr.es.locked(func(b *batch) {
-		if err = mr.checkOwns(maps.Keys(syms)); err != nil {
+		if err = mr.check(); err != nil {
 			return
 		}
+		type resolution struct {
+			e *symbolEntry
+			s Symbol
+		}
+		// Checked before anything changes.
+		rs := make([]resolution, 0, len(syms))
 		for name, s := range syms {
-			e := mr.jd.symbols[name]
+			e, oerr := mr.own(name)
+			if oerr != nil {
+				err = oerr
+				return
+			}
 			if e.state > Materializing {
 				err = fmt.Errorf("symbol %s resolved twice", name)
 				return
 			}
-			e.addr, e.state = s.Addr, Resolved
-			if s.Flags&Callable != 0 {
-				e.flags |= Callable
+			rs = append(rs, resolution{e, s})
+		}
+		for _, r := range rs {
+			r.e.addr, r.e.state = r.s.Addr, Resolved
+			if r.s.Flags&Callable != 0 {
+				r.e.flags |= Callable
 			}
-			mr.es.notifyQueries(e, b)
+			mr.es.notifyQueries(r.e, b)
 		}
 	})
 	return err
+}
+
+// resolveDefs is NotifyResolved for a linker, which knows the addresses of
+// all definitions of a unit at once: defs yields the name and address of
+// every definition the link made (covered or not, in any order; a name
+// again is ignored). It resolves them all, one map lookup each, or, if
+// some covered symbol is not among them, none, returning those missing.
+func (mr *MaterializationResponsibility) resolveDefs(defs iter.Seq2[Name, uint64]) (missing []Name, err error) {
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		entries := make([]*symbolEntry, 0, len(mr.symbols))
+		for name, addr := range defs {
+			e := mr.jd.symbols[name]
+			if e == nil || e.owner() != mr || e.state != Materializing {
+				continue // not covered, or a name seen already
+			}
+			// The address is read only once the state says Resolved.
+			e.addr, e.state = addr, Resolved
+			entries = append(entries, e)
+		}
+		if len(entries) < len(mr.symbols) {
+			for name := range mr.symbols {
+				if e := mr.jd.symbols[name]; e == nil || e.owner() != mr || e.state == Materializing {
+					missing = append(missing, name)
+				}
+			}
+			for _, e := range entries {
+				e.state = Materializing
+			}
+			if missing == nil {
+				err = errors.New("symbols resolved twice")
+			}
+			return
+		}
+		for _, e := range entries {
+			mr.es.notifyQueries(e, b)
+		}
+		mr.resolved = entries
+	})
+	return missing, err
 }
 
 // NotifyEmitted reports that every covered symbol is in its final memory.
@@ -200,10 +259,44 @@ func (mr *MaterializationResponsibility) NotifyEmitted(groups ...DependenceGroup
 	return err
 }
 
+// emitResolved is NotifyEmitted for a linker after resolveDefs, every
+// covered symbol depending on deps: it emits the entries resolveDefs found
+// without looking their names up again (when the responsibility has not
+// changed since; else it takes NotifyEmitted's way).
+func (mr *MaterializationResponsibility) emitResolved(deps map[*JITDylib][]Name) error {
+	var err error
+	done := false
+	mr.es.locked(func(b *batch) {
+		if err = mr.check(); err != nil {
+			return
+		}
+		entries := mr.resolved
+		mr.resolved = nil
+		if len(entries) != len(mr.symbols) || slices.ContainsFunc(entries, func(e *symbolEntry) bool {
+			return e.owner() != mr || e.state != Resolved
+		}) {
+			return
+		}
+		nu := newUnit{u: &emitUnit{jd: mr.jd, syms: entries}}
+		nu.dependOn(deps)
+		mr.es.emitUnits([]newUnit{nu}, b)
+		mr.finish()
+		done = true
+	})
+	if err != nil || done {
+		return err
+	}
+	var group DependenceGroup
+	mr.withSymbols(func(covered SymbolFlagsMap) {
+		group = DependenceGroup{Symbols: keys(covered), Dependencies: deps}
+	})
+	return mr.NotifyEmitted(group)
+}
+
 // finish ends the responsibility. Called locked.
 func (mr *MaterializationResponsibility) finish() {
 	mr.done = true
-	mr.symbols = nil
+	mr.symbols, mr.resolved = nil, nil
 	delete(mr.jd.mrs, mr)
 }
 

@@ -310,14 +310,21 @@ func (c *linkContext) MemoryManager() jitlink.MemoryManager { return c.layer.mm 
 func (c *linkContext) Dylib() any                           { return c.mr.JITDylib() }
 
 func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassConfig) error {
-	covered := c.mr.Symbols()
-	cfg.PrePrune = append(cfg.PrePrune, c.claimWeakDefinitions(covered))
+	cfg.PrePrune = append(cfg.PrePrune, c.claimWeakDefinitions)
 	// Definitions the responsibility does not cover lost to other
-	// definitions (weak or common symbols): reference those instead.
-	cfg.PrePrune = append(cfg.PrePrune, jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool {
-		_, ok := covered[Intern(s.Name())]
-		return ok
-	}))
+	// definitions (weak or common symbols): reference those instead. The
+	// covered symbols are read in place, under the session's lock, rather
+	// than copied (a merged archive unit covers thousands).
+	cfg.PrePrune = append(cfg.PrePrune, func(g *jitlink.LinkGraph) error {
+		var err error
+		c.mr.withSymbols(func(covered SymbolFlagsMap) {
+			err = jitlink.ExternalizeLosers(func(s *jitlink.Symbol) bool {
+				_, ok := covered[Intern(s.Name())]
+				return ok
+			})(g)
+		})
+		return err
+	})
 	cfg.MarkLive = jitlink.MarkExportsLive
 	for _, p := range c.plugins {
 		if err := p.ModifyPassConfig(c.mr, g, cfg); err != nil {
@@ -334,37 +341,22 @@ func (c *linkContext) ModifyPassConfig(g *jitlink.LinkGraph, cfg *jitlink.PassCo
 }
 
 func (c *linkContext) NotifyResolved(g *jitlink.LinkGraph) error {
-	var resolved SymbolMap
-	var missing []Name
-	c.mr.withSymbols(func(covered SymbolFlagsMap) {
-		resolved = make(SymbolMap, len(covered))
-		add := func(s *jitlink.Symbol) {
-			if !s.HasName() || s.Scope() == jitlink.ScopeLocal {
+	missing, err := c.mr.resolveDefs(func(yield func(Name, uint64) bool) {
+		for s := range g.DefinedSymbols() {
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal && !yield(Intern(s.Name()), s.Address()) {
 				return
 			}
-			n := Intern(s.Name())
-			if f, ok := covered[n]; ok {
-				resolved[n] = Symbol{Addr: s.Address(), Flags: f}
-			}
-		}
-		for s := range g.DefinedSymbols() {
-			add(s)
 		}
 		for _, s := range g.AbsoluteSymbols() {
-			add(s)
-		}
-		if len(resolved) != len(covered) {
-			for n := range covered {
-				if _, ok := resolved[n]; !ok {
-					missing = append(missing, n)
-				}
+			if s.HasName() && s.Scope() != jitlink.ScopeLocal && !yield(Intern(s.Name()), s.Address()) {
+				return
 			}
 		}
 	})
 	if missing != nil {
 		return fmt.Errorf("%s: the linked object does not define %s", g.Name(), joinNames(missing))
 	}
-	return c.mr.NotifyResolved(resolved)
+	return err
 }
 
 func (c *linkContext) LookupExternals(g *jitlink.LinkGraph, syms []*jitlink.Symbol, done func([]uint64, error)) {
@@ -410,11 +402,7 @@ func (c *linkContext) NotifyEmitted(g *jitlink.LinkGraph, alloc jitlink.Finalize
 	for n, jd := range c.foundIn {
 		deps[jd] = append(deps[jd], n)
 	}
-	var group DependenceGroup
-	c.mr.withSymbols(func(covered SymbolFlagsMap) {
-		group = DependenceGroup{Symbols: keys(covered), Dependencies: deps}
-	})
-	if err := c.mr.NotifyEmitted(group); err != nil {
+	if err := c.mr.emitResolved(deps); err != nil {
 		c.fail(err)
 	}
 }
@@ -477,32 +465,29 @@ func graphSymbolFlags(s *jitlink.Symbol) SymbolFlags {
 	return f
 }
 
-// claimWeakDefinitions returns a pass that claims, for the responsibility,
-// the graph's weak definitions it does not cover and nothing else defines,
-// adding them to covered: a compiler adds some (llc's
-// DW.ref.__gxx_personality_v0) that an IR module's interface cannot list.
-// Without it they would become references to nothing (address 0).
-func (c *linkContext) claimWeakDefinitions(covered SymbolFlagsMap) jitlink.Pass {
-	return func(g *jitlink.LinkGraph) error {
-		claim := SymbolFlagsMap{}
+// claimWeakDefinitions is a pass that claims, for the responsibility, the
+// graph's weak definitions it does not cover and nothing else defines: a
+// compiler adds some (llc's DW.ref.__gxx_personality_v0) that an IR
+// module's interface cannot list. Without it they would become references
+// to nothing (address 0).
+func (c *linkContext) claimWeakDefinitions(g *jitlink.LinkGraph) error {
+	var claim SymbolFlagsMap
+	c.mr.withSymbols(func(covered SymbolFlagsMap) {
 		for s := range g.DefinedSymbols() {
 			if s.HasName() && s.Scope() != jitlink.ScopeLocal && s.Linkage() == jitlink.Weak {
 				if _, ok := covered[Intern(s.Name())]; !ok {
+					if claim == nil {
+						claim = SymbolFlagsMap{}
+					}
 					claim[Intern(s.Name())] = graphSymbolFlags(s)
 				}
 			}
 		}
-		if len(claim) == 0 {
-			return nil
-		}
-		if err := c.mr.DefineMaterializing(claim); err != nil {
-			return err
-		}
-		for name, flags := range c.mr.Symbols() {
-			covered[name] = flags
-		}
+	})
+	if len(claim) == 0 {
 		return nil
 	}
+	return c.mr.DefineMaterializing(claim)
 }
 
 // referrers names the graph for an error looking its externals up: in a

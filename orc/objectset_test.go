@@ -1,7 +1,9 @@
 package orc_test
 
 import (
+	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -120,6 +122,88 @@ int top(void) { printf("x"); return mid() + pre() + (weakref ? weakref() : 0); }
 	}
 }
 
+// Member interfaces read ahead are those the generator would read for
+// the same names (less what the JITDylib defines, which is not known
+// ahead), and the generator passes them on rather than reading them again.
+func TestReadMemberInterfaces(t *testing.T) {
+	a := testArchive(t, map[string]string{
+		"top.c": `int mid(void); int pre(void); __attribute__((weak)) int weakref(void);
+int top(void) { return mid() + pre() + (weakref ? weakref() : 0); }`,
+		"mid.c":   `int leaf(void); int mid(void) { return leaf(); }`,
+		"leaf.c":  `int leaf(void) { return 1; }`,
+		"weak.c":  `int weakref(void) { return 2; }`,
+		"pre.c":   `int pre(void) { return 3; }`,
+		"other.c": `int other(void) { return 4; }`,
+	})
+	ahead := orc.ReadMemberInterfaces(a, []string{"top", "not_in_the_archive"})
+	var got []string
+	for i := range ahead {
+		got = append(got, a.MemberName(a.Members()[i]))
+	}
+	slices.Sort(got)
+	if want := []string{"lib.a(leaf.o)", "lib.a(mid.o)", "lib.a(pre.o)", "lib.a(top.o)"}; !slices.Equal(got, want) {
+		t.Fatalf("read ahead %q, want %q", got, want)
+	}
+	passed := map[*jitlink.Interface]bool{}
+	for _, iface := range ahead {
+		passed[iface] = true
+	}
+	l := &ifaceLayer{}
+	gen, err := orc.NewStaticLibraryGenerator(l, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen.UseInterfaces(ahead)
+	es := newSession(t)
+	if err := gen.TryToGenerate(mustJD(t, es, "main"), orc.LookupSet{{Name: N("top")}, {Name: N("other")}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.objs) != 5 {
+		t.Fatalf("pulled %d members, want 5", len(l.objs))
+	}
+	for _, o := range l.objs {
+		if read := !passed[o.Interface]; read != strings.HasSuffix(o.Name, "(other.o)") {
+			t.Errorf("%s: interface read again: %v", o.Name, read)
+		}
+	}
+}
+
+// ifaceLayer records the objects added as sets.
+type ifaceLayer struct {
+	setLayer
+	objs []orc.Object
+}
+
+func (l *ifaceLayer) AddObjects(rt *orc.ResourceTracker, name string, objs []orc.Object) error {
+	l.objs = append(l.objs, objs...)
+	return nil
+}
+
+// A name a pulled member defines pulls no other member, even where the
+// archive's index names another member for it (the first of several that
+// define it).
+func TestStaticLibraryClosureDefinedElsewhere(t *testing.T) {
+	a := testArchive(t, map[string]string{
+		"a_dup.c": `int dup(void) { return 1; }`,
+		"top.c":   `int x(void); int top(void) { return x(); }`,
+		"x.c":     `int y(void); int dup(void) { return 2; } int x(void) { return y(); }`,
+		"y.c":     `int dup(void); int y(void) { return dup(); }`,
+	})
+	es := newSession(t)
+	jd := mustJD(t, es, "main")
+	l := &setLayer{}
+	gen, err := orc.NewStaticLibraryGenerator(l, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.TryToGenerate(jd, orc.LookupSet{{Name: N("top")}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]string{{"lib.a(top.o)", "lib.a(x.o)", "lib.a(y.o)"}}; !equalSets(l.sets, want) {
+		t.Fatalf("pulled %q, want %q", l.sets, want)
+	}
+}
+
 func equalSets(a, b [][]string) bool {
 	return slices.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
 }
@@ -168,5 +252,46 @@ func TestAddObjectsInterface(t *testing.T) {
 	var dd *orc.DuplicateDefinitionError
 	if !errors.As(err, &dd) || !strings.HasPrefix(err.Error(), "lib.a(s.o): ") {
 		t.Fatalf("want w already defined, naming s.o, got %v", err)
+	}
+}
+
+// A link resolves every symbol its responsibility covers or none: a
+// covered name the object does not define fails the link, naming it,
+// without resolving the rest. Weak definitions the interface leaves out
+// are claimed and resolved with the others.
+func TestLinkResolvesAllCovered(t *testing.T) {
+	obj, err := os.ReadFile(testutil.Compile(t, t.TempDir(), "o.c", `int real(void) { return 1; }
+__attribute__((weak)) int extra(void) { return 3; }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := newSession(t)
+	l := orc.NewObjectLinkingLayer(es, &jitlinktest.Memory{Base: 0x10000})
+	bad := mustJD(t, es, "bad")
+	flags := orc.SymbolFlagsMap{N("real"): orc.Exported | orc.Callable, N("ghost"): orc.Exported}
+	if err := l.AddWithInterface(bad.DefaultResourceTracker(), "o.o", obj, flags, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Lookup(context.Background(), N("real")); err == nil || !strings.Contains(err.Error(), "does not define ghost") {
+		t.Fatalf("lookup of real: %v, want an error naming ghost", err)
+	}
+	if st, _ := bad.SymbolState(N("real")); st >= orc.Resolved {
+		t.Errorf("real is %v after the failed link, want it unresolved", st)
+	}
+
+	good := mustJD(t, es, "good")
+	flags = orc.SymbolFlagsMap{N("real"): orc.Exported | orc.Callable}
+	if err := l.AddWithInterface(good.DefaultResourceTracker(), "o.o", obj, flags, false); err != nil {
+		t.Fatal(err)
+	}
+	m := lookup(t, good, "real")
+	if m[N("real")].Addr < 0x10000 {
+		t.Fatalf("real at %#x, want in the layer's memory", m[N("real")].Addr)
+	}
+	if st, ok := good.SymbolState(N("extra")); !ok || st != orc.Ready {
+		t.Fatalf("extra: state %v (defined %v), want claimed and Ready", st, ok)
+	}
+	if e := lookup(t, good, "extra")[N("extra")].Addr; e < 0x10000 || e == m[N("real")].Addr {
+		t.Fatalf("extra at %#x (real at %#x), want its own address in the layer's memory", e, m[N("real")].Addr)
 	}
 }

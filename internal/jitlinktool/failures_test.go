@@ -1,8 +1,10 @@
 package jitlinktool_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,5 +81,41 @@ func TestForeignObjects(t *testing.T) {
 	}
 	if got := jit(t, main, lib); got.ExitCode != 3 {
 		t.Errorf("an unused foreign archive: exit %d, want 3:\n%s", got.ExitCode, got.Stderr)
+	}
+}
+
+// A shared library the executor cannot load, and an archive that cannot be
+// read, are each one error naming the file, in process and out: libraries
+// load while the inputs are added and the link runs (an error no lookup
+// met is reported once the link is done), and input archives are opened
+// while the executor starts.
+func TestBrokenLibraries(t *testing.T) {
+	dir := t.TempDir()
+	main := testutil.Compile(t, dir, "main.c", "int main(void) { return 3; }")
+	so := filepath.Join(dir, "libbroken.so")
+	elf := append([]byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00"), make([]byte, 20)...)
+	if err := os.WriteFile(so, elf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ar := filepath.Join(dir, "libbroken.a")
+	if err := os.WriteFile(ar, []byte("!<arch>\nnot a member header at all\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, flags := range map[string][]string{
+		"in-process":               nil,
+		"gorc-executor":            {"-oop-executor=" + executor},
+		"llvm-jitlink-executor-14": {"-oop-executor=" + testutil.NeedTool(t, "llvm-jitlink-executor-14")},
+	} {
+		for _, bad := range []string{so, ar} {
+			t.Run(name+"/"+filepath.Base(bad), func(t *testing.T) {
+				got := jit(t, append(slices.Clone(flags), main, bad)...)
+				if got.ExitCode != 1 || !strings.Contains(got.Stderr, bad) || strings.Contains(got.Stderr, "panic") {
+					t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and an error naming %s", got.ExitCode, got.Stderr, bad)
+				}
+			})
+		}
+	}
+	if got := jit(t, main); got.ExitCode != 3 {
+		t.Fatalf("without the broken libraries: exit %d, want 3:\n%s", got.ExitCode, got.Stderr)
 	}
 }

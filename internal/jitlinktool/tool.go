@@ -123,6 +123,7 @@ type tool struct {
 	rec         *recorder
 	perf        *perfjit.Plugin  // -perf-support
 	lazy        *lljit.LLLazyJIT // -lazy
+	dylibs      []func() error   // shared libraries loading (see loadDylib)
 	stats       *linkStats       // -show-stats
 	times       *timings
 	// names interface symbols of every input object, to link them all with
@@ -191,7 +192,8 @@ func (t *tool) logf(format string, args ...any) {
 
 func (t *tool) run() (int, error) {
 	o := t.o
-	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...))
+	t.ahead = startReadAhead(append(slices.Clone(o.harness), o.inputs...), !o.lazy)
+	defer t.ahead.closeArchives()
 	start := time.Now()
 	j, err := t.setup()
 	if err != nil {
@@ -221,6 +223,12 @@ func (t *tool) run() (int, error) {
 			set[i] = orc.LookupEntry{Name: n, Weak: true}
 		}
 		if _, err := j.Session().Lookup(ctx, main.LinkOrder(), set, orc.Ready); err != nil {
+			return 0, err
+		}
+	}
+	for _, loaded := range t.dylibs {
+		// A library no lookup reached has not been checked yet.
+		if err := loaded(); err != nil {
 			return 0, err
 		}
 	}
@@ -674,13 +682,22 @@ func (t *tool) readInput(path string) ([]byte, *jitlink.Interface, error) {
 	return data, iface, err
 }
 
-// readAhead reads the input objects and parses their interfaces on a
-// goroutine of its own from the start, while an executor process starts
-// (-oop-executor) or the JIT is set up: a large object takes milliseconds.
+// readAhead reads the input objects and parses their interfaces, and
+// opens the input archives, on a goroutine of its own from the start,
+// while an executor process starts (-oop-executor) or the JIT is set up:
+// a large object takes milliseconds, opening an archive reads each of its
+// member headers.
 type readAhead struct {
-	done chan struct{} // closed when objs is complete
-	mu   sync.Mutex
-	objs map[string]aheadObject
+	done     chan struct{} // closed when objs and archives are complete
+	mu       sync.Mutex
+	objs     map[string]aheadObject
+	archives map[string]aheadArchive
+}
+
+type aheadArchive struct {
+	a       *archive.Archive
+	members orc.MemberInterfaces // the members the input objects pull
+	err     error
 }
 
 type aheadObject struct {
@@ -689,15 +706,26 @@ type aheadObject struct {
 	readErr, ifaceErr error
 }
 
-func startReadAhead(paths []string) *readAhead {
-	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}}
+// startReadAhead starts reading paths; with members, it also reads the
+// interfaces of the archive members the input objects pull (what linking
+// them eagerly does first).
+func startReadAhead(paths []string, members bool) *readAhead {
+	r := &readAhead{done: make(chan struct{}), objs: map[string]aheadObject{}, archives: map[string]aheadArchive{}}
 	go func() {
 		defer close(r.done)
 		for _, p := range paths {
-			if kind, err := sniff(p); err != nil || kind != "object" {
-				continue // added (and any error reported) as before
+			kind, err := sniff(p)
+			if err != nil {
+				continue // added (and the error reported) as before
 			}
-			if _, seen := r.objs[p]; seen {
+			if kind == "archive" {
+				if _, seen := r.archives[p]; !seen {
+					a, err := archive.Open(p)
+					r.archives[p] = aheadArchive{a: a, err: err}
+				}
+				continue
+			}
+			if _, seen := r.objs[p]; seen || kind != "object" {
 				continue
 			}
 			var o aheadObject
@@ -706,8 +734,40 @@ func startReadAhead(paths []string) *readAhead {
 			}
 			r.objs[p] = o
 		}
+		if members {
+			r.readMembers()
+		}
 	}()
 	return r
+}
+
+// readMembers reads the interfaces of the members the objects read ahead
+// pull from each archive (and those these pull in turn).
+func (r *readAhead) readMembers() {
+	defined := map[string]bool{}
+	for _, o := range r.objs {
+		if o.iface != nil {
+			for _, s := range o.iface.Symbols {
+				defined[s.Name] = true
+			}
+		}
+	}
+	var undefined []string
+	for _, o := range r.objs {
+		if o.iface != nil {
+			for _, u := range orc.StrongUndefined(o.iface) {
+				if !defined[u] {
+					undefined = append(undefined, u)
+				}
+			}
+		}
+	}
+	for p, a := range r.archives {
+		if a.a != nil {
+			a.members = orc.ReadMemberInterfaces(a.a, undefined)
+			r.archives[p] = a
+		}
+	}
 }
 
 // peek waits for the read-ahead and returns what it holds for path.
@@ -720,6 +780,37 @@ func (r *readAhead) peek(path string) (aheadObject, bool) {
 	defer r.mu.Unlock()
 	o, ok := r.objs[path]
 	return o, ok
+}
+
+// takeArchive returns the archive at path opened ahead, if it was, and
+// forgets it (the caller owns it).
+func (r *readAhead) takeArchive(path string) (aheadArchive, bool) {
+	if r == nil {
+		return aheadArchive{}, false
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.archives[path]
+	delete(r.archives, path)
+	return a, ok
+}
+
+// closeArchives closes the archives opened ahead that were not taken
+// (inputs not added after an error).
+func (r *readAhead) closeArchives() {
+	if r == nil {
+		return
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p, a := range r.archives {
+		if a.a != nil {
+			a.a.Close()
+		}
+		delete(r.archives, p)
+	}
 }
 
 // take is peek, after which the read-ahead forgets path (its bytes go to
@@ -860,7 +951,7 @@ func (t *tool) addInput(path string, h *harness) error {
 		return t.addArchive(path)
 	case "shared":
 		t.logf("shared library %s", path)
-		return t.j.LoadDylib(path)
+		return t.loadDylib(path)
 	case "script":
 		return fmt.Errorf("%s: not an ELF object or archive", path)
 	}
@@ -889,10 +980,25 @@ func (t *tool) addInput(path string, h *harness) error {
 	return t.j.ObjectLinkingLayer().AddWithInterface(main.DefaultResourceTracker(), path, data, flags, iface.HasInitializers)
 }
 
+// loadDylib loads a shared library in the executor without waiting for
+// it: run checks that it loaded once the link is done.
+func (t *tool) loadDylib(path string) error {
+	t.dylibs = append(t.dylibs, t.j.StartLoadDylib(path))
+	return nil
+}
+
 // addArchive links an archive's members on demand (with -lazy, each on
 // its first call).
 func (t *tool) addArchive(path string) error {
-	if t.lazy != nil {
+	ahead, ok := t.ahead.takeArchive(path)
+	switch {
+	case ok && ahead.err != nil:
+		return ahead.err
+	case ok && t.lazy != nil:
+		return t.lazy.AddLazyOpenArchive(nil, ahead.a)
+	case ok:
+		return t.j.AddOpenArchive(nil, ahead.a, ahead.members)
+	case t.lazy != nil:
 		return t.lazy.AddLazyArchive(nil, path)
 	}
 	return t.j.AddArchive(nil, path)
@@ -908,7 +1014,7 @@ func (t *tool) addLibrary(path string, dirs []string) error {
 	switch kind {
 	case "shared":
 		t.logf("library %s", path)
-		return t.j.LoadDylib(path)
+		return t.loadDylib(path)
 	case "archive":
 		t.logf("library %s", path)
 		return t.addArchive(path)
