@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapFile maps a regular file read-only; other files (and empty ones) are
@@ -28,7 +30,7 @@ func mapFile(path string) (data []byte, unmap func() error, evict func(), err er
 		data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_PRIVATE)
 		if err == nil {
 			return data, func() error { return syscall.Munmap(data) },
-				func() { syscall.Madvise(data, syscall.MADV_DONTNEED) }, nil
+				func() { unix.Madvise(data, unix.MADV_DONTNEED) }, nil
 		}
 	}
 	data, err = io.ReadAll(f)
