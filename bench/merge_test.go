@@ -20,18 +20,10 @@ func BenchmarkMergeCrypto(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer a.Close()
-	members := a.Members()
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		graphs := make([]*jitlink.LinkGraph, 0, len(members))
-		for _, m := range members {
-			g, err := object.NewLinkGraph(a.MemberName(m), m.Data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			graphs = append(graphs, g)
-		}
+		graphs := memberGraphs(b, a)
 		b.StartTimer()
 		if _, err := jitlink.MergeGraphs("libcrypto.a", graphs); err != nil {
 			b.Fatal(err)
@@ -51,18 +43,10 @@ func BenchmarkLinkMergedCrypto(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer a.Close()
-	members := a.Members()
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		graphs := make([]*jitlink.LinkGraph, 0, len(members))
-		for _, m := range members {
-			g, err := object.NewLinkGraph(a.MemberName(m), m.Data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			graphs = append(graphs, g)
-		}
+		graphs := memberGraphs(b, a)
 		g, err := jitlink.MergeGraphs("libcrypto.a", graphs)
 		if err != nil {
 			b.Fatal(err)
@@ -79,4 +63,18 @@ func BenchmarkLinkMergedCrypto(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// memberGraphs builds the graph of every member of a.
+func memberGraphs(b *testing.B, a *archive.Archive) []*jitlink.LinkGraph {
+	members := a.Members()
+	graphs := make([]*jitlink.LinkGraph, 0, len(members))
+	for _, m := range members {
+		g, err := object.NewLinkGraph(a.MemberName(m), m.Data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		graphs = append(graphs, g)
+	}
+	return graphs
 }
