@@ -280,13 +280,13 @@ func (jd *JITDylib) define(mu MaterializationUnit, rt *ResourceTracker, b *batch
 		syms = maps.Clone(syms)
 		for _, name := range lost {
 			delete(syms, name)
-			b.discards = append(b.discards, discard{mu, jd, name})
+			mu.Discard(jd, name)
 		}
 	}
 	for _, name := range overridden {
 		old := jd.symbols[name].pending()
 		delete(old.symbols, name)
-		b.discards = append(b.discards, discard{old.mu, jd, name})
+		old.mu.Discard(jd, name)
 	}
 	if len(syms) == 0 {
 		return nil

@@ -25,7 +25,10 @@ type MaterializationUnit interface {
 	// (FailMaterialization) through mr, possibly from another goroutine.
 	Materialize(mr *MaterializationResponsibility)
 	// Discard tells the unit that a stronger definition of name replaced
-	// its weak one: it will not be asked for name.
+	// its weak one: it will not be asked for name. It is called with the
+	// session lock held (as LLVM's doDiscard is), so that it cannot race
+	// with the unit's materialization, which may read the same symbol
+	// map; it must not call into the session.
 	Discard(jd *JITDylib, name Name)
 }
 

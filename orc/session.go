@@ -300,20 +300,10 @@ func (es *ExecutionSession) lookupReady(order SearchOrder, name Name) (Symbol, b
 type batch struct {
 	completed []*query
 	dispatch  []*MaterializationResponsibility
-	discards  []discard
 	reports   []error
 }
 
-type discard struct {
-	mu   MaterializationUnit
-	jd   *JITDylib
-	name Name
-}
-
 func (b *batch) run(es *ExecutionSession) {
-	for _, d := range b.discards {
-		d.mu.Discard(d.jd, d.name)
-	}
 	for _, q := range b.completed {
 		q.cb(q.res, q.err)
 	}
