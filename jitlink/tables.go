@@ -235,13 +235,20 @@ func (t *Tables) Stub(target *Symbol) *Symbol {
 // name or an edge of one of the GOTRelativeEdges kinds. It returns the
 // symbol, or nil when nothing refers to it.
 func (l *TableLayout) DefineGOTBase(g *LinkGraph) *Symbol {
-	return l.DefineGOTBaseIfUsed(g, hasEdgeKind(g, l.GOTRelativeEdges))
+	return l.defineGOTBase(g, hasEdgeKind(g, l.GOTRelativeEdges))
 }
 
-// DefineGOTBaseIfUsed is DefineGOTBase for a caller that knows whether any
-// edge is one of the GOTRelativeEdges kinds (gotRelative; LowerTableEdges
-// says), saving a walk over every edge.
-func (l *TableLayout) DefineGOTBaseIfUsed(g *LinkGraph, gotRelative bool) *Symbol {
+// BuildTables is an architecture's post-prune table pass: LowerTableEdges,
+// then DefineGOTBase, told by the lowering's walk over every edge whether
+// any edge is GOT-relative instead of walking them again. It returns the
+// GOT base symbol, or nil when nothing refers to it.
+func (l *TableLayout) BuildTables(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) *Symbol {
+	return l.defineGOTBase(g, l.LowerTableEdges(g, lower))
+}
+
+// defineGOTBase is DefineGOTBase for a caller that knows whether any edge
+// is one of the GOTRelativeEdges kinds.
+func (l *TableLayout) defineGOTBase(g *LinkGraph, gotRelative bool) *Symbol {
 	ext := g.FindExternalSymbol(l.GOTSymbol)
 	if ext == nil && !gotRelative {
 		return nil
@@ -287,7 +294,7 @@ const (
 // through and its new kind; such an edge is retargeted to its target's GOT
 // entry or stub, which are made as needed. It reports whether any edge,
 // lowered or not, is one of the GOTRelativeEdges kinds (for
-// DefineGOTBaseIfUsed: table entries never are).
+// BuildTables: table entries never are).
 func (l *TableLayout) LowerTableEdges(g *LinkGraph, lower func(e *Edge) (EdgeKind, TableUse)) (gotRelative bool) {
 	// Creating entries adds blocks to the graph, which the loop must not
 	// visit: take the list of sections first (tables are new sections).

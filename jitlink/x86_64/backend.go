@@ -49,12 +49,9 @@ func GOTSymbol(g *jitlink.LinkGraph) *jitlink.Symbol {
 }
 
 // buildTables is a post-prune pass: BuildGOTAndStubs, then the GOT base
-// defined at the start of the graph's GOT if anything refers to it
-// (DefineGOTBase), the lowering having looked for references on its walk
-// over every edge.
+// defined at the start of the graph's GOT if anything refers to it.
 func (be *Backend) buildTables(g *jitlink.LinkGraph) error {
-	gotRelative := tableLayout.LowerTableEdges(g, lowerTableEdge)
-	if s := tableLayout.DefineGOTBaseIfUsed(g, gotRelative); s != nil {
+	if s := tableLayout.BuildTables(g, lowerTableEdge); s != nil {
 		be.gotSym = s
 	}
 	return nil
