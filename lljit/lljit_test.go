@@ -229,11 +229,7 @@ func TestStaticLibraryLoadsOnlyWhatIsNeeded(t *testing.T) {
 	if err := j.AddArchive(nil, lib); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup(t.Context(), "m1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 42 {
+	if r := callInt(t, j, nil, "m1"); r != 42 {
 		t.Fatalf("m1() = %d", r)
 	}
 	linked := slices.Clone(log.objs)

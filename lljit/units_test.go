@@ -60,6 +60,24 @@ func runMain(t *testing.T, dir, main, lib string) (int64, error) {
 	return int64(r), err
 }
 
+// callInt looks name up in jd (nil: the main JITDylib) and runs it as
+// int f(int) with 0, failing the test if either fails.
+func callInt(t *testing.T, j *lljit.LLJIT, jd *orc.JITDylib, name string) int {
+	t.Helper()
+	if jd == nil {
+		jd = j.MainJITDylib()
+	}
+	addr, err := j.LookupIn(t.Context(), jd, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := j.ExecutorProcessControl().RunAsIntFunction(addr, 0)
+	if err != nil {
+		t.Fatalf("%s(): %v", name, err)
+	}
+	return r
+}
+
 func TestArchiveUnitResolvesAmongMembers(t *testing.T) {
 	dir := t.TempDir()
 	lib := archiveOf(t, dir, map[string]string{
@@ -153,11 +171,7 @@ func TestArchiveUnitObjectPluginKeepsMembersApart(t *testing.T) {
 	if err := j.AddArchive(nil, lib); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup(t.Context(), "m1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 42 {
+	if r := callInt(t, j, nil, "m1"); r != 42 {
 		t.Fatalf("m1() = %d", r)
 	}
 	if len(seen.objs) != 2 {
@@ -223,11 +237,7 @@ func TestArchiveUnitRemoved(t *testing.T) {
 	if err := j.AddArchive(jd, lib); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.LookupIn(t.Context(), jd, "m1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 42 {
+	if r := callInt(t, j, jd, "m1"); r != 42 {
 		t.Fatalf("m1() = %d", r)
 	}
 	if err := jd.DefaultResourceTracker().Remove(); err != nil {
@@ -298,11 +308,7 @@ func TestArchiveUnitTLSMemberApart(t *testing.T) {
 	if err := j.AddArchive(nil, lib); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := j.Lookup(t.Context(), "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := j.ExecutorProcessControl().RunAsIntFunction(addr, 0); r != 142 {
+	if r := callInt(t, j, nil, "main"); r != 142 {
 		t.Fatalf("main() = %d, want 142", r)
 	}
 	var graphs []string
