@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,18 +22,7 @@ import (
 // stays and is cleared when initialized again), and released with the
 // reservation.
 func TestMemoryManagerInitialize(t *testing.T) {
-	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var ran []string
-	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func(args []byte) ([]byte, error) {
-		mu.Lock()
-		ran = append(ran, string(args))
-		mu.Unlock()
-		return sps.Marshal(struct{ E error }{})
-	}))
+	s, action, log := sessionWithActionLog(t)
 	c, _ := connect(t, s, nil)
 	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
 	base, err := sps.CallExpected[sps.Addr](c, c.syms[protocol.MemoryManagerReserve], protocol.ReserveArgs{Instance: inst, Size: 0x3000})
@@ -77,10 +65,8 @@ func TestMemoryManagerInitialize(t *testing.T) {
 	if err := sps.CallError(c, c.syms[protocol.MemoryManagerRelease], protocol.DeallocateArgs{Instance: inst, Bases: []sps.Addr{base}}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	want := []string{"init b", "init a", "deinit a", "init a2", "deinit b", "deinit a2"}
-	if !slices.Equal(ran, want) {
+	if ran := log.ran(); !slices.Equal(ran, want) {
 		t.Fatalf("actions ran %q, want %q", ran, want)
 	}
 }
@@ -131,18 +117,7 @@ func TestDylibLookupByProtocol(t *testing.T) {
 // dealloc actions last base first, as LLVM's executor does (LLVM 22's ORC
 // runtime deregisters a JITDylib's header last, and fails otherwise).
 func TestReleaseOrder(t *testing.T) {
-	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var ran []string
-	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func(args []byte) ([]byte, error) {
-		mu.Lock()
-		ran = append(ran, string(args))
-		mu.Unlock()
-		return sps.Marshal(struct{ E error }{})
-	}))
+	s, action, log := sessionWithActionLog(t)
 	c, _ := connect(t, s, nil)
 	inst := sps.Addr(c.syms[protocol.MemoryManagerInstance])
 	var bases []sps.Addr
@@ -164,9 +139,7 @@ func TestReleaseOrder(t *testing.T) {
 	if err := sps.CallError(c, c.syms[protocol.MemoryManagerRelease], protocol.DeallocateArgs{Instance: inst, Bases: bases}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(ran, []string{"code", "header"}) {
+	if ran := log.ran(); !slices.Equal(ran, []string{"code", "header"}) {
 		t.Fatalf("dealloc actions ran %q", ran)
 	}
 }

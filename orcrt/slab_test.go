@@ -84,18 +84,7 @@ func TestSlabMemoryOverTheWire(t *testing.T) {
 // leaves their memory zero and free as one range, large enough to be
 // punched out of the file.
 func TestSlabBatchAndReleaseTogether(t *testing.T) {
-	s := orcrt.NewSession()
-	if err := orcrt.AddServices(s); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var ran []string
-	action, _ := s.RegisterWrapper("", orcrt.SyncWrapper(func(args []byte) ([]byte, error) {
-		mu.Lock()
-		ran = append(ran, string(args))
-		mu.Unlock()
-		return sps.Marshal(struct{ E error }{})
-	}))
+	s, action, log := sessionWithActionLog(t)
 	c, _ := connect(t, s, nil)
 	inst := sps.Addr(c.syms[protocol.SlabMemoryInstance])
 	r, err := sps.CallExpected[protocol.SlabReservation](c, c.syms[protocol.SlabMemoryReserve], protocol.ReserveArgs{Instance: inst, Size: 8 << 20})
@@ -133,11 +122,9 @@ func TestSlabBatchAndReleaseTogether(t *testing.T) {
 	if err := sps.CallError(c, c.syms[protocol.SlabMemoryRelease], protocol.DeallocateArgs{Instance: inst, Bases: bases}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	if !slices.Equal(ran, []string{"c", "b", "a"}) {
+	if ran := log.ran(); !slices.Equal(ran, []string{"c", "b", "a"}) {
 		t.Errorf("dealloc actions ran %q, want newest first", ran)
 	}
-	mu.Unlock()
 	if got := unsafeRead(uint64(rw.Addr), int(3*piece)); !bytes.Equal(got, make([]byte, 3*piece)) {
 		t.Fatal("released memory is not zero")
 	}
@@ -146,4 +133,38 @@ func TestSlabBatchAndReleaseTogether(t *testing.T) {
 	if err := sps.CallError(c, c.syms[protocol.SlabMemoryFinalize], protocol.FinalizeArgs{Instance: inst, Request: whole}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// actionLog records the arguments its action wrapper was called with.
+type actionLog struct {
+	mu   sync.Mutex
+	args []string
+}
+
+func (l *actionLog) ran() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.args)
+}
+
+// sessionWithActionLog returns an executor session with its services and
+// the address of an action wrapper (for alloc and dealloc actions) that
+// records its arguments in log.
+func sessionWithActionLog(t *testing.T) (s *orcrt.Session, action uint64, log *actionLog) {
+	t.Helper()
+	s = orcrt.NewSession()
+	if err := orcrt.AddServices(s); err != nil {
+		t.Fatal(err)
+	}
+	log = &actionLog{}
+	action, err := s.RegisterWrapper("", orcrt.SyncWrapper(func(args []byte) ([]byte, error) {
+		log.mu.Lock()
+		log.args = append(log.args, string(args))
+		log.mu.Unlock()
+		return sps.Marshal(struct{ E error }{})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, action, log
 }
