@@ -140,15 +140,36 @@ func (l *ObjectLinkingLayer) AddWithInterface(rt *ResourceTracker, name string, 
 			return err
 		}
 	}
-	u := &objectUnit{layer: l, name: name, obj: obj, symbols: flags}
+	u := &objectUnit{linkedUnit: l.newLinkedUnit(name, flags, hasInitializers), obj: obj}
+	return rt.jd.DefineWithTracker(u, rt)
+}
+
+// linkedUnit is what the layer's units of objects not yet linked share:
+// their name, the symbols they define and the name of their initializers.
+type linkedUnit struct {
+	layer   *ObjectLinkingLayer
+	name    string
+	symbols SymbolFlagsMap
+	initSym Name
+}
+
+// newLinkedUnit returns the unit state for objects named name defining
+// flags; with initializers, flags gets a name for them (NewInitSymbol):
+// looking it up links the objects, so a platform can make sure they exist
+// and run them.
+func (l *ObjectLinkingLayer) newLinkedUnit(name string, flags SymbolFlagsMap, hasInitializers bool) linkedUnit {
+	u := linkedUnit{layer: l, name: name, symbols: flags}
 	if hasInitializers {
-		// A name for the object's initializers: looking it up links the
-		// object, so a platform can make sure they exist and run them.
 		u.initSym = l.NewInitSymbol(name)
 		flags[u.initSym] = 0
 	}
-	return rt.jd.DefineWithTracker(u, rt)
+	return u
 }
+
+func (u *linkedUnit) Name() string                 { return u.name }
+func (u *linkedUnit) Symbols() SymbolFlagsMap      { return u.symbols }
+func (u *linkedUnit) InitSymbol() Name             { return u.initSym }
+func (u *linkedUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 // NewInitSymbol returns a fresh name for the initializers of an object
 // named name, for units (of other layers) whose objects have initializers:
@@ -180,17 +201,9 @@ func interfaceFlags(s jitlink.InterfaceSymbol) SymbolFlags {
 
 // objectUnit is an object added to a JITDylib and not yet linked.
 type objectUnit struct {
-	layer   *ObjectLinkingLayer
-	name    string
-	obj     []byte
-	symbols SymbolFlagsMap
-	initSym Name
+	linkedUnit
+	obj []byte
 }
-
-func (u *objectUnit) Name() string                 { return u.name }
-func (u *objectUnit) Symbols() SymbolFlagsMap      { return u.symbols }
-func (u *objectUnit) InitSymbol() Name             { return u.initSym }
-func (u *objectUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 func (u *objectUnit) Materialize(mr *MaterializationResponsibility) {
 	u.layer.EmitObject(mr, u.name, u.obj)

@@ -81,11 +81,7 @@ func (l *ObjectLinkingLayer) AddObjects(rt *ResourceTracker, name string, objs [
 	if err != nil {
 		return err
 	}
-	u := &setUnit{layer: l, name: name, objs: set, symbols: flags}
-	if inits {
-		u.initSym = l.NewInitSymbol(name)
-		flags[u.initSym] = 0
-	}
+	u := &setUnit{linkedUnit: l.newLinkedUnit(name, flags, inits), objs: set}
 	err = rt.jd.DefineWithTracker(u, rt)
 	if de := (*DuplicateDefinitionError)(nil); errors.As(err, &de) {
 		if i := owner(set, de.Name.String()); i >= 0 {
@@ -144,17 +140,9 @@ func owner(objs []Object, name string) int {
 
 // setUnit is a set of objects added with AddObjects and not yet linked.
 type setUnit struct {
-	layer   *ObjectLinkingLayer
-	name    string
-	objs    []Object
-	symbols SymbolFlagsMap
-	initSym Name
+	linkedUnit
+	objs []Object
 }
-
-func (u *setUnit) Name() string                 { return u.name }
-func (u *setUnit) Symbols() SymbolFlagsMap      { return u.symbols }
-func (u *setUnit) InitSymbol() Name             { return u.initSym }
-func (u *setUnit) Discard(jd *JITDylib, n Name) { delete(u.symbols, n) }
 
 func (u *setUnit) Materialize(mr *MaterializationResponsibility) {
 	start := time.Now()
